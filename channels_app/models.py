@@ -1,0 +1,54 @@
+import secrets
+
+from django.core.validators import MinLengthValidator
+from django.db import models
+
+from kilopush import crypto
+
+
+def new_channel_token():
+    return crypto.random_hex_token("c_")
+
+
+def new_channel_secret():
+    return secrets.token_hex(32)
+
+
+class Channel(models.Model):
+    owner = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=64, validators=[MinLengthValidator(1)])
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    token = models.CharField("Channel Token", max_length=42, unique=True, default=new_channel_token, editable=False)
+    # The Channel Secret Key: encrypted so its owner can read it back, and a keyed
+    # digest so a send compares in constant time without decrypting.
+    secret_encrypted = models.TextField(editable=False)
+    secret_digest = models.CharField(max_length=64, editable=False)
+    is_verified = models.BooleanField("verified", default=False)
+    is_blocked = models.BooleanField("blocked", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.token})"
+
+    @property
+    def secret(self):
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value):
+        self.secret_encrypted = crypto.encrypt(value)
+        self.secret_digest = crypto.digest(value)
+
+    def secret_matches(self, candidate):
+        return crypto.digests_match(candidate, self.secret_digest)
+
+
+class ChannelDailyCount(models.Model):
+    """Accepted messages of one channel on one UTC day (the daily limit's counter)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="daily_counts")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "day"], name="unique_channel_day")]

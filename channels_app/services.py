@@ -1,0 +1,71 @@
+import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from kilopush.errors import Forbidden
+
+from .models import Channel, ChannelDailyCount, new_channel_secret
+
+_COUNT_TABLE = ChannelDailyCount._meta.db_table
+# One atomic statement: takes a unit of today's quota if any is left, else returns no row.
+_TAKE_QUOTA_SQL = f"""
+INSERT INTO {_COUNT_TABLE} (channel_id, day, count) VALUES (%s, %s, 1)
+ON CONFLICT (channel_id, day) DO UPDATE SET count = {_COUNT_TABLE}.count + 1
+WHERE {_COUNT_TABLE}.count < %s
+RETURNING count
+"""
+
+
+@transaction.atomic
+def channel_create(*, owner, name, logo=None):
+    # Lock the owner so two parallel creates cannot both pass the limit.
+    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+    if Channel.objects.filter(owner=owner).count() >= settings.CHANNELS_PER_USER:
+        raise Forbidden(f"At most {settings.CHANNELS_PER_USER} channels per user")
+    channel = Channel(owner=owner, name=name)
+    channel.secret = new_channel_secret()
+    if logo is not None:
+        channel.logo = logo
+    channel.full_clean(exclude=["logo", "secret_encrypted", "secret_digest"])
+    channel.save()
+    return channel
+
+
+def channel_rotate_secret(*, channel):
+    """Gives the channel a new Channel Secret Key; the old one stops working at once."""
+    new_secret = new_channel_secret()
+    channel.secret = new_secret
+    channel.save(update_fields=["secret_encrypted", "secret_digest"])
+    return new_secret
+
+
+def channel_set_verified(*, channel, verified):
+    Channel.objects.filter(pk=channel.pk).update(is_verified=verified)
+    channel.is_verified = verified
+
+
+def channel_set_blocked(*, channel, blocked):
+    Channel.objects.filter(pk=channel.pk).update(is_blocked=blocked)
+    channel.is_blocked = blocked
+
+
+def utc_today(now):
+    return now.astimezone(datetime.timezone.utc).date()
+
+
+def next_utc_midnight(now):
+    today = utc_today(now)
+    return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc)
+
+
+def channel_take_daily_quota(*, channel, now):
+    """Counts one accepted message against today's limit; returns the count, or None if exhausted.
+
+    Must run inside the transaction that stores the message, so a refused or
+    failed send does not count.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_QUOTA_SQL, [channel.pk, utc_today(now), settings.CHANNEL_DAILY_LIMIT])
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import path
+
+from kilopush.health import healthz
+from messaging.api import send_message
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("v1/messages/send", send_message, name="send-message"),
+    # --- App API ---
+    # --- end App API ---
+    # --- Admin ---
+    path("admin/", admin.site.urls),
+    # --- end Admin ---
+]

@@ -1,0 +1,62 @@
+from django.db import models
+
+from kilopush.crypto import random_hex_token
+
+
+def new_user_token():
+    return random_hex_token("u_")
+
+
+class AppUser(models.Model):
+    """A person with the app. `token` is their public address, never a credential."""
+
+    token = models.CharField("User Token", max_length=42, unique=True, default=new_user_token, editable=False)
+    # The app's own credential, kept only as a keyed digest (kilopush.crypto.digest).
+    access_token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    is_blocked = models.BooleanField("blocked", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "app user"
+
+    def __str__(self):
+        return self.token
+
+
+class Device(models.Model):
+    ANDROID, IOS, WEB = "android", "ios", "web"
+    PLATFORMS = [(ANDROID, "Android"), (IOS, "iOS"), (WEB, "Web")]
+
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="devices")
+    platform = models.CharField(max_length=8, choices=PLATFORMS)
+    push_token = models.CharField(max_length=4096, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivation_reason = models.CharField(max_length=255, blank=True)
+    sandbox = models.BooleanField(default=False, help_text="APNs development environment")
+    app_version = models.CharField(max_length=64, blank=True)
+    locale = models.CharField(max_length=35, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "is_active"])]
+
+    def __str__(self):
+        return f"{self.get_platform_display()} device of {self.user_id}"
+
+
+class BlacklistEntry(models.Model):
+    """A recipient's refusal of one channel."""
+
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="blacklist")
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "blacklist entry"
+        verbose_name_plural = "blacklist entries"
+        constraints = [models.UniqueConstraint(fields=["user", "channel"], name="unique_blacklist_entry")]
+
+    def __str__(self):
+        return f"{self.user_id} blacklists {self.channel_id}"
