@@ -133,14 +133,24 @@ class ApiErrorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    # Django answers some failures (bad Host header, CSRF, unknown URL, wrong method) with
+    # an HTML page before or after any view runs; on the API they become envelopes.
+    _HTML_STATUS_MAP = {
+        400: (4000, "Bad request"),
+        403: (4003, "Forbidden"),
+        404: (4004, "No such endpoint"),
+        405: (4005, "Method not allowed"),
+        413: (4000, "Request body too large"),
+    }
+
     def __call__(self, request):
         response = self.get_response(request)
-        if is_api_path(request.path) and response.status_code in (404, 405) and "json" not in response.get("Content-Type", ""):
-            if response.status_code == 404:
-                return error_response(NotFound("No such endpoint"))
-            err = ApiError("Method not allowed")
-            err.status, err.http_status = 4005, 405
-            return error_response(err)
+        if is_api_path(request.path) and "json" not in response.get("Content-Type", ""):
+            if response.status_code in self._HTML_STATUS_MAP:
+                status, message = self._HTML_STATUS_MAP[response.status_code]
+                return envelope(status, message, response.status_code)
+            if response.status_code >= 500:
+                return internal_error_response()
         return response
 
     def process_exception(self, request, exc):
