@@ -43,10 +43,24 @@ def envsecret(name, default=None):
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envsecret("SECRET_KEY") or "insecure-embedded-default-change-me-" + "0" * 16
+SECRET_KEY = envsecret("SECRET_KEY") or "django-insecure-embedded-default-set-SECRET_KEY-in-production"
 ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 PORT = envint("PORT", 8000)
 SITE_URL = os.getenv("SITE_URL", "").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+# HTTPS=true: the deployment is served over TLS (directly or behind a proxy that sets
+# X-Forwarded-Proto); turns on redirects, secure cookies and HSTS.
+HTTPS = envbool("HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+if envbool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
 
 # Channel Secret Keys are kept encrypted with this key (Fernet) and compared by
 # HMAC digest; by default both are derived from SECRET_KEY.
@@ -79,7 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "kilopush.urls"
+ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
 ASGI_APPLICATION = "kilopush.asgi.application"
 
