@@ -59,13 +59,13 @@ def next_utc_midnight(now):
     return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc)
 
 
-def channel_take_daily_quota(*, channel, now):
+def channel_take_daily_quota(*, channel_id, now):
     """Counts one accepted message against today's limit; returns the count, or None if exhausted.
 
     Must run inside the transaction that stores the message, so a refused or
     failed send does not count.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_QUOTA_SQL, [channel.pk, utc_today(now), settings.CHANNEL_DAILY_LIMIT])
+        cursor.execute(_TAKE_QUOTA_SQL, [channel_id, utc_today(now), settings.CHANNEL_DAILY_LIMIT])
         row = cursor.fetchone()
     return row[0] if row else None

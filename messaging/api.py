@@ -48,7 +48,7 @@ def send_message(request):
         if usage and usage["count"] >= usage["limit"] > 0:
             raise Throttled("Too many failed attempts", headers={"Retry-After": str(max(usage["time_left"], 1))})
         data = send_request.decode_body(request)
-        message, headers = message_send(request=send_request.validate(data))
+        message_id, headers = message_send(request=send_request.validate(data))
     except Forbidden as exc:
         _auth_failures(request, increment=True)
         return _send_error(exc)
@@ -62,7 +62,7 @@ def send_message(request):
             return _send_error(mapped)
         logger.exception("Send failed")
         return internal_error_response()
-    response = JsonResponse({"response": {"status": 200, "id": str(message.pk)}})
+    response = JsonResponse({"response": {"status": 200, "id": str(message_id)}})
     for name, value in headers.items():
         response[name] = value
     return response

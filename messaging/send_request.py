@@ -84,6 +84,8 @@ def _required_string(data, field, max_length=None):
         raise InvalidValue(f"{field} must be a string")
     if max_length is not None and len(value) > max_length:
         raise InvalidValue(f"{field} must be at most {max_length} characters")
+    if "\x00" in value:
+        raise InvalidValue(f"{field} must not contain NUL characters")
     return value
 
 

@@ -203,6 +203,12 @@ def test_it_rejects_a_message_of_the_wrong_type(send, valid_fields, value):
     assert status_of(send({**valid_fields, "message": value})) == 4005
 
 
+@pytest.mark.parametrize("field", ["to", "token", "secret", "message", "url"])
+def test_it_rejects_a_nul_character(send, valid_fields, field):
+    value = "https://example.com/\x00" if field == "url" else valid_fields[field] + "\x00"
+    assert status_of(send({**valid_fields, field: value})) == 4005
+
+
 def test_it_rejects_1001_characters(send, valid_fields):
     response = send({**valid_fields, "message": "x" * 1001})
     assert status_of(response) == 4005

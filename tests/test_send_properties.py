@@ -13,8 +13,9 @@ from messaging import send_request
 from tests.conftest import make_person
 
 factory = RequestFactory()
-# Text a client can send: any Unicode scalar value (no lone surrogates, which UTF-8 cannot carry).
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=1000)
+# Text a client can send: any Unicode scalar value but NUL (refused: PostgreSQL text cannot
+# hold it) and lone surrogates (UTF-8 cannot carry them).
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=1000)
 CONTENT_TYPES = [
     "application/json",
     "application/x-www-form-urlencoded",
@@ -86,7 +87,7 @@ def test_the_counter_accepts_exactly_min_of_attempts_and_limit(db, limit, attemp
     channel = channel_create(owner=owner, name="c")
     now = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.timezone.utc)
     with override_settings(CHANNEL_DAILY_LIMIT=limit):
-        results = [channel_take_daily_quota(channel=channel, now=now) for _ in range(attempts)]
+        results = [channel_take_daily_quota(channel_id=channel.pk, now=now) for _ in range(attempts)]
     accepted = [r for r in results if r is not None]
     assert accepted == list(range(1, min(attempts, limit) + 1))
     assert results[len(accepted):] == [None] * (attempts - len(accepted))
