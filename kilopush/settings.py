@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kilopush.errors.ApiErrorMiddleware",
+    "kilopush.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -171,6 +172,8 @@ CHANNELS_PER_USER = envint("CHANNELS_PER_USER", 5)
 
 # Bodies of the JSON/form API are small; refuse anything larger before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)
+# Multipart bodies (channel logos) may be larger: a 2 MB logo plus the form around it.
+MAX_UPLOAD_BODY_SIZE = envint("MAX_UPLOAD_BODY_SIZE", 2 * 1024 * 1024 + 65536)
 
 # --- App API (users, inbox, channels, docs) ---
 

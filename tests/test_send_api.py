@@ -394,3 +394,19 @@ def test_a_disallowed_host_answers_in_the_envelope(client, db):
     response = client.post("/v1/messages/send", {}, HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert status_of(response) == 4000
+
+
+def test_a_huge_declared_body_is_refused_before_it_is_read(client, db):
+    # The declared length alone decides: the server must not wait for 10 MB that never come.
+    response = client.generic(
+        "POST", "/v1/messages/send", b"{}", content_type="application/json", CONTENT_LENGTH=str(10 * 1024 * 1024)
+    )
+    assert response.status_code == 400
+    assert status_of(response) == 4000
+
+
+def test_a_huge_multipart_send_is_refused(client, db):
+    response = client.generic(
+        "POST", "/v1/messages/send", b"", content_type="multipart/form-data; boundary=x", CONTENT_LENGTH=str(1024 * 1024)
+    )
+    assert status_of(response) == 4000
