@@ -168,6 +168,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)
 
 # --- Admin ---
 
+# The statistics page lists unverified channels that used at least this share of today's daily limit.
+ADMIN_NEAR_LIMIT_RATIO = float(os.getenv("ADMIN_NEAR_LIMIT_RATIO", "0.8"))
+if not 0 < ADMIN_NEAR_LIMIT_RATIO <= 1:
+    raise ImproperlyConfigured("ADMIN_NEAR_LIMIT_RATIO must be above 0 and at most 1")
+
 # --- end Admin ---
 
 AUTH_PASSWORD_VALIDATORS = [
