@@ -50,7 +50,9 @@ def admin_stats(request):
         "period_count": sum(n for _, n in per_day),
         "totals": stats.app_user_totals(),
         "per_day_chart": column_chart(
-            [(day.strftime("%d %b"), n) for day, n in per_day], title=f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days"
+            [(day.strftime("%d %b"), n) for day, n in per_day],
+            title=f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days",
+            width=700,
         ),
         "state_names": [STATE_NAMES[state] for state in states],
         "delivery_rows": delivery_rows,

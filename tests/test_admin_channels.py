@@ -8,16 +8,10 @@ from PIL import Image
 
 from channels_app.models import Channel, ChannelDailyCount
 from channels_app.services import channel_create, channel_set_verified, utc_today
-from tests.admin_support import changelist_url, run_action
+from tests.admin_support import changelist_url, run_action, use_up_daily_limit
 from tests.conftest import make_person
 
 URL = changelist_url("channels_app", "channel")
-
-
-def use_up_daily_limit(channel, settings):
-    ChannelDailyCount.objects.update_or_create(
-        channel=channel, day=utc_today(timezone.now()), defaults={"count": settings.CHANNEL_DAILY_LIMIT}
-    )
 
 
 def status(response):
