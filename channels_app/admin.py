@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from kilopush import admin_selectors
+from kilopush.admin_mixins import ObjectActionsMixin
 
 from .models import Channel
 from .selectors import channel_daily_limit, channel_sent_today
@@ -11,18 +12,36 @@ from .services import channel_rotate_secret, channel_set_blocked, channel_set_ve
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     """Channels are created by their owners in the app; staff verify, block and rotate secrets.
 
     The Channel Secret Key (and its encrypted form and digest) is never a field here,
     and log messages never contain it.
     """
 
-    list_display = ["logo_thumbnail", "name", "token", "owner_token", "is_verified", "is_blocked", "sent_today", "created_at"]
+    list_display = [
+        "logo_thumbnail",
+        "name",
+        "token",
+        "owner_token",
+        "is_verified",
+        "is_blocked",
+        "sent_today",
+        "created_at",
+    ]
     list_display_links = ["name"]
     list_filter = ["is_verified", "is_blocked"]
     search_fields = ["=token", "name", "=owner__token"]
-    fields = ["name", "logo_preview", "token", "owner_link", "is_verified", "is_blocked", "sent_today_detail", "created_at"]
+    fields = [
+        "name",
+        "logo_preview",
+        "token",
+        "owner_link",
+        "is_verified",
+        "is_blocked",
+        "sent_today_detail",
+        "created_at",
+    ]
     readonly_fields = fields
     actions = ["verify", "unverify", "block", "unblock", "rotate_secret"]
     ordering = ["-id"]
@@ -67,36 +86,33 @@ class ChannelAdmin(admin.ModelAdmin):
             return "verified: no daily limit"
         return f"{channel_sent_today(channel=obj, now=timezone.now())} of {limit}"
 
-    def _apply(self, request, queryset, change, log_message, done):
+    def _apply(self, request, queryset, change, log_message):
         channels = list(queryset)
         for channel in channels:
             change(channel)
             self.log_change(request, channel, log_message)
-        self.message_user(request, f"{done} {len(channels)} channel(s).", messages.SUCCESS)
+        self.message_user(request, f"{log_message}: {len(channels)} channel(s).", messages.SUCCESS)
+        return self.redirect_after_action(request, channels)
 
-    @admin.action(description="Verify the selected channels (no daily limit)", permissions=["change"])
+    @admin.action(description="Verify", permissions=["change"])
     def verify(self, request, queryset):
-        self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=True), "Verified", "Verified")
+        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=True), "Verified")
 
-    @admin.action(description="Unverify the selected channels", permissions=["change"])
+    @admin.action(description="Unverify", permissions=["change"])
     def unverify(self, request, queryset):
-        self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=False), "Unverified", "Unverified")
+        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=False), "Unverified")
 
-    @admin.action(description="Block the selected channels", permissions=["change"])
+    @admin.action(description="Block", permissions=["change"])
     def block(self, request, queryset):
-        self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=True), "Blocked", "Blocked")
+        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=True), "Blocked")
 
-    @admin.action(description="Unblock the selected channels", permissions=["change"])
+    @admin.action(description="Unblock", permissions=["change"])
     def unblock(self, request, queryset):
-        self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=False), "Unblocked", "Unblocked")
+        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=False), "Unblocked")
 
-    @admin.action(description="Rotate the Channel Secret Key of the selected channels", permissions=["change"])
+    @admin.action(description="Rotate secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
         # The new secret is not shown: only the owner reads it, in the app.
-        self._apply(
-            request,
-            queryset,
-            lambda c: channel_rotate_secret(channel=c),
-            "Rotated the Channel Secret Key",
-            "Rotated the secret of",
+        return self._apply(
+            request, queryset, lambda c: channel_rotate_secret(channel=c), "Rotated the Channel Secret Key"
         )

@@ -92,7 +92,8 @@ def messages_per_day(*, now, days=STATS_DAYS):
         .values_list("day", "n")
     )
     counts = dict(rows)
-    return [(first + datetime.timedelta(days=i), counts.get(first + datetime.timedelta(days=i), 0)) for i in range(days)]
+    days_list = [first + datetime.timedelta(days=i) for i in range(days)]
+    return [(day, counts.get(day, 0)) for day in days_list]
 
 
 def deliveries_by_state_and_platform(*, now, days=STATS_DAYS):

@@ -120,7 +120,7 @@ def test_rotate_secret_action_gives_a_working_new_secret(admin_client, channel, 
 def test_rotate_secret_action_does_not_show_the_new_secret(admin_client, channel):
     response = run_action(admin_client, URL, "rotate_secret", [channel])
     page = admin_client.get(response["Location"]).content.decode()
-    assert "Rotated the secret of 1 channel" in page
+    assert "Rotated the Channel Secret Key: 1 channel(s)." in page
     assert Channel.objects.get(pk=channel.pk).secret not in page
 
 
@@ -171,3 +171,17 @@ def test_the_secret_is_absent_from_every_admin_page_of_a_channel(admin_client, c
         assert channel.token in body, page  # the page is about this channel
         for value in (channel.secret, channel.secret_encrypted, channel.secret_digest):
             assert value not in body, page
+
+
+def test_the_change_page_offers_the_actions_as_buttons(admin_client, channel):
+    body = admin_client.get(f"{URL}{channel.pk}/change/").content.decode()
+    for action in ("verify", "unverify", "block", "unblock", "rotate_secret"):
+        assert f'name="action" value="{action}"' in body
+    assert 'value="delete_selected"' not in body
+
+
+def test_a_button_on_the_change_page_blocks_and_returns_to_that_page(admin_client, channel, send, valid_fields):
+    response = admin_client.post(URL, {"action": "block", "_selected_action": channel.pk, "_return_to_object": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{URL}{channel.pk}/change/"
+    assert status(send(valid_fields)) == 4023

@@ -100,3 +100,9 @@ def test_the_admin_login_page_renders_with_debug_off(client, db, settings):
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert "/static/admin/css/base.css" in response.content.decode()
+
+
+def test_a_moderator_gets_no_delete_button_on_a_change_page(moderator_client, channel):
+    body = moderator_client.get(f"{CHANNELS}{channel.pk}/change/").content.decode()
+    assert 'name="action" value="verify"' in body
+    assert f"{CHANNELS}{channel.pk}/delete/" not in body

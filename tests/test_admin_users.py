@@ -131,3 +131,9 @@ def test_blacklist_entries_are_read_only(admin_client, bob, channel):
     assert response.status_code == 403
     assert BlacklistEntry.objects.filter(pk=entry.pk).exists()
 
+
+
+def test_the_change_page_offers_block_and_unblock_buttons(admin_client, bob):
+    body = admin_client.get(f"{URL}{bob.user.pk}/change/").content.decode()
+    assert 'name="action" value="block"' in body
+    assert 'name="action" value="unblock"' in body

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from kilopush import admin_selectors
+from kilopush.admin_mixins import ObjectActionsMixin
 
 from .models import AppUser, BlacklistEntry, Device
 from .services import app_user_set_blocked
@@ -22,7 +23,16 @@ class HasActiveDevicesFilter(admin.SimpleListFilter):
 class DeviceInline(admin.TabularInline):
     model = Device
     # The push token is the provider's address for the phone: not shown to staff.
-    fields = ["platform", "is_active", "deactivated_at", "deactivation_reason", "sandbox", "app_version", "locale", "created_at"]
+    fields = [
+        "platform",
+        "is_active",
+        "deactivated_at",
+        "deactivation_reason",
+        "sandbox",
+        "app_version",
+        "locale",
+        "created_at",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -33,10 +43,18 @@ class DeviceInline(admin.TabularInline):
 
 
 @admin.register(AppUser)
-class AppUserAdmin(admin.ModelAdmin):
+class AppUserAdmin(ObjectActionsMixin, admin.ModelAdmin):
     """App users are created by the app; staff only block and unblock them (through the service)."""
 
-    list_display = ["token", "is_blocked", "device_count", "active_devices", "channel_count", "message_count", "created_at"]
+    list_display = [
+        "token",
+        "is_blocked",
+        "device_count",
+        "active_devices",
+        "channel_count",
+        "message_count",
+        "created_at",
+    ]
     list_filter = ["is_blocked", HasActiveDevicesFilter]
     search_fields = ["=token"]
     fields = ["token", "is_blocked", "created_at"]
@@ -75,14 +93,15 @@ class AppUserAdmin(admin.ModelAdmin):
             self.log_change(request, user, "Blocked" if blocked else "Unblocked")
         verb = "Blocked" if blocked else "Unblocked"
         self.message_user(request, f"{verb} {len(users)} app user(s).", messages.SUCCESS)
+        return self.redirect_after_action(request, users)
 
-    @admin.action(description="Block the selected app users", permissions=["change"])
+    @admin.action(description="Block", permissions=["change"])
     def block(self, request, queryset):
-        self._set_blocked(request, queryset, True)
+        return self._set_blocked(request, queryset, True)
 
-    @admin.action(description="Unblock the selected app users", permissions=["change"])
+    @admin.action(description="Unblock", permissions=["change"])
     def unblock(self, request, queryset):
-        self._set_blocked(request, queryset, False)
+        return self._set_blocked(request, queryset, False)
 
 
 @admin.register(BlacklistEntry)

@@ -14,13 +14,14 @@ PERMISSIONS = {
 
 def create_moderators(apps, schema_editor):
     # Permissions are normally created after all migrations (post_migrate); make sure they exist now.
+    using = schema_editor.connection.alias
     for label in PERMISSIONS:
-        create_permissions(global_apps.get_app_config(label), verbosity=0, apps=apps, using=schema_editor.connection.alias)
+        create_permissions(global_apps.get_app_config(label), verbosity=0, apps=apps, using=using)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.using(schema_editor.connection.alias).get_or_create(name=GROUP)
+    group, _ = Group.objects.using(using).get_or_create(name=GROUP)
     for label, codenames in PERMISSIONS.items():
-        perms = Permission.objects.using(schema_editor.connection.alias).filter(
+        perms = Permission.objects.using(using).filter(
             content_type__app_label=label, codename__in=codenames
         )
         group.permissions.add(*perms)
