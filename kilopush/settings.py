@@ -185,6 +185,11 @@ MAX_UPLOAD_BODY_SIZE = envint("MAX_UPLOAD_BODY_SIZE", 2 * 1024 * 1024 + 65536)
 
 # --- Admin ---
 
+# The statistics page lists unverified channels that used at least this share of today's daily limit.
+ADMIN_NEAR_LIMIT_RATIO = float(os.getenv("ADMIN_NEAR_LIMIT_RATIO", "0.8"))
+if not 0 < ADMIN_NEAR_LIMIT_RATIO <= 1:
+    raise ImproperlyConfigured("ADMIN_NEAR_LIMIT_RATIO must be above 0 and at most 1")
+
 # --- end Admin ---
 
 AUTH_PASSWORD_VALIDATORS = [

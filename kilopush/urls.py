@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from kilopush.health import healthz
 from messaging.api import send_message
@@ -10,6 +10,7 @@ urlpatterns = [
     # --- App API ---
     # --- end App API ---
     # --- Admin ---
+    path("admin/", include("kilopush.admin_urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---
 ]

@@ -1,0 +1,118 @@
+from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+
+from kilopush import admin_selectors
+
+from .models import Delivery, Message
+
+
+class ChannelTokenFilter(admin.SimpleListFilter):
+    """A text box for a Channel Token: a list of every channel would not scale."""
+
+    title = "channel"
+    parameter_name = "channel_token"
+    template = "admin/kilopush_input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(channel__token=self.value().strip())
+        return queryset
+
+    def choices(self, changelist):
+        hidden = [(k, v) for k, v in changelist.params.items() if k not in (self.parameter_name, PAGE_VAR, ERROR_FLAG)]
+        yield {
+            "selected": bool(self.value()),
+            "value": self.value() or "",
+            "parameter_name": self.parameter_name,
+            "placeholder": "c_…",
+            "hidden": hidden,
+            "clear_query_string": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+
+class ImportanceFilter(admin.SimpleListFilter):
+    title = "important"
+    parameter_name = "important"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Important (time-sensitive)"), ("normal", "Normal"), ("0", "Silent (inbox only)")]
+
+    def queryset(self, request, queryset):
+        value = {"1": True, "0": False, "normal": None}
+        if self.value() in value:
+            return queryset.filter(important=value[self.value()])
+        return queryset
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    title = "delivery state"
+    parameter_name = "delivery_state"
+
+    def lookups(self, request, model_admin):
+        return [*Delivery.STATES, ("none", "no delivery (inbox only)")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {state for state, _ in self.lookup_choices}:
+            return admin_selectors.messages_with_delivery_state(queryset, self.value())
+        return queryset
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["device", "state", "attempts", "provider_message_id", "last_error", "next_attempt_at", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("device")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """A read-only log of accepted messages and their per-device deliveries."""
+
+    list_display = ["id", "created_at", "channel", "recipient", "excerpt", "importance", "deliveries"]
+    list_filter = [ChannelTokenFilter, ImportanceFilter, DeliveryStateFilter, "created_at"]
+    search_fields = ["text", "=recipient__token", "=channel__token"]
+    fields = ["channel", "recipient", "text", "url", "important", "had_devices", "created_at", "read_at"]
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+    actions = None
+    ordering = ["-id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return admin_selectors.messages_for_admin(super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="text")
+    def excerpt(self, obj):
+        return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"
+
+    @admin.display(description="important")
+    def importance(self, obj):
+        return {True: "important", False: "silent", None: "normal"}[obj.important]
+
+    @admin.display(description="deliveries (accepted / all)")
+    def deliveries(self, obj):
+        if not obj.delivery_count:
+            return "inbox only"
+        return f"{obj.accepted_count} / {obj.delivery_count}"

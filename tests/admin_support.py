@@ -1,0 +1,42 @@
+"""Helpers shared by the admin tests: staff users, admin actions, pages of a channel."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.utils import timezone
+
+from channels_app.models import ChannelDailyCount
+from channels_app.services import utc_today
+
+
+def changelist_url(app_label, model):
+    return f"/admin/{app_label}/{model}/"
+
+
+def run_action(client, url, action, objects):
+    """POSTs a changelist action for `objects` like the admin's action form does."""
+    return client.post(url, {"action": action, "_selected_action": [str(obj.pk) for obj in objects], "index": 0})
+
+
+def login_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def moderator(db):
+    user = User.objects.create_user("mod", "mod@example.com", "a long moderator password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user
+
+
+@pytest.fixture
+def moderator_client(moderator):
+    return login_client(moderator)
+
+
+def use_up_daily_limit(channel, settings):
+    ChannelDailyCount.objects.update_or_create(
+        channel=channel, day=utc_today(timezone.now()), defaults={"count": settings.CHANNEL_DAILY_LIMIT}
+    )
