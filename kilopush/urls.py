@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from kilopush.health import healthz
 from messaging.api import send_message
@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/messages/send", send_message, name="send-message"),
     # --- App API ---
+    path("", include("kilopush.app_urls")),
     # --- end App API ---
     # --- Admin ---
     path("admin/", admin.site.urls),
