@@ -11,7 +11,15 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from kilopush.api import AppView, JSONParser, MultiPartParser, StrictCharField, error_responses, throttle_by_client_ip, validated
+from kilopush.api import (
+    AppView,
+    JSONParser,
+    MultiPartParser,
+    StrictCharField,
+    error_responses,
+    throttle_by_client_ip,
+    validated,
+)
 from kilopush.errors import InvalidValue, NotFound
 
 from . import selectors, services
@@ -82,7 +90,10 @@ class SecretSerializer(serializers.Serializer):
 
 
 def _channel_body(request, serializer_class):
-    if request.content_type.startswith("multipart/") and int(request.META.get("CONTENT_LENGTH") or 0) > _logo_upload_limit():
+    if (
+        request.content_type.startswith("multipart/")
+        and int(request.META.get("CONTENT_LENGTH") or 0) > _logo_upload_limit()
+    ):
         raise InvalidValue(f"logo must be at most {settings.LOGO_MAX_BYTES // (1024 * 1024)} MB")
     return validated(serializer_class, request)
 

@@ -2,7 +2,6 @@
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django_ratelimit.core import get_usage
 from rest_framework import parsers, serializers

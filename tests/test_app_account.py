@@ -146,7 +146,9 @@ def test_delete_me_needs_a_credential(client, alice):
 
 
 def test_put_device_rotates_the_push_token(client, alice):
-    response = call(client, "PUT", "/v1/app/device", alice, {"platform": "android", "push_token": "fcm-new", "app_version": "2.0"})
+    response = call(
+        client, "PUT", "/v1/app/device", alice, {"platform": "android", "push_token": "fcm-new", "app_version": "2.0"}
+    )
     assert response.status_code == 200
     assert response.json()["active"] is True
     device = alice.user.devices.get()
@@ -155,7 +157,9 @@ def test_put_device_rotates_the_push_token(client, alice):
 
 def test_a_refreshed_token_makes_a_dead_device_deliverable_again(client, alice, channel, send, valid_fields):
     device = alice.user.devices.get()
-    Device.objects.filter(pk=device.pk).update(is_active=False, deactivation_reason="UNREGISTERED", deactivated_at="2026-01-01T00:00Z")
+    Device.objects.filter(pk=device.pk).update(
+        is_active=False, deactivation_reason="UNREGISTERED", deactivated_at="2026-01-01T00:00Z"
+    )
     call(client, "PUT", "/v1/app/device", alice, {"platform": "android", "push_token": "fcm-refreshed"})
     device.refresh_from_db()
     assert (device.is_active, device.deactivated_at, device.deactivation_reason) == (True, None, "")

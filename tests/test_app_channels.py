@@ -68,7 +68,16 @@ def test_it_throttles_channel_creation_per_client_address(client, alice, bob, se
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 65}, {"name": 5}, {"name": ["a"]}, {"name": "bell\nring"}, {"name": "a\u0000"}],
+    [
+        {},
+        {"name": ""},
+        {"name": "   "},
+        {"name": "x" * 65},
+        {"name": 5},
+        {"name": ["a"]},
+        {"name": "bell\nring"},
+        {"name": "a\u0000"},
+    ],
 )
 def test_it_refuses_invalid_names_with_4005(client, alice, body):
     response = call(client, "POST", "/v1/app/channels", alice, body)
@@ -174,7 +183,9 @@ def test_channel_list_and_create_need_a_credential(client):
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 def test_it_creates_a_channel_with_a_logo(client, alice, fmt):
     upload = image_bytes(fmt, size=(600, 300))
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.img", upload, "image/x")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.img", upload, "image/x")}
+    )
     assert response.status_code == 201, response.content
     logo_url = response.json()["logo_url"]
     assert logo_url.startswith("http://testserver/media/logos/") and logo_url.endswith(".png")
@@ -184,7 +195,9 @@ def test_it_creates_a_channel_with_a_logo(client, alice, fmt):
 
 def test_a_small_logo_is_squared_but_not_enlarged(client, alice):
     upload = image_bytes("PNG", size=(40, 20))
-    body = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}).json()
+    body = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    ).json()
     assert logo_of(client, body["logo_url"]).size == (40, 40)
 
 
@@ -193,7 +206,9 @@ def test_the_stored_logo_has_no_metadata(client, alice):
     exif[0x010F] = "SecretCam Inc."  # Make
     exif[0x8825] = {2: (48.0, 8.0, 0.0)}  # GPS
     upload = image_bytes("JPEG", exif=exif.tobytes(), comment=b"hello")
-    body = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.jpg", upload, "image/jpeg")}).json()
+    body = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.jpg", upload, "image/jpeg")}
+    ).json()
     response = client.get(body["logo_url"].removeprefix("http://testserver"))
     content = b"".join(response.streaming_content)
     assert b"SecretCam" not in content
@@ -205,7 +220,9 @@ def test_the_stored_logo_has_no_metadata(client, alice):
 def test_logos_are_served_with_debug_off(client, alice, settings):
     settings.DEBUG = False
     upload = image_bytes("PNG")
-    body = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}).json()
+    body = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    ).json()
     response = Client().get(body["logo_url"].removeprefix("http://testserver"))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
@@ -215,7 +232,9 @@ def test_logos_are_served_with_debug_off(client, alice, settings):
 def test_the_logo_url_uses_site_url(client, alice, settings):
     settings.SITE_URL = "https://push.example.org"
     upload = image_bytes("PNG")
-    body = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}).json()
+    body = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    ).json()
     assert body["logo_url"].startswith("https://push.example.org/media/logos/")
 
 
@@ -225,25 +244,38 @@ def test_an_unknown_logo_file_is_404(client):
 
 
 def test_it_refuses_a_non_image_logo_with_4005(client, alice):
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", b"<?php echo 1; ?>", "image/png")})
+    response = multipart(
+        client,
+        "POST",
+        "/v1/app/channels",
+        alice,
+        {"name": "Cam"},
+        {"logo": ("l.png", b"<?php echo 1; ?>", "image/png")},
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
     assert not Channel.objects.exists()
 
 
 def test_it_refuses_a_gif_logo_with_4005(client, alice):
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.gif", image_bytes("GIF"), "image/gif")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.gif", image_bytes("GIF"), "image/gif")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
 
 
 def test_it_refuses_a_truncated_image_with_4005(client, alice):
     upload = image_bytes("PNG", size=(500, 500), color=(1, 2, 3, 255))[:200]
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
 
 
 def test_it_refuses_a_logo_over_2_mb_with_4005(client, alice):
     upload = image_bytes("PNG", size=(100, 100)) + b"\0" * (2 * 1024 * 1024)
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
     assert "2 MB" in response.json()["response"]["message"]
 
@@ -251,7 +283,9 @@ def test_it_refuses_a_logo_over_2_mb_with_4005(client, alice):
 def test_it_refuses_a_logo_just_over_the_limit_with_4005(client, alice, settings):
     settings.LOGO_MAX_BYTES = 1000
     upload = image_bytes("PNG", size=(64, 64), color=(0, 0, 0, 255)) + b"\0" * 1000
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", upload, "image/png")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
 
 
@@ -268,14 +302,18 @@ def test_it_refuses_a_decompression_bomb_with_4005(client, alice):
     out = io.BytesIO()
     Image.new("1", (8000, 8000)).save(out, format="PNG")
     assert len(out.getvalue()) < 100_000
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", out.getvalue(), "image/png")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", out.getvalue(), "image/png")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
     assert not Channel.objects.exists()
 
 
 def test_it_refuses_an_image_claiming_billions_of_pixels_with_4005(client, alice):
     bomb = png_with_size(100_000, 100_000)
-    response = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", bomb, "image/png")})
+    response = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", bomb, "image/png")}
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)
 
 
@@ -285,12 +323,19 @@ def test_it_refuses_a_logo_sent_as_text_in_json(client, alice):
 
 
 def test_patch_replaces_the_logo_and_removes_the_old_file(client, alice, django_capture_on_commit_callbacks):
-    first = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}).json()
+    first = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}
+    ).json()
     old_file = Path(Channel.objects.get(token=first["token"]).logo.path)
     assert old_file.exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = multipart(
-            client, "PATCH", f"/v1/app/channels/{first['token']}", alice, {}, {"logo": ("l.webp", image_bytes("WEBP"), "image/webp")}
+            client,
+            "PATCH",
+            f"/v1/app/channels/{first['token']}",
+            alice,
+            {},
+            {"logo": ("l.webp", image_bytes("WEBP"), "image/webp")},
         )
     assert response.status_code == 200
     assert response.json()["logo_url"] != first["logo_url"]
@@ -299,7 +344,9 @@ def test_patch_replaces_the_logo_and_removes_the_old_file(client, alice, django_
 
 
 def test_deleting_the_account_removes_logo_files(client, alice, django_capture_on_commit_callbacks):
-    body = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}).json()
+    body = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}
+    ).json()
     logo_file = Path(Channel.objects.get(token=body["token"]).logo.path)
     with django_capture_on_commit_callbacks(execute=True):
         call(client, "DELETE", "/v1/app/me", alice)
@@ -307,7 +354,9 @@ def test_deleting_the_account_removes_logo_files(client, alice, django_capture_o
 
 
 def test_patch_with_null_logo_removes_it(client, alice):
-    first = multipart(client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}).json()
+    first = multipart(
+        client, "POST", "/v1/app/channels", alice, {"name": "Cam"}, {"logo": ("l.png", image_bytes("PNG"), "image/png")}
+    ).json()
     response = call(client, "PATCH", f"/v1/app/channels/{first['token']}", alice, {"logo": None})
     assert response.json()["logo_url"] is None
     assert not Channel.objects.get(token=first["token"]).logo

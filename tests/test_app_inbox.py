@@ -31,7 +31,12 @@ def test_an_item_has_the_documented_shape(client, bob, channel, send, valid_fiel
     send({**valid_fields, "message": "Door 🔔", "url": "https://example.org/cam", "important": 1})
     [item] = call(client, "GET", "/v1/app/messages", bob).json()["messages"]
     assert item["channel"] == {"token": channel.token, "name": "Alice's alarms", "logo_url": None, "verified": True}
-    assert (item["message"], item["url"], item["important"], item["read"]) == ("Door 🔔", "https://example.org/cam", True, False)
+    assert (item["message"], item["url"], item["important"], item["read"]) == (
+        "Door 🔔",
+        "https://example.org/cam",
+        True,
+        False,
+    )
     assert item["created_at"].endswith("Z")
 
 
@@ -85,7 +90,16 @@ def test_the_default_limit_is_50(client, bob, send, valid_fields):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=x", "after=-1", "before=abc", "after=99999999999999999999", "limit=1e3", "limit=1.5"],
+    [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "after=-1",
+        "before=abc",
+        "after=99999999999999999999",
+        "limit=1e3",
+        "limit=1.5",
+    ],
 )
 def test_it_refuses_bad_query_values_with_4005(client, bob, inbox, query):
     response = call(client, "GET", f"/v1/app/messages?{query}", bob)
@@ -124,7 +138,9 @@ def test_mark_read_up_to_leaves_other_users_messages(client, alice, bob, inbox, 
     assert Message.objects.get(recipient=alice.user).read_at is None
 
 
-@pytest.mark.parametrize("body", [{}, {"up_to": "5"}, {"up_to": 0}, {"up_to": True}, {"up_to": 1.5}, {"up_to": 2**63}, {"up_to": None}])
+@pytest.mark.parametrize(
+    "body", [{}, {"up_to": "5"}, {"up_to": 0}, {"up_to": True}, {"up_to": 1.5}, {"up_to": 2**63}, {"up_to": None}]
+)
 def test_mark_read_up_to_refuses_bad_values_with_4005(client, bob, body):
     response = call(client, "POST", "/v1/app/messages/read", bob, body)
     assert (response.status_code, status_of(response)) == (400, 4005)

@@ -74,12 +74,21 @@ def test_a_wrong_method_is_405_with_4005(client, alice, method, path):
 
 
 def test_too_many_multipart_fields_is_refused(client, alice):
-    body = "".join(f"--zz\r\nContent-Disposition: form-data; name=\"f{n}\"\r\n\r\nx\r\n" for n in range(1100)) + "--zz--\r\n"
-    response = call(client, "POST", "/v1/app/channels", alice, raw=body, content_type="multipart/form-data; boundary=zz")
+    body = (
+        "".join(f'--zz\r\nContent-Disposition: form-data; name="f{n}"\r\n\r\nx\r\n' for n in range(1100)) + "--zz--\r\n"
+    )
+    response = call(
+        client, "POST", "/v1/app/channels", alice, raw=body, content_type="multipart/form-data; boundary=zz"
+    )
     assert (response.status_code, status_of(response)) == (400, 4000)
 
 
 def test_a_multipart_logo_that_is_text_is_refused(client, alice):
-    body = '--zz\r\nContent-Disposition: form-data; name="name"\r\n\r\nCam\r\n--zz\r\nContent-Disposition: form-data; name="logo"\r\n\r\nnot a file\r\n--zz--\r\n'
-    response = call(client, "POST", "/v1/app/channels", alice, raw=body, content_type="multipart/form-data; boundary=zz")
+    body = (
+        '--zz\r\nContent-Disposition: form-data; name="name"\r\n\r\nCam\r\n'
+        '--zz\r\nContent-Disposition: form-data; name="logo"\r\n\r\nnot a file\r\n--zz--\r\n'
+    )
+    response = call(
+        client, "POST", "/v1/app/channels", alice, raw=body, content_type="multipart/form-data; boundary=zz"
+    )
     assert (response.status_code, status_of(response)) == (400, 4005)

@@ -66,7 +66,9 @@ def test_the_schema_check_catches_an_undocumented_field(client, alice):
     """The conformance check used by every app API test is not toothless."""
     from django.http import JsonResponse
 
-    response = JsonResponse({"user_token": alice.token, "created_at": "2026-01-01T00:00:00Z", "channels": 0, "unread": 0, "extra": 1})
+    response = JsonResponse(
+        {"user_token": alice.token, "created_at": "2026-01-01T00:00:00Z", "channels": 0, "unread": 0, "extra": 1}
+    )
     with pytest.raises(jsonschema.ValidationError):
         assert_matches_schema("GET", "/v1/app/me", response)
 

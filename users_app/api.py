@@ -108,7 +108,10 @@ class RegisterView(AppView):
 
 class MeView(AppView):
     @extend_schema(
-        operation_id="app_me", tags=["app: account"], summary="The account", responses={200: MeSerializer, **error_responses(401)}
+        operation_id="app_me",
+        tags=["app: account"],
+        summary="The account",
+        responses={200: MeSerializer, **error_responses(401)},
     )
     def get(self, request):
         user = request.user

@@ -55,8 +55,12 @@ def device_update(*, user, platform, push_token, sandbox=None, app_version=None,
     device = Device.objects.select_for_update().filter(user=user).order_by("-updated_at", "-id").first()
     if device is None:
         device = Device(user=user)
-    renewed = (device.pk is None or device.platform != platform or device.push_token != push_token
-               or (sandbox is not None and device.sandbox != sandbox))
+    renewed = (
+        device.pk is None
+        or device.platform != platform
+        or device.push_token != push_token
+        or (sandbox is not None and device.sandbox != sandbox)
+    )
     device.platform = platform
     device.push_token = push_token
     if sandbox is not None:
