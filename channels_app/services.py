@@ -1,11 +1,17 @@
 import datetime
+import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
-from kilopush.errors import Forbidden
+from kilopush.errors import Forbidden, InvalidValue
 
+from .logos import logo_process
 from .models import Channel, ChannelDailyCount, new_channel_secret
+
+logger = logging.getLogger(__name__)
 
 _COUNT_TABLE = ChannelDailyCount._meta.db_table
 # One atomic statement: takes a unit of today's quota if any is left, else returns no row.
@@ -17,8 +23,15 @@ RETURNING count
 """
 
 
-@transaction.atomic
 def channel_create(*, owner, name, logo=None):
+    """Creates a channel; `logo` is an uploaded image, re-encoded by logo_process (4005 if unusable)."""
+    if logo is not None:
+        logo = logo_process(logo)  # decoded outside the transaction that locks the owner
+    return _channel_create(owner=owner, name=name, logo=logo)
+
+
+@transaction.atomic
+def _channel_create(*, owner, name, logo):
     # Lock the owner so two parallel creates cannot both pass the limit.
     type(owner).objects.select_for_update().filter(pk=owner.pk).first()
     if Channel.objects.filter(owner=owner).count() >= settings.CHANNELS_PER_USER:
@@ -69,3 +82,47 @@ def channel_take_daily_quota(*, channel_id, now):
         cursor.execute(_TAKE_QUOTA_SQL, [channel_id, utc_today(now), settings.CHANNEL_DAILY_LIMIT])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def logo_delete_on_commit(name):
+    """Removes a stored logo file once the transaction that dropped it has committed."""
+
+    def _delete():
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.warning("Could not delete logo %s", name, exc_info=True)
+
+    if name:
+        transaction.on_commit(_delete)
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def channel_update(*, channel, name=None, logo=_UNCHANGED):
+    """Renames a channel and/or replaces its logo (an upload) or removes it (logo=None)."""
+    fields = []
+    if name is not None:
+        channel.name = name
+        try:
+            channel.full_clean(exclude=["logo", "secret_encrypted", "secret_digest", "owner"])
+        except ValidationError as exc:
+            raise InvalidValue("; ".join(exc.messages)) from None
+        fields.append("name")
+    if logo is not _UNCHANGED:
+        old = channel.logo.name
+        channel.logo = logo_process(logo) if logo is not None else ""
+        logo_delete_on_commit(old)
+        fields.append("logo")
+    if fields:
+        channel.save(update_fields=fields)
+    return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel):
+    """Deletes a channel, with the messages it sent (cascade) and its logo file."""
+    logo_delete_on_commit(channel.logo.name)
+    channel.delete()

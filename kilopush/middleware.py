@@ -6,10 +6,11 @@ SEND_PATH = "/v1/messages/send"
 
 
 class BodySizeLimitMiddleware:
-    """Refuses API bodies over the limit from Content-Length alone, before anything reads them.
+    """Refuses API bodies over DATA_UPLOAD_MAX_MEMORY_SIZE from Content-Length alone, before anything reads them.
 
-    Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE only when request.body is read, but DRF's
-    parsers read the stream directly, so without this a JSON body of any size would be parsed.
+    Django enforces the limit only when request.body is read, but DRF's parsers read the
+    stream directly, so without this a JSON body of any size would be parsed. Multipart
+    logo uploads of the app API have their own, larger limit (channels_app.api).
     """
 
     def __init__(self, get_response):
@@ -22,8 +23,7 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 return envelope(4000, "Invalid Content-Length", 400)
             multipart = request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/")
-            limit = settings.MAX_UPLOAD_BODY_SIZE if multipart and request.path != SEND_PATH else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            if length > limit:
-                # The send API's published contract answers every error with HTTP 400.
-                return envelope(4000, f"Request body too large (at most {limit} bytes)", 400 if request.path == SEND_PATH else 413)
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if length > limit and (request.path == SEND_PATH or not multipart):
+                return envelope(4000, f"Request body too large (at most {limit} bytes)", 400)
         return self.get_response(request)

@@ -172,10 +172,33 @@ CHANNELS_PER_USER = envint("CHANNELS_PER_USER", 5)
 
 # Bodies of the JSON/form API are small; refuse anything larger before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)
-# Multipart bodies (channel logos) may be larger: a 2 MB logo plus the form around it.
-MAX_UPLOAD_BODY_SIZE = envint("MAX_UPLOAD_BODY_SIZE", 2 * 1024 * 1024 + 65536)
 
 # --- App API (users, inbox, channels, docs) ---
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+# Registrations and channel creations one client address may make (django-ratelimit, counted in Redis).
+APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
+APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
+# Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
+LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
+LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 25_000_000)
+LOGO_SIZE = envint("LOGO_SIZE", 256)
+# Cache-Control max-age of served logos; their names change whenever a logo changes.
+LOGO_CACHE_SECONDS = envint("LOGO_CACHE_SECONDS", 7 * 24 * 3600)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KILO.Push API",
+    "DESCRIPTION": "The send API (POST /v1/messages/send) and the API of the KILO.Push apps (/v1/app/...).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "messaging.send_schema.add_send_api",
+    ],
+}
 
 # --- end App API ---
 
@@ -220,6 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 LOGGING = {

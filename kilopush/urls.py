@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/messages/send", send_message, name="send-message"),
     # --- App API ---
+    path("", include("kilopush.app_urls")),
     # --- end App API ---
     # --- Admin ---
     path("admin/", include("kilopush.admin_urls")),

@@ -98,3 +98,26 @@ def enqueue_delivery(message_id):
         deliver_message.delay(message_id)
     except Exception:
         logger.warning("Could not enqueue message %s; the sweep will pick it up", message_id, exc_info=True)
+
+
+# The inbox: the recipient's own view of their messages (the app API).
+
+
+def inbox_mark_read(*, user, message_id):
+    """Marks one of the user's messages read; False if there is no such message of theirs."""
+    message = Message.objects.filter(recipient=user, id=message_id)
+    if not message.exists():
+        return False
+    message.filter(read_at__isnull=True).update(read_at=timezone.now())
+    return True
+
+
+def inbox_mark_read_up_to(*, user, up_to):
+    """Marks every unread message of the user with an id up to `up_to` read; returns how many."""
+    return Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def inbox_delete(*, user, message_id):
+    """Deletes one of the user's messages (and its deliveries); False if there is no such message of theirs."""
+    deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
+    return bool(deleted)

@@ -34,3 +34,44 @@ def blacklist_add(*, user, channel):
 
 def blacklist_remove(*, user, channel):
     BlacklistEntry.objects.filter(user=user, channel=channel).delete()
+
+
+def app_user_delete(*, user):
+    """Deletes the user with their devices, channels (and their logos), messages and blacklist."""
+    from channels_app.services import logo_delete_on_commit
+
+    with transaction.atomic():
+        for name in user.channels.exclude(logo="").values_list("logo", flat=True):
+            logo_delete_on_commit(name)
+        AppUser.objects.filter(pk=user.pk).delete()
+
+
+@transaction.atomic
+def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None):
+    """Records the install's current push token; a new token makes the device deliverable again.
+
+    The same dead token sent again stays inactive: pushing to it would only fail again.
+    """
+    device = Device.objects.select_for_update().filter(user=user).order_by("-updated_at", "-id").first()
+    if device is None:
+        device = Device(user=user)
+    renewed = (
+        device.pk is None
+        or device.platform != platform
+        or device.push_token != push_token
+        or (sandbox is not None and device.sandbox != sandbox)
+    )
+    device.platform = platform
+    device.push_token = push_token
+    if sandbox is not None:
+        device.sandbox = sandbox
+    if app_version is not None:
+        device.app_version = app_version
+    if locale is not None:
+        device.locale = locale
+    if renewed:
+        device.is_active = True
+        device.deactivated_at = None
+        device.deactivation_reason = ""
+    device.save()
+    return device

@@ -1,0 +1,194 @@
+"""The app API's My channels, and the platform's own serving of channel logos."""
+
+import unicodedata
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from kilopush.api import (
+    AppView,
+    JSONParser,
+    MultiPartParser,
+    StrictCharField,
+    error_responses,
+    throttle_by_client_ip,
+    validated,
+)
+from kilopush.errors import InvalidValue, NotFound
+
+from . import selectors, services
+
+# Only staff set these; an owner sending them is refused rather than silently ignored.
+PRIVILEGED_FIELDS = ("verified", "is_verified", "blocked", "is_blocked", "owner", "token", "secret")
+
+
+def _logo_upload_limit():
+    return settings.LOGO_MAX_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class ChannelSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The Channel Token (c_…)")
+    secret = serializers.CharField(help_text="The Channel Secret Key")
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+    verified = serializers.BooleanField(source="is_verified")
+    blocked = serializers.BooleanField(source="is_blocked", help_text="Blocked by staff: sends are refused (4023)")
+    daily_limit = serializers.SerializerMethodField()
+    sent_today = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logo_url(self, channel):
+        return selectors.channel_logo_url(channel, self.context.get("request"))
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="null for verified channels (no limit)"))
+    def get_daily_limit(self, channel):
+        return selectors.channel_daily_limit(channel)
+
+    @extend_schema_field(serializers.IntegerField(help_text="Messages accepted this UTC day"))
+    def get_sent_today(self, channel):
+        return selectors.channel_sent_today(channel=channel, now=timezone.now())
+
+
+class ChannelListSerializer(serializers.Serializer):
+    channels = ChannelSerializer(many=True)
+
+
+class ChannelCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=64, help_text="1–64 characters")
+    logo = serializers.FileField(
+        required=False,
+        allow_null=True,
+        help_text="PNG, JPEG or WebP up to 2 MB (multipart/form-data); stored as a square PNG of at most 256 px. "
+        "JSON null removes the logo.",
+    )
+
+    def validate_name(self, value):
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+            raise serializers.ValidationError("Control characters are not allowed.")
+        return value
+
+    def validate(self, attrs):
+        for field in PRIVILEGED_FIELDS:
+            if field in self.initial_data:
+                raise serializers.ValidationError({field: "This field cannot be set by the channel's owner."})
+        return attrs
+
+
+class ChannelUpdateSerializer(ChannelCreateSerializer):
+    name = StrictCharField(max_length=64, required=False, help_text="1–64 characters")
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new Channel Secret Key; the old one no longer works")
+
+
+def _channel_body(request, serializer_class):
+    if (
+        request.content_type.startswith("multipart/")
+        and int(request.META.get("CONTENT_LENGTH") or 0) > _logo_upload_limit()
+    ):
+        raise InvalidValue(f"logo must be at most {settings.LOGO_MAX_BYTES // (1024 * 1024)} MB")
+    return validated(serializer_class, request)
+
+
+def _render(channel, request, status=200):
+    return Response(ChannelSerializer(channel, context={"request": request}).data, status=status)
+
+
+def _own_channel(request, token):
+    channel = selectors.channel_owned_by(user=request.user, token=token)
+    if channel is None:
+        raise NotFound("No such channel")
+    return channel
+
+
+_WRITE_BODY = {"application/json": ChannelCreateSerializer, "multipart/form-data": ChannelCreateSerializer}
+_UPDATE_BODY = {"application/json": ChannelUpdateSerializer, "multipart/form-data": ChannelUpdateSerializer}
+
+
+class ChannelsView(AppView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="app_channels_list",
+        tags=["app: channels"],
+        summary="My channels",
+        responses={200: ChannelListSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        channels = selectors.channels_owned_by(request.user)
+        return Response(ChannelListSerializer({"channels": channels}, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="app_channels_create",
+        tags=["app: channels"],
+        summary="Create a channel",
+        request=_WRITE_BODY,
+        responses={201: ChannelSerializer, **error_responses(400, 401, 403, 429)},
+    )
+    def post(self, request):
+        throttle_by_client_ip(request, group="app-channel-create", rate=settings.APP_CHANNEL_CREATE_RATE)
+        data = _channel_body(request, ChannelCreateSerializer)
+        channel = services.channel_create(owner=request.user, name=data["name"], logo=data.get("logo"))
+        return _render(channel, request, status=201)
+
+
+class ChannelView(AppView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="app_channels_update",
+        tags=["app: channels"],
+        summary="Rename a channel or change its logo",
+        request=_UPDATE_BODY,
+        responses={200: ChannelSerializer, **error_responses(400, 401, 404)},
+    )
+    def patch(self, request, token):
+        channel = _own_channel(request, token)
+        data = _channel_body(request, ChannelUpdateSerializer)
+        changes = {key: data[key] for key in ("name", "logo") if key in data}
+        channel = services.channel_update(channel=channel, **changes)
+        return _render(channel, request)
+
+    @extend_schema(
+        operation_id="app_channels_delete",
+        tags=["app: channels"],
+        summary="Delete a channel (and the messages it sent)",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, token):
+        services.channel_delete(channel=_own_channel(request, token))
+        return Response(status=204)
+
+
+class RotateSecretView(AppView):
+    @extend_schema(
+        operation_id="app_channels_rotate_secret",
+        tags=["app: channels"],
+        summary="Give a channel a new Channel Secret Key",
+        request=None,
+        responses={200: SecretSerializer, **error_responses(401, 404)},
+    )
+    def post(self, request, token):
+        secret = services.channel_rotate_secret(channel=_own_channel(request, token))
+        return Response(SecretSerializer({"secret": secret}).data)
+
+
+@require_safe
+def logo_file(request, name):
+    """Serves a stored logo (also with DEBUG off); its name changes with every new logo."""
+    try:
+        file = default_storage.open(name)
+    except (FileNotFoundError, OSError):
+        raise Http404("No such logo") from None
+    response = FileResponse(file, content_type="image/png")
+    response["Cache-Control"] = f"public, max-age={settings.LOGO_CACHE_SECONDS}, immutable"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response

@@ -1,0 +1,117 @@
+"""The app API's inbox: a recipient's messages, newest first."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from channels_app.selectors import channel_logo_url
+from kilopush.api import MAX_ID, AppView, IdField, error_responses, validated
+from kilopush.errors import NotFound
+
+from . import selectors, services
+
+
+class InboxQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids above this")
+    before = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids below this")
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=50, help_text="1–100")
+
+
+class InboxChannelSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+    verified = serializers.BooleanField(source="is_verified")
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logo_url(self, channel):
+        return channel_logo_url(channel, self.context.get("request"))
+
+
+class InboxMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = InboxChannelSerializer()
+    message = serializers.CharField(source="text")
+    url = serializers.SerializerMethodField()
+    important = serializers.BooleanField(
+        allow_null=True, help_text="null: normal alert; true: time-sensitive; false: silent, inbox only"
+    )
+    created_at = serializers.DateTimeField()
+    read = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, message):
+        return message.url or None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_read(self, message):
+        return message.read_at is not None
+
+
+class InboxSerializer(serializers.Serializer):
+    messages = InboxMessageSerializer(many=True)
+
+
+class ReadUpToSerializer(serializers.Serializer):
+    up_to = IdField(help_text="Every message with an id up to this one is marked read")
+
+
+def _message_id(message_id):
+    if message_id > MAX_ID:
+        raise NotFound("No such message")
+    return message_id
+
+
+class InboxView(AppView):
+    @extend_schema(
+        operation_id="app_messages_list",
+        tags=["app: inbox"],
+        summary="The inbox, newest first",
+        parameters=[InboxQuerySerializer],
+        responses={200: InboxSerializer, **error_responses(400, 401)},
+    )
+    def get(self, request):
+        query = InboxQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages = selectors.inbox_page(user=request.user, **query.validated_data)
+        return Response(InboxSerializer({"messages": messages}, context={"request": request}).data)
+
+
+class MessageView(AppView):
+    @extend_schema(
+        operation_id="app_messages_delete",
+        tags=["app: inbox"],
+        summary="Delete a message from the inbox",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, message_id):
+        if not services.inbox_delete(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessageReadView(AppView):
+    @extend_schema(
+        operation_id="app_messages_read",
+        tags=["app: inbox"],
+        summary="Mark a message read",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id):
+        if not services.inbox_mark_read(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessagesReadView(AppView):
+    @extend_schema(
+        operation_id="app_messages_read_up_to",
+        tags=["app: inbox"],
+        summary="Mark every message up to an id read",
+        request=ReadUpToSerializer,
+        responses={204: None, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        services.inbox_mark_read_up_to(user=request.user, up_to=validated(ReadUpToSerializer, request)["up_to"])
+        return Response(status=204)

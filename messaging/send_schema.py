@@ -1,0 +1,126 @@
+"""OpenAPI description of POST /v1/messages/send, added to drf-spectacular's schema.
+
+The send API is a plain Django view (its published contract predates the app API),
+so drf-spectacular cannot inspect it; this hand-written path item describes it
+as the README does, without touching the view.
+"""
+
+PATH = "/v1/messages/send"
+
+_FLAG_JSON = {
+    "oneOf": [
+        {"type": "integer", "enum": [0, 1]},
+        {"type": "boolean"},
+        {"type": "string", "enum": ["", "0", "1"]},
+    ]
+}
+_FLAG_FORM = {"type": "string", "enum": ["", "0", "1"]}
+
+
+def _fields(flag):
+    return {
+        "to": {"type": "string", "description": "The recipient's User Token (u_…)"},
+        "token": {"type": "string", "description": "The Channel Token (c_…)"},
+        "secret": {"type": "string", "description": "The Channel Secret Key"},
+        "message": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "1–1000 characters"},
+        "url": {"type": "string", "maxLength": 1000, "description": "An http:// or https:// URL"},
+        "important": {
+            **flag,
+            "description": "absent: normal notification with sound; 1: high-priority, time-sensitive; "
+            "0: no alert, inbox only",
+        },
+        "silent": {**flag, "description": "1 means important=0; important=1 with silent=1 is refused (4005)"},
+    }
+
+
+SEND_REQUEST = {
+    "type": "object",
+    "description": "Unknown fields are ignored.",
+    "properties": _fields(_FLAG_JSON),
+    "required": ["to", "token", "secret", "message"],
+}
+SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM)}
+
+SEND_ACCEPTED = {
+    "type": "object",
+    "properties": {
+        "response": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer", "enum": [200]},
+                "id": {"type": "string", "description": "The message id"},
+            },
+            "required": ["status", "id"],
+        }
+    },
+    "required": ["response"],
+}
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "properties": {
+        "response": {
+            "type": "object",
+            "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+            "required": ["status", "message"],
+        }
+    },
+    "required": ["response"],
+}
+
+_RATE_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Daily limit (unverified channels only)"},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Messages left today"},
+    "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "Unix time of the next UTC midnight"},
+}
+
+
+def _error(description):
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+
+
+SEND_OPERATION = {
+    "operationId": "messages_send",
+    "summary": "Send a message to a User Token",
+    "description": "The published send API. Body: JSON, an HTML form or multipart/form-data "
+    "(a charset parameter is allowed). Every error is answered with HTTP 400 and the envelope's status.",
+    "tags": ["messages"],
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/SendRequest"}},
+            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SendRequestForm"}},
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SendRequestForm"}},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "Accepted: committed, delivery queued",
+            "headers": _RATE_HEADERS,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendAccepted"}}},
+        },
+        "400": _error(
+            "4000: invalid headers or an undecodable body; 4003: token and secret match no channel; "
+            "4005: a field missing or invalid, or an unknown recipient; 4023: blocked by staff; "
+            "4024: the recipient blacklisted the channel; 4029: daily limit exhausted (X-RateLimit-* headers) "
+            "or too many failed attempts (Retry-After)"
+        ),
+        "405": _error("4005: use POST"),
+        "500": _error("Unexpected failure"),
+    },
+}
+
+
+def add_send_api(result, generator, request, public):
+    """drf-spectacular postprocessing hook: adds the send API's path and components."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorEnvelope", ERROR_ENVELOPE)
+    schemas["SendRequest"] = SEND_REQUEST
+    schemas["SendRequestForm"] = SEND_REQUEST_FORM
+    schemas["SendAccepted"] = SEND_ACCEPTED
+    result.setdefault("paths", {})[PATH] = {"post": SEND_OPERATION}
+    return result

@@ -1,0 +1,185 @@
+"""The app API: registration, the account, the device and the blacklist."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
+from kilopush.api import AppView, StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
+from kilopush.errors import NotFound
+from messaging.selectors import unread_count
+
+from . import selectors, services
+from .models import Device
+
+PUSH_PLATFORMS = (Device.ANDROID, Device.IOS)
+
+
+class DeviceUpdateSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=[Device.ANDROID, Device.IOS, Device.WEB])
+    push_token = StrictCharField(
+        max_length=4096, required=False, allow_blank=True, help_text="FCM or APNs token; required for android and ios"
+    )
+    sandbox = StrictBooleanField(required=False, help_text="APNs development environment (iOS debug builds)")
+    app_version = StrictCharField(max_length=64, required=False, allow_blank=True)
+    locale = StrictCharField(max_length=35, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs["platform"] in PUSH_PLATFORMS and not attrs.get("push_token"):
+            raise serializers.ValidationError({"push_token": "This field is required for android and ios."})
+        return attrs
+
+
+class RegisterSerializer(DeviceUpdateSerializer):
+    pass
+
+
+class RegisterResponseSerializer(serializers.Serializer):
+    user_token = serializers.CharField(help_text="The User Token (u_…): the public address people send to")
+    access_token = serializers.CharField(help_text="The app's credential (Bearer); shown only once")
+
+
+class MeSerializer(serializers.Serializer):
+    user_token = serializers.CharField(source="token")
+    created_at = serializers.DateTimeField()
+    channels = serializers.IntegerField(help_text="How many channels the user owns")
+    unread = serializers.IntegerField(help_text="How many messages in the inbox are unread")
+
+
+class DeviceSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    sandbox = serializers.BooleanField()
+    app_version = serializers.CharField()
+    locale = serializers.CharField()
+    active = serializers.BooleanField(source="is_active", help_text="false: the push token was refused as dead")
+    updated_at = serializers.DateTimeField()
+
+
+class BlockedChannelSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logo_url(self, channel):
+        return channel_logo_url(channel, self.context.get("request"))
+
+
+class BlockedListSerializer(serializers.Serializer):
+    channels = BlockedChannelSerializer(many=True)
+
+
+class BlockSerializer(serializers.Serializer):
+    channel = StrictCharField(max_length=64, help_text="The Channel Token (c_…) to refuse messages from")
+
+
+def _device_fields(data):
+    return {
+        "platform": data["platform"],
+        "push_token": data.get("push_token", ""),
+        "sandbox": data.get("sandbox"),
+        "app_version": data.get("app_version"),
+        "locale": data.get("locale"),
+    }
+
+
+class RegisterView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_register",
+        tags=["app: account"],
+        summary="Register an app install",
+        request=RegisterSerializer,
+        responses={201: RegisterResponseSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        throttle_by_client_ip(request, group="app-register", rate=settings.APP_REGISTER_RATE)
+        fields = _device_fields(validated(RegisterSerializer, request))
+        fields["sandbox"] = bool(fields["sandbox"])
+        fields["app_version"] = fields["app_version"] or ""
+        fields["locale"] = fields["locale"] or ""
+        user, access_token = services.app_user_create(**fields)
+        body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
+        return Response(body, status=201)
+
+
+class MeView(AppView):
+    @extend_schema(
+        operation_id="app_me",
+        tags=["app: account"],
+        summary="The account",
+        responses={200: MeSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        user = request.user
+        me = {"token": user.token, "created_at": user.created_at}
+        me.update(channels=channel_count_of(user), unread=unread_count(user))
+        return Response(MeSerializer(me).data)
+
+    @extend_schema(
+        operation_id="app_me_delete",
+        tags=["app: account"],
+        summary="Delete the account with its devices, channels, messages and blacklist",
+        responses={204: None, **error_responses(401)},
+    )
+    def delete(self, request):
+        services.app_user_delete(user=request.user)
+        return Response(status=204)
+
+
+class DeviceView(AppView):
+    @extend_schema(
+        operation_id="app_device_update",
+        tags=["app: account"],
+        summary="Record the install's current push token",
+        request=DeviceUpdateSerializer,
+        responses={200: DeviceSerializer, **error_responses(400, 401)},
+    )
+    def put(self, request):
+        device = services.device_update(user=request.user, **_device_fields(validated(DeviceUpdateSerializer, request)))
+        return Response(DeviceSerializer(device).data)
+
+
+class BlockedView(AppView):
+    @extend_schema(
+        operation_id="app_blocked_list",
+        tags=["app: blacklist"],
+        summary="The blacklist: channels whose messages are refused",
+        responses={200: BlockedListSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        channels = selectors.blacklisted_channels(request.user)
+        return Response(BlockedListSerializer({"channels": channels}, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="app_blocked_add",
+        tags=["app: blacklist"],
+        summary="Refuse a channel's messages (idempotent)",
+        request=BlockSerializer,
+        responses={201: BlockedChannelSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request):
+        token = validated(BlockSerializer, request)["channel"]
+        channel = channel_by_token(token) if is_channel_token(token) else None
+        if channel is None:
+            raise NotFound("No such channel")
+        services.blacklist_add(user=request.user, channel=channel)
+        return Response(BlockedChannelSerializer(channel, context={"request": request}).data, status=201)
+
+
+class BlockedChannelView(AppView):
+    @extend_schema(
+        operation_id="app_blocked_remove",
+        tags=["app: blacklist"],
+        summary="Accept a blacklisted channel's messages again",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, token):
+        channel = selectors.blacklisted_channel(user=request.user, token=token)
+        if channel is None:
+            raise NotFound("This channel is not on your blacklist")
+        services.blacklist_remove(user=request.user, channel=channel)
+        return Response(status=204)
