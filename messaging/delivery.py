@@ -249,12 +249,11 @@ def sweep(*, now=None, limit=1000):
 
     - claims older than DELIVERY_CLAIM_TIMEOUT belonged to a worker that died: back to queued;
     - queued deliveries due and untouched for DELIVERY_REQUEUE_AFTER lost their task (broker
-      down at send, Redis restarted without persistence, a countdown lost with its worker);
-    - retries due whose delay was too long for a countdown were never queued: queue them now.
+      down at send, Redis restarted without persistence, a countdown lost with its worker), or
+      are retries whose delay was too long for a countdown (due now, recorded long ago).
     """
     now = now or timezone.now()
     requeue_after = timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
-    countdown_max = timedelta(seconds=settings.DELIVERY_COUNTDOWN_MAX)
     message_ids = set()
     with transaction.atomic():
         stale = list(
@@ -268,12 +267,10 @@ def sweep(*, now=None, limit=1000):
             )
             logger.warning("Re-queued %d deliveries claimed by a lost worker", len(stale))
             message_ids.update(m for _, m in stale)
-        lost = Q(updated_at__lte=now - requeue_after, due_at__lte=now)
-        long_retry = Q(next_attempt_at__lte=now, next_attempt_at__gt=F("updated_at") + countdown_max)
         overdue = list(
-            Delivery.objects.filter(state=Delivery.QUEUED)
+            Delivery.objects.filter(state=Delivery.QUEUED, updated_at__lte=now - requeue_after)
             .annotate(due_at=Coalesce("next_attempt_at", "created_at"))
-            .filter(lost | long_retry)
+            .filter(due_at__lte=now)
             .select_for_update(skip_locked=True)
             .values_list("id", "message_id")[:limit]
         )
