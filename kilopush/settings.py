@@ -196,7 +196,9 @@ APNS_KEY_ID = os.getenv("APNS_KEY_ID", "")
 APNS_TEAM_ID = os.getenv("APNS_TEAM_ID", "")
 APNS_TOPIC = os.getenv("APNS_TOPIC", "")  # the app's bundle id
 APNS_ENDPOINT = os.getenv("APNS_ENDPOINT", "").rstrip("/")
-APNS_SANDBOX_ENDPOINT = os.getenv("APNS_SANDBOX_ENDPOINT", "").rstrip("/") or APNS_ENDPOINT or "https://api.sandbox.push.apple.com"
+APNS_SANDBOX_ENDPOINT = (
+    os.getenv("APNS_SANDBOX_ENDPOINT", "").rstrip("/") or APNS_ENDPOINT or "https://api.sandbox.push.apple.com"
+)
 APNS_ENDPOINT = APNS_ENDPOINT or "https://api.push.apple.com"
 APNS_CA_FILE = os.getenv("APNS_CA_FILE", "")
 APNS_TIMEOUT = envfloat("APNS_TIMEOUT", 10.0)

@@ -37,7 +37,9 @@ def claim(message_id, *, limit=None, now=None):
         ids = []
         if message_id is not None:
             ids = list(
-                due.filter(message_id=message_id).select_for_update(skip_locked=True).values_list("id", flat=True)[:limit]
+                due.filter(message_id=message_id)
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:limit]
             )
         if len(ids) < limit:
             others = due.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
@@ -186,7 +188,8 @@ def record(deliveries, results, *, now=None):
         for delivery in deliveries:
             result = results[delivery.pk]
             if result.outcome is Outcome.INVALID_TOKEN and delivery.device.is_active:
-                retire_token(device=delivery.device, push_token=delivery.device.push_token, reason=result.reason, now=now)
+                device = delivery.device
+                retire_token(device=device, push_token=device.push_token, reason=result.reason, now=now)
     for delivery in deliveries:
         delivery.__dict__.update(changes[delivery.pk])
     return changes
@@ -254,10 +257,11 @@ def sweep(*, now=None, limit=1000):
     """
     now = now or timezone.now()
     requeue_after = timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
+    claimed_before = now - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT)
     message_ids = set()
     with transaction.atomic():
         stale = list(
-            Delivery.objects.filter(state=Delivery.SENDING, claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT))
+            Delivery.objects.filter(state=Delivery.SENDING, claimed_at__lt=claimed_before)
             .select_for_update(skip_locked=True)
             .values_list("id", "message_id")[:limit]
         )

@@ -1,5 +1,7 @@
 """The FCM provider against the local FCM v1 server: every answer mapped, the payload rules."""
 
+import json
+
 import pytest
 
 from messaging.providers import get_provider
@@ -77,7 +79,7 @@ def test_refused_credentials_are_retried_and_logged(push_settings, fcm, fake_fil
     credentials = stranger.credentials()
     credentials["token_uri"] = fcm.token_uri
     path = fake_files / "wrong-key.json"
-    path.write_text(__import__("json").dumps(credentials))
+    path.write_text(json.dumps(credentials))
     push_settings.FCM_CREDENTIALS = str(path)
     from messaging import providers
 

@@ -69,7 +69,8 @@ class _TokenRequest(google.auth.transport.requests.Request):
         self._timeout = timeout
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
-        return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout or self._timeout, **kwargs)
+        timeout = timeout or self._timeout
+        return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
 
 
 class FCMClient(FCMNotification):
