@@ -148,6 +148,7 @@ else:
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "store_processed": False,
+        "control_folder": str(VAR_DIR / "broker-control"),
     }
 
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -203,6 +204,69 @@ SPECTACULAR_SETTINGS = {
 # --- end App API ---
 
 # --- Delivery (providers, Celery pipeline) ---
+
+
+def envfloat(name, default):
+    value = os.getenv(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
+def envchoice(name, default, choices):
+    value = os.getenv(name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+# Which provider pushes to each platform; one whose credentials are missing is off (log instead).
+PUSH_PROVIDER_ANDROID = envchoice("PUSH_PROVIDER_ANDROID", "fcm", ("fcm", "log"))
+PUSH_PROVIDER_IOS = envchoice("PUSH_PROVIDER_IOS", "apns", ("apns", "log"))
+
+FCM_CREDENTIALS = os.getenv("FCM_CREDENTIALS", "")  # service-account JSON: project_id and token_uri used as given
+FCM_ENDPOINT = os.getenv("FCM_ENDPOINT", "https://fcm.googleapis.com").rstrip("/")
+FCM_TIMEOUT = envfloat("FCM_TIMEOUT", 10.0)
+FCM_CONCURRENCY = envint("FCM_CONCURRENCY", 16)
+
+APNS_KEY = os.getenv("APNS_KEY", "")  # path to the .p8 signing key
+APNS_KEY_ID = os.getenv("APNS_KEY_ID", "")
+APNS_TEAM_ID = os.getenv("APNS_TEAM_ID", "")
+APNS_TOPIC = os.getenv("APNS_TOPIC", "")  # the app's bundle id
+APNS_ENDPOINT = os.getenv("APNS_ENDPOINT", "").rstrip("/")
+APNS_SANDBOX_ENDPOINT = (
+    os.getenv("APNS_SANDBOX_ENDPOINT", "").rstrip("/") or APNS_ENDPOINT or "https://api.sandbox.push.apple.com"
+)
+APNS_ENDPOINT = APNS_ENDPOINT or "https://api.push.apple.com"
+APNS_CA_FILE = os.getenv("APNS_CA_FILE", "")
+APNS_TIMEOUT = envfloat("APNS_TIMEOUT", 10.0)
+APNS_MAX_CONNECTIONS = envint("APNS_MAX_CONNECTIONS", 4)
+
+# Pipeline: the Delivery row is the truth, the Celery message only a nudge.
+DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", 100)  # deliveries one task claims and sends concurrently
+DELIVERY_RETRY_BASE_DELAY = envfloat("DELIVERY_RETRY_BASE_DELAY", 5.0)  # first retry; doubles per attempt
+DELIVERY_RETRY_MAX_DELAY = envfloat("DELIVERY_RETRY_MAX_DELAY", 3600.0)  # backoff cap (Retry-After may ask for more)
+DELIVERY_MAX_AGE = envfloat("DELIVERY_MAX_AGE", 86400.0)  # after this a failing delivery expires
+DELIVERY_COUNTDOWN_MAX = envfloat("DELIVERY_COUNTDOWN_MAX", 60.0)  # longer retries wait in the row for the sweep
+DELIVERY_REQUEUE_AFTER = envfloat("DELIVERY_REQUEUE_AFTER", 60.0)  # a queued delivery this old is re-queued
+DELIVERY_CLAIM_TIMEOUT = envfloat("DELIVERY_CLAIM_TIMEOUT", 300.0)  # a claim this old belonged to a lost worker
+DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 15.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
+}
+# A down broker must not hold the web request: one quick retry, then the sweep recovers the message.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "visibility_timeout": 3600,  # above DELIVERY_COUNTDOWN_MAX: no countdown outlives it
+    }
 
 # --- end Delivery ---
 

@@ -1,9 +1,26 @@
 from celery import shared_task
+from celery.signals import worker_init
+from django.conf import settings
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_message(message_id):
-    """Pushes a message's queued deliveries (the delivery pipeline)."""
+    """Pushes a batch of due deliveries, this message's first (the delivery pipeline)."""
     from . import delivery
 
     delivery.deliver_message(message_id)
+
+
+@shared_task(expires=max(settings.DELIVERY_SWEEP_INTERVAL, 1))
+def sweep_deliveries():
+    """Beat: re-queues lost, stale and due deliveries."""
+    from . import delivery
+
+    delivery.sweep()
+
+
+@worker_init.connect
+def _say_which_providers(**kwargs):
+    from .providers import startup_report
+
+    startup_report()

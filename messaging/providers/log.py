@@ -1,0 +1,31 @@
+"""The embedded default: pushes are written to the log and count as accepted."""
+
+import logging
+import uuid
+
+from .base import Provider, Result
+
+logger = logging.getLogger("kilopush.push")
+
+
+class LogProvider(Provider):
+    def __init__(self, platform="any"):
+        self.name = "log"
+        self.platform = platform
+
+    def send(self, pushes):
+        results = []
+        for push in pushes:
+            provider_id = f"log-{uuid.uuid4()}"
+            logger.info(
+                "push %s to %s device %s…: title=%r body=%r data=%r important=%r",
+                provider_id,
+                self.platform,
+                push.token[:12],
+                push.title,
+                push.body,
+                push.data,
+                push.important,
+            )
+            results.append(Result.accepted(provider_id))
+        return results
