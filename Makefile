@@ -28,3 +28,8 @@ test: install
 
 clean:
 	rm -rf $(VENV) var
+
+# Benchmarks (not tests): see README "Benchmark". Needs PostgreSQL, Redis and wrk.
+bench: install
+	command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

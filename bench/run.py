@@ -1,0 +1,462 @@
+"""make bench: KILO.Push measured in production shape on one machine.
+
+PostgreSQL and Redis (the real ones), gunicorn started as the Procfile starts it, a Celery
+worker as the Procfile starts it, and the local FCM and APNs stand-ins from tests/fakes.
+Prints one table and writes it as JSON under bench/results/.
+"""
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import redis
+
+from bench.load import percentile, run_at_rate
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ": " in line)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+class Proc:
+    def __init__(self, name, args, env, log_dir, shell=False):
+        self.name = name
+        self.log = open(log_dir / f"{name}.log", "wb")
+        self.proc = subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, shell=shell
+        )
+
+    def pids(self):
+        """This process and all its descendants."""
+        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+        children = {}
+        for line in out.splitlines():
+            pid, ppid = map(int, line.split())
+            children.setdefault(ppid, []).append(pid)
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        self.log.close()
+
+
+def peak_rss_mb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def procfile_command(name, port):
+    return PROCFILE[name].replace("${PORT:-8000}", str(port))
+
+
+# --- set-up --------------------------------------------------------------------------------------
+
+
+def reset_database(url):
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+FIXTURES = """
+import json, sys, datetime
+import django
+django.setup()
+from django.utils import timezone
+from users_app.models import Device
+from users_app.services import app_user_create
+from channels_app.models import ChannelDailyCount
+from channels_app.services import channel_create, channel_set_verified
+devices = int(sys.argv[1])
+recipients = []
+for i in range(devices):
+    if i % 2:
+        user, _ = app_user_create(platform="ios", push_token="%064x" % (i + 1))
+    else:
+        user, _ = app_user_create(platform="android", push_token="fcm-bench-%d" % i)
+    recipients.append(user.token)
+sender, _ = app_user_create(push_token="")
+verified = channel_create(owner=sender, name="Bench verified")
+channel_set_verified(channel=verified, verified=True)
+limited = channel_create(owner=sender, name="Bench at its limit")
+ChannelDailyCount.objects.create(channel=limited, day=timezone.now().astimezone(datetime.timezone.utc).date(), count=10**6)
+quiet, _ = app_user_create(push_token="")  # a recipient without devices: accept path without delivery
+print(json.dumps({
+    "recipients": recipients,
+    "quiet": quiet.token,
+    "verified": {"token": verified.token, "secret": verified.secret},
+    "limited": {"token": limited.token, "secret": limited.secret},
+}))
+"""
+
+
+def start_fakes(env, log_dir, out_dir):
+    fcm_port, apns_port, control_port = free_port(), free_port(), free_port()
+    fcm = Proc("fake-fcm", [PYTHON, "-m", "tests.fakes.fcm", "--port", str(fcm_port), "--credentials",
+                            str(out_dir / "fcm.json")], env, log_dir)
+    apns = Proc("fake-apns", [PYTHON, "-m", "tests.fakes.apns", "--port", str(apns_port), "--control-port",
+                              str(control_port), "--out", str(out_dir)], env, log_dir)
+    for port in (fcm_port, apns_port, control_port):
+        wait_for_port(port)
+    settings = {}
+    for name in ("fake-fcm", "fake-apns"):
+        for _ in range(50):
+            text = (log_dir / f"{name}.log").read_text()
+            if "ENDPOINT=" in text:
+                break
+            time.sleep(0.1)
+        for line in text.splitlines():
+            match = re.match(r"^([A-Z_]+)=(.*)$", line)
+            if match:
+                settings[match.group(1)] = match.group(2)
+    controls = [f"http://127.0.0.1:{fcm_port}", f"http://127.0.0.1:{control_port}"]
+    return [fcm, apns], settings, controls
+
+
+def control(controls, path, body=None):
+    answers = []
+    for base in controls:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, method="POST" if data is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answers.append(json.loads(response.read()))
+    return answers
+
+
+def find_message_id(value):
+    if isinstance(value, dict):
+        if "message_id" in value:
+            return value["message_id"]
+        for inner in value.values():
+            found = find_message_id(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def received_pushes(controls):
+    """{message id: first arrival time} of every push the stand-ins answered ok."""
+    arrivals = {}
+    for snapshot in control(controls, "/_fake/pushes"):
+        for push in snapshot["pushes"]:
+            if push.get("answer") != "ok":
+                continue
+            message_id = find_message_id(push.get("message") or push.get("payload"))
+            if message_id is not None:
+                arrivals[message_id] = min(push["time"], arrivals.get(message_id, push["time"]))
+    return arrivals
+
+
+# --- measurements --------------------------------------------------------------------------------
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BENCH_BODY_FILE"), "r"); wrk.body = f:read("*a"); f:close()
+"""
+
+
+def wrk(url, body, seconds, connections, work_dir):
+    body_file = work_dir / "body.json"
+    body_file.write_text(json.dumps(body))
+    script = work_dir / "post.lua"
+    script.write_text(WRK_LUA)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        env={**os.environ, "BENCH_BODY_FILE": str(body_file)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label):
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            return None
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": round(rps, 1), "p50_ms": ms("50%"), "p99_ms": ms("99%"), "requests": total,
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def queue_depth(db_url, redis_client, queue):
+    with psycopg.connect(db_url) as conn:
+        pending = conn.execute("SELECT count(*) FROM messaging_delivery WHERE state IN ('queued', 'sending')").fetchone()[0]
+    return pending, redis_client.llen(queue)
+
+
+def clear_messages(db_url, redis_client, queue):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE messaging_delivery, messaging_message")
+    redis_client.delete(queue)
+
+
+def latencies(results, arrivals):
+    """Accept-to-provider: from the moment a request was due to the push's arrival at a stand-in."""
+    values, missing = [], 0
+    for sent_at, _, status, message_id in results:
+        if status != 200:
+            continue
+        if message_id in arrivals:
+            values.append((arrivals[message_id] - sent_at) * 1000)
+        else:
+            missing += 1
+    return values, missing
+
+
+def wait_for_arrivals(controls, count, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        arrivals = received_pushes(controls)
+        if len(arrivals) >= count:
+            return arrivals
+        time.sleep(0.5)
+    return received_pushes(controls)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the benchmark)")
+    args = parser.parse_args(argv)
+    seconds = 4 if args.quick else 10
+    load_seconds = 8 if args.quick else 20
+    messages, devices = (400, 200) if args.quick else (2000, 200)
+
+    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    work_dir = ROOT / "var" / "bench"
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    queue = "kilopush"
+    redis_client = redis.Redis.from_url(redis_url)
+    redis_client.flushdb()
+    reset_database(db_url)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FCM_", "APNS_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="kilopush.settings",
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        ROOT_URLCONF="bench.urls",
+        SECRET_KEY="bench-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SEND_AUTH_FAILURE_RATE="100000000/s",  # measure the 4003 path itself, not the ban after it
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        LOG_LEVEL="WARNING",
+    )
+    procs = []
+    try:
+        fakes, fake_settings, controls = start_fakes(env, log_dir, work_dir)
+        procs += fakes
+        env.update(fake_settings)
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+        fixtures = json.loads(subprocess.run([PYTHON, "-c", FIXTURES, str(devices)], env=env, cwd=ROOT, check=True,
+                                             capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        port = free_port()
+        web = Proc("web", procfile_command("web", port), env, log_dir, shell=True)
+        procs.append(web)
+        wait_for_port(port)
+        base = f"http://127.0.0.1:{port}"
+        verified = fixtures["verified"]
+        send_body = {"to": fixtures["recipients"][0], **verified, "message": "Bench: door bell"}
+
+        # Accept, with no worker running (the web tier alone; queued work is discarded after).
+        wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
+        wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
+        accept = {
+            "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
+            "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
+            "send_4029_over_limit": wrk(base + "/v1/messages/send",
+                                        {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
+            "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
+                                          {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
+        }
+        accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
+        clear_messages(db_url, redis_client, queue)
+
+        # Delivery throughput: queue `messages` pushes with the worker stopped, then let it run.
+        bodies = [json.dumps({**verified, "to": fixtures["recipients"][i % devices], "message": f"Bench #{i}"}).encode()
+                  for i in range(messages)]
+        delivery = {}
+        for latency in (0.0, 0.05):
+            clear_messages(db_url, redis_client, queue)
+            control(controls, "/_fake/reset", {})
+            control(controls, "/_fake/default", {"outcome": "ok", "latency": latency})
+            results = asyncio.run(run_at_rate("127.0.0.1", port, "/v1/messages/send", bodies, rate=400,
+                                              duration=messages / 400, connections=16))
+            accepted = sum(1 for r in results if r[2] == 200)
+            worker = Proc(f"worker-{int(latency * 1000)}ms", procfile_command("worker", port), env, log_dir, shell=True)
+            procs.append(worker)
+            arrivals = wait_for_arrivals(controls, accepted, timeout=300)
+            times = sorted(arrivals.values())
+            span = times[-1] - times[0] if len(times) > 1 else float("nan")
+            delivery[f"{int(latency * 1000)}ms"] = {
+                "messages": accepted,
+                "pushes": len(times),
+                "pushes_per_second": round((len(times) - 1) / span, 1) if span else None,
+            }
+            worker.stop()
+            procs.remove(worker)
+        delivery["ratio_50ms_to_0ms"] = round(delivery["50ms"]["pushes_per_second"] / delivery["0ms"]["pushes_per_second"], 3)
+
+        # Accept-to-provider latency, idle and at 80% of the maximum accept rate, with the worker running.
+        clear_messages(db_url, redis_client, queue)
+        control(controls, "/_fake/reset", {})
+        control(controls, "/_fake/default", {"outcome": "ok", "latency": 0.0})
+        worker = Proc("worker", procfile_command("worker", port), env, log_dir, shell=True)
+        procs.append(worker)
+        time.sleep(3)  # worker boot
+        idle_bodies = bodies[:60]
+        results = asyncio.run(run_at_rate("127.0.0.1", port, "/v1/messages/send", idle_bodies, rate=10,
+                                          duration=len(idle_bodies) / 10, connections=4))
+        values, missing = latencies(results, wait_for_arrivals(controls, len(idle_bodies), timeout=60))
+        idle = {"messages": len(values), "missing": missing, "p50_ms": round(percentile(values, 0.5), 1),
+                "p99_ms": round(percentile(values, 0.99), 1)}
+
+        clear_messages(db_url, redis_client, queue)
+        control(controls, "/_fake/reset", {})
+        target = round(accept["send_200"]["rps"] * 0.8)
+        depth_samples = []
+
+        async def load_and_sample():
+            stop = asyncio.Event()
+
+            async def sample():
+                started = time.time()
+                while not stop.is_set():
+                    pending, queued = await asyncio.to_thread(queue_depth, db_url, redis_client, queue)
+                    depth_samples.append((round(time.time() - started, 2), pending, queued))
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample())
+            load_bodies = [bodies[i % len(bodies)] for i in range(target * load_seconds)]
+            out = await run_at_rate("127.0.0.1", port, "/v1/messages/send", load_bodies, rate=target,
+                                    duration=load_seconds, connections=64)
+            stop.set()
+            await sampler
+            return out
+
+        results = asyncio.run(load_and_sample())
+        accepted_count = sum(1 for r in results if r[2] == 200)
+        values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
+        half = [pending for t, pending, _ in depth_samples if t >= load_seconds / 2]
+        loaded = {
+            "target_rps": target,
+            "achieved_rps": round(accepted_count / load_seconds, 1),
+            "errors": sum(1 for r in results if r[2] != 200),
+            "accept_p50_ms": round(percentile([r[1] * 1000 for r in results], 0.5), 1),
+            "accept_p99_ms": round(percentile([r[1] * 1000 for r in results], 0.99), 1),
+            "provider_p50_ms": round(percentile(values, 0.5), 1) if values else None,
+            "provider_p99_ms": round(percentile(values, 0.99), 1) if values else None,
+            "undelivered": missing,
+            "queue_depth_second_half_max": max(half) if half else None,
+            "queue_depth_second_half_first_last": [half[0], half[-1]] if half else None,
+            "queue_depth_samples": depth_samples,
+        }
+        memory = {
+            "web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1),
+            "celery_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in worker.pids()[1:]))), 1),
+        }
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+    report = {
+        "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "quick": args.quick,
+        "accept": accept,
+        "delivery": delivery,
+        "latency_idle": idle,
+        "latency_at_80_percent": loaded,
+        "memory": memory,
+    }
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+def print_table(r):
+    a, d, i, l, m = r["accept"], r["delivery"], r["latency_idle"], r["latency_at_80_percent"], r["memory"]
+    rows = [
+        ("accept: bare Django JSON view", f"{a['bare_django_view']['rps']} req/s", f"p50 {a['bare_django_view']['p50_ms']} ms, p99 {a['bare_django_view']['p99_ms']} ms"),
+        ("accept: send 200 (verified channel)", f"{a['send_200']['rps']} req/s", f"p50 {a['send_200']['p50_ms']} ms, p99 {a['send_200']['p99_ms']} ms"),
+        ("accept: send / bare (target >= 0.5)", f"{a['send_to_bare_ratio']}", ""),
+        ("accept: 4029 over the limit", f"{a['send_4029_over_limit']['rps']} req/s", f"p50 {a['send_4029_over_limit']['p50_ms']} ms, p99 {a['send_4029_over_limit']['p99_ms']} ms"),
+        ("accept: 4003 wrong secret", f"{a['send_4003_wrong_secret']['rps']} req/s", f"p50 {a['send_4003_wrong_secret']['p50_ms']} ms, p99 {a['send_4003_wrong_secret']['p99_ms']} ms"),
+        ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes"),
+        ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes"),
+        ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", ""),
+        ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
+        (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
+        ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
+        ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
+        ("peak RSS: web worker / celery worker", f"{m['web_worker_peak_rss_mb']} MB", f"{m['celery_worker_peak_rss_mb']} MB"),
+    ]
+    width = max(len(row[0]) for row in rows)
+    print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
+    for name, value, extra in rows:
+        print(f"  {name:<{width}}  {value:>22}  {extra}")
+
+
+if __name__ == "__main__":
+    main()
