@@ -15,10 +15,10 @@ logger = logging.getLogger(__name__)
 
 _COUNT_TABLE = ChannelDailyCount._meta.db_table
 # One atomic statement: takes a unit of today's quota if any is left, else returns no row.
-_TAKE_QUOTA_SQL = f"""
-INSERT INTO {_COUNT_TABLE} (channel_id, day, count) VALUES (%s, %s, 1)
+TAKE_QUOTA_SQL = f"""
+INSERT INTO {_COUNT_TABLE} (channel_id, day, count) VALUES (%(channel)s, %(day)s, 1)
 ON CONFLICT (channel_id, day) DO UPDATE SET count = {_COUNT_TABLE}.count + 1
-WHERE {_COUNT_TABLE}.count < %s
+WHERE {_COUNT_TABLE}.count < %(limit)s
 RETURNING count
 """
 
@@ -79,7 +79,7 @@ def channel_take_daily_quota(*, channel_id, now):
     failed send does not count.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_QUOTA_SQL, [channel_id, utc_today(now), settings.CHANNEL_DAILY_LIMIT])
+        cursor.execute(TAKE_QUOTA_SQL, {"channel": channel_id, "day": utc_today(now), "limit": settings.CHANNEL_DAILY_LIMIT})
         row = cursor.fetchone()
     return row[0] if row else None
 

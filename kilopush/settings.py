@@ -155,7 +155,8 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = envint("CELERY_WORKER_PREFETCH_MULTIPLIER", 4)
+# One reserved task per worker process: a waiting nudge must not sit behind a busy process.
+CELERY_WORKER_PREFETCH_MULTIPLIER = envint("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "kilopush"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -254,6 +255,9 @@ DELIVERY_COUNTDOWN_MAX = envfloat("DELIVERY_COUNTDOWN_MAX", 60.0)  # longer retr
 DELIVERY_REQUEUE_AFTER = envfloat("DELIVERY_REQUEUE_AFTER", 60.0)  # a queued delivery this old is re-queued
 DELIVERY_CLAIM_TIMEOUT = envfloat("DELIVERY_CLAIM_TIMEOUT", 300.0)  # a claim this old belonged to a lost worker
 DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 15.0)
+# With Redis, a send queues a task only when none is waiting (the waiting one claims its deliveries too).
+DELIVERY_NUDGE_COALESCE = envbool("DELIVERY_NUDGE_COALESCE", True)
+DELIVERY_NUDGE_PENDING_TTL = envint("DELIVERY_NUDGE_PENDING_TTL", 5)  # a lost waiting nudge blocks no longer
 
 CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},

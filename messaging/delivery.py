@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import Coalesce
@@ -220,6 +221,32 @@ def nudge(message_id, countdown=None):
         return False
 
 
+# While a nudge waits in the queue, its task will claim every delivery committed before
+# it starts (a claim takes other due deliveries too), so a send need not queue another.
+# This keeps both the send path and the worker from doing one task per message under load.
+NUDGE_PENDING_KEY = "delivery-nudge-pending"
+
+
+def nudge_coalesced(message_id):
+    """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
+    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
+        try:
+            if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
+                return True
+        except Exception:
+            logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
+    return nudge(message_id)
+
+
+def nudge_taken():
+    """A task starts: from now on, new deliveries need a new nudge."""
+    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
+        try:
+            cache.delete(NUDGE_PENDING_KEY)
+        except Exception:
+            logger.warning("Nudge flag unavailable", exc_info=True)
+
+
 def nudge_retries(deliveries, now):
     """Short retries ride on a Celery countdown; longer ones wait in next_attempt_at for the sweep."""
     due = set()
@@ -234,9 +261,12 @@ def nudge_retries(deliveries, now):
 
 def deliver_message(message_id):
     """One pass: claim a batch (this message first), push it, record the answers, schedule retries."""
+    nudge_taken()
     deliveries = claim(message_id)
     if not deliveries:
         return {}
+    if len(deliveries) >= settings.DELIVERY_BATCH_SIZE:
+        nudge(None)  # more may be due: another worker process takes the next batch meanwhile
     results = send(deliveries)
     now = timezone.now()
     changes = record(deliveries, results, now=now)

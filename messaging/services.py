@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
-from channels_app.services import channel_take_daily_quota, next_utc_midnight
+from channels_app.services import TAKE_QUOTA_SQL, next_utc_midnight, utc_today
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
 from users_app.models import Device
@@ -19,17 +19,35 @@ PUSH_PLATFORMS = (Device.ANDROID, Device.IOS)
 # The hot path writes in plain SQL: the ORM's per-query overhead was most of a send's cost.
 _DEVICES_WHERE = f"""
 FROM {Device._meta.db_table} d
-WHERE d.user_id = %s AND d.is_active AND d.platform IN ('{Device.ANDROID}', '{Device.IOS}') AND d.push_token <> ''
+WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ('{Device.ANDROID}', '{Device.IOS}')
+  AND d.push_token <> ''
 """
 _INSERT_MESSAGE_SQL = f"""
 INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
-VALUES (%s, %s, %s, %s, %s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %s)
+VALUES (%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s)
 RETURNING id
 """
 _INSERT_DELIVERIES_SQL = f"""
 INSERT INTO {Delivery._meta.db_table}
     (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
-SELECT %s, d.id, '{Delivery.QUEUED}', 0, '', '', %s, %s {_DEVICES_WHERE}
+SELECT %(message)s, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s {_DEVICES_WHERE}
+"""
+# PostgreSQL: quota, message and deliveries in one atomic statement (one round trip, no BEGIN/COMMIT).
+_STORE_PG_SQL = f"""
+WITH quota AS (
+    {TAKE_QUOTA_SQL.replace("VALUES (%(channel)s, %(day)s, 1)", "SELECT %(channel)s, %(day)s, 1 WHERE %(limited)s")}
+), message AS (
+    INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
+    SELECT %(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s
+    WHERE NOT %(limited)s OR EXISTS (SELECT 1 FROM quota)
+    RETURNING id
+), deliveries AS (
+    INSERT INTO {Delivery._meta.db_table}
+        (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
+    SELECT message.id, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s FROM message, ({_DEVICES_WHERE.replace("FROM", "SELECT d.id FROM", 1)}) d
+    RETURNING 1
+)
+SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
 """
 
 
@@ -61,46 +79,58 @@ def message_send(*, request):
         raise Blacklisted()
 
     now = timezone.now()
+    params = {
+        "recipient": context.recipient_id,
+        "channel": context.channel_id,
+        "text": request.message,
+        "url": request.url,
+        "important": request.important,
+        "now": now,
+        "day": utc_today(now),
+        "limit": settings.CHANNEL_DAILY_LIMIT,
+        "limited": not context.channel_verified,
+    }
+    store = _store_in_one_statement if connection.vendor == "postgresql" else _store_in_a_transaction
+    message_id, count, deliveries = store(params)
     headers = {}
-    with transaction.atomic():
-        if not context.channel_verified:
-            limit = settings.CHANNEL_DAILY_LIMIT
-            count = channel_take_daily_quota(channel_id=context.channel_id, now=now)
-            if count is None:
-                headers = rate_limit_headers(limit=limit, count=limit, now=now)
-                raise Throttled("The channel's daily limit is exhausted", headers=headers)
-            headers = rate_limit_headers(limit=limit, count=count, now=now)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_MESSAGE_SQL,
-                [
-                    context.recipient_id,
-                    context.channel_id,
-                    request.message,
-                    request.url,
-                    request.important,
-                    context.recipient_id,
-                    now,
-                ],
-            )
-            message_id = cursor.fetchone()[0]
-            cursor.execute(_INSERT_DELIVERIES_SQL, [message_id, now, now, context.recipient_id])
-            if cursor.rowcount:
-                transaction.on_commit(lambda: enqueue_delivery(message_id))
+    if not context.channel_verified:
+        limit = settings.CHANNEL_DAILY_LIMIT
+        headers = rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
+        if message_id is None:
+            raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    if deliveries:
+        transaction.on_commit(lambda: enqueue_delivery(message_id))
     return message_id, headers
 
 
+def _store_in_one_statement(params):
+    """Returns (message id or None when over the limit, today's count or None, deliveries queued)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_PG_SQL, params)
+        return cursor.fetchone()
+
+
+def _store_in_a_transaction(params):
+    """The same for databases without data-modifying CTEs (the embedded SQLite)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        count = None
+        if params["limited"]:
+            cursor.execute(TAKE_QUOTA_SQL, params)
+            row = cursor.fetchone()
+            if row is None:
+                return None, None, 0
+            count = row[0]
+        cursor.execute(_INSERT_MESSAGE_SQL, params)
+        message_id = cursor.fetchone()[0]
+        cursor.execute(_INSERT_DELIVERIES_SQL, {**params, "message": message_id})
+        return message_id, count, cursor.rowcount
+
+
 def enqueue_delivery(message_id):
-    """Nudges a worker; if the broker is down the sweep re-queues the deliveries later."""
-    from .tasks import deliver_message
+    """Nudges a worker (at most one waiting nudge at a time); if the broker is down the sweep recovers."""
+    from .delivery import nudge_coalesced
 
-    try:
-        deliver_message.delay(message_id)
-    except Exception:
-        logger.warning("Could not enqueue message %s; the sweep will pick it up", message_id, exc_info=True)
-
-
-# The inbox: the recipient's own view of their messages (the app API).
+    nudge_coalesced(message_id)
 
 
 def inbox_mark_read(*, user, message_id):

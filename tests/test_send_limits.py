@@ -69,13 +69,19 @@ def test_refused_sends_do_not_count(send, valid_fields, channel):
     assert ChannelDailyCount.objects.get(channel=channel).count == 300
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_insert_does_not_count(send, valid_fields, channel, monkeypatch):
     fill_today(channel, 10)
+    # The deliveries' insert fails (a foreign key violation, checked when the statement
+    # commits) after the quota was taken: the whole send rolls back.
+    from messaging import services
 
-    # The deliveries' insert fails after the quota was taken: the whole send rolls back.
-    monkeypatch.setattr("messaging.services._INSERT_DELIVERIES_SQL", "INSERT INTO no_such_table VALUES (%s, %s, %s, %s)")
+    broken = services._STORE_PG_SQL.replace("SELECT message.id, d.id,", "SELECT message.id, d.id + 1000000000,")
+    assert broken != services._STORE_PG_SQL
+    monkeypatch.setattr(services, "_STORE_PG_SQL", broken)
     assert send(valid_fields).status_code == 500
     assert ChannelDailyCount.objects.get(channel=channel).count == 10
+    assert not Message.objects.exists()
 
 
 def test_verified_channels_send_past_300(send, valid_fields, channel):
