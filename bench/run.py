@@ -369,9 +369,16 @@ def main(argv=None):
         idle = {"messages": len(values), "missing": missing, "p50_ms": round(percentile(values, 0.5), 1),
                 "p99_ms": round(percentile(values, 0.99), 1)}
 
+        # The platform's maximum accept rate is taken with the worker delivering (production
+        # shape: both share the machine); the open-loop load then runs at 80% of it.
+        recipients_body = {**send_body, "to": fixtures["recipients"][1]}
+        max_with_delivery = wrk(base + "/v1/messages/send", recipients_body, seconds, 16, work_dir)
+        drain_deadline = time.monotonic() + 120
+        while queue_depth(db_url, redis_client, queue)[0] and time.monotonic() < drain_deadline:
+            time.sleep(0.5)
         clear_messages(db_url, redis_client, queue)
         control(controls, "/_fake/reset", {})
-        target = round(accept["send_200"]["rps"] * 0.8)
+        target = round(max_with_delivery["rps"] * 0.8)
         depth_samples = []
 
         async def load_and_sample():
@@ -397,6 +404,7 @@ def main(argv=None):
         values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
         half = [pending for t, pending, _ in depth_samples if t >= load_seconds / 2]
         loaded = {
+            "max_accept_rps_with_worker": max_with_delivery["rps"],
             "target_rps": target,
             "achieved_rps": round(accepted_count / load_seconds, 1),
             "errors": sum(1 for r in results if r[2] != 200),
@@ -447,6 +455,7 @@ def print_table(r):
         ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes"),
         ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", ""),
         ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
+        ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
         (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
         ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
         ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
