@@ -16,7 +16,7 @@ from tests.procs import database_url_for, http, start_gunicorn
 # The Procfile's defaults for this machine (WEB_CONCURRENCY and WEB_THREADS unset).
 WORKERS, THREADS = gunicorn_conf.workers, gunicorn_conf.threads
 # More than a sync worker per connection, or gthread's thread per connection, could ever serve.
-SLOW_CLIENTS = 2 * WORKERS * THREADS + 10
+SLOW_CLIENTS = 4 * WORKERS * THREADS + 10  # enough to fill every process, however unevenly they accept
 
 
 @pytest.fixture
@@ -63,13 +63,13 @@ def slow_clients(web):
 
 
 def test_healthz_is_answered_while_slow_clients_hold_connections(web, slow_clients):
-    for _ in range(3):
+    for _ in range(5):
         status, _, body = http("GET", web.url + "/healthz", timeout=5)
         assert (status, json.loads(body)["database"]) == (200, "ok")
 
 
 def test_a_send_is_answered_while_slow_clients_hold_connections(web, slow_clients, valid_fields):
-    for _ in range(3):
+    for _ in range(5):
         status, _, body = http("POST", web.url + "/v1/messages/send", json.dumps(valid_fields), timeout=5)
         assert (status, json.loads(body)["response"]["status"]) == (200, 200)
 
