@@ -70,7 +70,8 @@ _LOGO_HELP = "PNG, JPEG or WebP up to 2 MB; stored as a square PNG of at most 25
         "type": "string",
         "minLength": 1,
         "maxLength": 64,
-        "pattern": r"^\s*[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*\s*$",
+        "pattern": r"^\s*[^\u0000-\u001f\u007f-\u009f]*"
+        r"[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*\s*$",
     }
 )
 class ChannelNameField(StrictCharField):

@@ -1,4 +1,4 @@
-"""gunicorn settings for the Procfile's web process (see README, "Serving" and "Slow clients")."""
+"""gunicorn settings for the Procfile's web process (see README, "Abuse and fuzzing": slow clients)."""
 
 import multiprocessing
 import os

@@ -90,7 +90,8 @@ def test_the_schema_refuses_nul_in_strings(client):
 
 
 @pytest.mark.parametrize(
-    "name, ok", [("Garage", True), ("  Door ", True), ("bell\nring", False), ("   ", False), ("a\x85b", False), ("a\x7f", False)]
+    "name, ok",
+    [("Garage", True), ("  Door ", True), ("bell\nring", False), ("   ", False), ("a\x85b", False), ("a\x7f", False)],
 )
 def test_the_schema_describes_the_channel_name_rule(name, ok):
     assert valid("ChannelCreateJSONRequest", {"name": name}) is ok
