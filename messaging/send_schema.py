@@ -46,7 +46,6 @@ def _fields(flag):
     }
 
 
-
 def _not_both(on):
     # important=1 with silent=1 is refused (4005).
     return {"required": ["important", "silent"], "properties": {"important": {"enum": on}, "silent": {"enum": on}}}
