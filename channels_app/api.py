@@ -60,13 +60,37 @@ class ChannelListSerializer(serializers.Serializer):
     channels = ChannelSerializer(many=True)
 
 
+_LOGO_HELP = "PNG, JPEG or WebP up to 2 MB; stored as a square PNG of at most 256 px"
+
+
+# What validate_name enforces, for the schema: surrounding white space is trimmed, then
+# 1-64 characters with a non-space one and no control characters (C0, DEL, C1).
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": r"^\s*[^\u0000-\u001f\u007f-\u009f]*"
+        r"[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*\s*$",
+    }
+)
+class ChannelNameField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, help_text="1–64 characters, no control characters", **kwargs)
+
+    def to_internal_value(self, data):
+        # The limit holds for what was sent, as the schema says, not only for what is left once trimmed.
+        if isinstance(data, str) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class ChannelCreateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=64, help_text="1–64 characters")
+    name = ChannelNameField()
     logo = serializers.FileField(
         required=False,
         allow_null=True,
-        help_text="PNG, JPEG or WebP up to 2 MB (multipart/form-data); stored as a square PNG of at most 256 px. "
-        "JSON null removes the logo.",
+        help_text=_LOGO_HELP + " (multipart/form-data). JSON null removes the logo.",
     )
 
     def validate_name(self, value):
@@ -82,7 +106,30 @@ class ChannelCreateSerializer(serializers.Serializer):
 
 
 class ChannelUpdateSerializer(ChannelCreateSerializer):
-    name = StrictCharField(max_length=64, required=False, help_text="1–64 characters")
+    name = ChannelNameField(required=False)
+
+
+# The request bodies as documented per media type (the views validate both with the serializers above):
+# a logo is a file in multipart/form-data; JSON can only remove it with null, which the schema
+# cannot say without allowing other values, so it is left to the description.
+class ChannelCreateJSONSerializer(ChannelCreateSerializer):
+    """A channel's name. A logo is uploaded with multipart/form-data; in JSON, "logo": null removes it."""
+
+    logo = None
+
+
+class ChannelCreateFormSerializer(ChannelCreateSerializer):
+    logo = serializers.FileField(required=False, help_text=_LOGO_HELP)
+
+
+class ChannelUpdateJSONSerializer(ChannelUpdateSerializer):
+    """A channel's new name. A logo is uploaded with multipart/form-data; in JSON, "logo": null removes it."""
+
+    logo = None
+
+
+class ChannelUpdateFormSerializer(ChannelUpdateSerializer):
+    logo = serializers.FileField(required=False, help_text=_LOGO_HELP)
 
 
 class SecretSerializer(serializers.Serializer):
@@ -109,8 +156,8 @@ def _own_channel(request, token):
     return channel
 
 
-_WRITE_BODY = {"application/json": ChannelCreateSerializer, "multipart/form-data": ChannelCreateSerializer}
-_UPDATE_BODY = {"application/json": ChannelUpdateSerializer, "multipart/form-data": ChannelUpdateSerializer}
+_WRITE_BODY = {"application/json": ChannelCreateJSONSerializer, "multipart/form-data": ChannelCreateFormSerializer}
+_UPDATE_BODY = {"application/json": ChannelUpdateJSONSerializer, "multipart/form-data": ChannelUpdateFormSerializer}
 
 
 class ChannelsView(AppView):

@@ -4,6 +4,7 @@ import logging
 
 from django.core.exceptions import SuspiciousOperation
 from django_ratelimit.core import get_usage
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.views import APIView
@@ -53,7 +54,12 @@ def body_of(request):
 
 
 def validated(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=body_of(request), **kwargs)
+    data = body_of(request)
+    serializer = serializer_class(data=data, **kwargs)
+    if hasattr(data, "getlist"):  # multipart: a field sent twice would silently lose all but its last value
+        for name in serializer.fields:
+            if len(data.getlist(name)) > 1:
+                raise InvalidValue(f"{name}: must be sent once")
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -65,6 +71,17 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
+    # DRF refuses a NUL character in every CharField (4005); the schema says so too.
+    target_class = StrictCharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema.setdefault("pattern", r"^[^\u0000]+$")  # "+": drf-spectacular adds "" itself (allow_blank) in a oneOf
+        return schema
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -88,6 +105,21 @@ class IdField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter, as the schema says: present but empty (`?after=`) or given twice is invalid.
+
+    DRF would take an empty value of an optional field for an absent one, and the last of repeated values.
+    """
+
+    def get_value(self, dictionary):
+        values = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
+        if len(values) > 1:
+            return values  # given twice: invalid, not "the last one wins"
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
 
 
 def throttle_by_client_ip(request, *, group, rate):

@@ -1,18 +1,23 @@
-"""gunicorn settings for the Procfile's web process (see README, "Serving")."""
+"""gunicorn settings for the Procfile's web process (see README, "Abuse and fuzzing": slow clients)."""
 
 import multiprocessing
 import os
 
 # Embedded mode keeps rate-limit counters in process memory: one process, many threads.
 _embedded = not os.getenv("REDIS_URL")
-workers = int(os.getenv("WEB_CONCURRENCY", "1" if _embedded else str(multiprocessing.cpu_count() * 2 + 1)))
-threads = int(os.getenv("WEB_THREADS", "8" if _embedded else "1"))
-worker_class = "gthread" if threads > 1 else "sync"
-# A request that has not finished in this time is killed and its worker replaced.
+workers = int(os.getenv("WEB_CONCURRENCY", "1" if _embedded else str(multiprocessing.cpu_count() + 1)))
+threads = int(os.getenv("WEB_THREADS", "8"))
+# gthread, except that a request is read in the event loop before it takes a thread:
+# slow clients (slowloris) cannot tie up the threads (kilopush/gunicorn_worker.py).
+worker_class = "kilopush.gunicorn_worker.BufferingThreadWorker"
+# Open connections per worker process, slow ones included; beyond this, new ones wait in the backlog.
+worker_connections = int(os.getenv("WEB_CONNECTIONS", "1000"))
+# A worker process that stops reporting to the master for this long is killed and replaced.
 timeout = int(os.getenv("WEB_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
 # Limits on what one request line/header may hold.
 limit_request_line = 8190
 limit_request_fields = 100
+limit_request_field_size = 8190
 accesslog = "-" if os.getenv("WEB_ACCESS_LOG", "") in ("1", "true") else None

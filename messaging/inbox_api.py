@@ -5,16 +5,16 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from channels_app.selectors import channel_logo_url
-from kilopush.api import MAX_ID, AppView, IdField, error_responses, validated
+from kilopush.api import MAX_ID, AppView, IdField, QueryIntegerField, error_responses, validated
 from kilopush.errors import NotFound
 
 from . import selectors, services
 
 
 class InboxQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids above this")
-    before = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids below this")
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50, help_text="1–100")
+    after = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids above this")
+    before = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids below this")
+    limit = QueryIntegerField(min_value=1, max_value=100, default=50, help_text="1–100")
 
 
 class InboxChannelSerializer(serializers.Serializer):

@@ -17,13 +17,26 @@ _FLAG_JSON = {
 _FLAG_FORM = {"type": "string", "enum": ["", "0", "1"]}
 
 
+# What send_request.validate accepts: required strings are non-empty without NUL; a url is
+# empty or http(s):// with a host (ASCII, no brackets) and no white space or control characters.
+_NO_NUL = "^[^\\u0000]*$"
+_URL = (
+    "^$|^[Hh][Tt][Tt][Pp][Ss]?://[\\u0021\\u0022\\u0024-\\u002e\\u0030-\\u003e\\u0040-\\u005a\\u005c\\u005e-\\u007e]+"
+    "([/?#][^\\s\\u0000-\\u001f]*)?$"
+)
+
+
+def _required(description, **extra):
+    return {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": description, **extra}
+
+
 def _fields(flag):
     return {
-        "to": {"type": "string", "description": "The recipient's User Token (u_…)"},
-        "token": {"type": "string", "description": "The Channel Token (c_…)"},
-        "secret": {"type": "string", "description": "The Channel Secret Key"},
-        "message": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "1–1000 characters"},
-        "url": {"type": "string", "maxLength": 1000, "description": "An http:// or https:// URL"},
+        "to": _required("The recipient's User Token (u_…)"),
+        "token": _required("The Channel Token (c_…)"),
+        "secret": _required("The Channel Secret Key"),
+        "message": _required("1–1000 characters", maxLength=1000),
+        "url": {"type": "string", "maxLength": 1000, "pattern": _URL, "description": "An http:// or https:// URL"},
         "important": {
             **flag,
             "description": "absent: normal notification with sound; 1: high-priority, time-sensitive; "
@@ -33,13 +46,19 @@ def _fields(flag):
     }
 
 
+def _not_both(on):
+    # important=1 with silent=1 is refused (4005).
+    return {"required": ["important", "silent"], "properties": {"important": {"enum": on}, "silent": {"enum": on}}}
+
+
 SEND_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
     "properties": _fields(_FLAG_JSON),
     "required": ["to", "token", "secret", "message"],
+    "not": _not_both([1, True, "1"]),
 }
-SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM)}
+SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}
 
 SEND_ACCEPTED = {
     "type": "object",

@@ -1,6 +1,7 @@
 """The app API: registration, the account, the device and the blacklist."""
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -33,6 +34,20 @@ class DeviceUpdateSerializer(serializers.Serializer):
 
 class RegisterSerializer(DeviceUpdateSerializer):
     pass
+
+
+class DeviceUpdateSchema(OpenApiSerializerExtension):
+    # The schema says what validate() enforces: android and ios need a push_token with a non-space character.
+    target_class = DeviceUpdateSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["anyOf"] = [
+            {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}},
+            {"properties": {"push_token": {"pattern": r"\S"}}, "required": ["push_token"]},
+        ]
+        return schema
 
 
 class RegisterResponseSerializer(serializers.Serializer):
