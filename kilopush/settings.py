@@ -24,14 +24,22 @@ def envbool(name, default):
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
-def envint(name, default):
+def _envnumber(name, default, cast, kind):
     value = os.getenv(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return cast(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {value!r}") from None
+
+
+def envint(name, default):
+    return _envnumber(name, default, int, "an integer")
+
+
+def envfloat(name, default):
+    return _envnumber(name, default, float, "a number")
 
 
 def envsecret(name, default=None):
@@ -205,16 +213,6 @@ SPECTACULAR_SETTINGS = {
 # --- end App API ---
 
 # --- Delivery (providers, Celery pipeline) ---
-
-
-def envfloat(name, default):
-    value = os.getenv(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
 
 
 def envchoice(name, default, choices):

@@ -47,37 +47,25 @@ def test_the_secret_is_readable_back_by_its_owner(db):
     assert stored.secret not in stored.secret_encrypted
 
 
-def test_check_deploy_is_clean_under_the_production_settings():
-    env = {k: v for k, v in os.environ.items()}
-    env.update(
-        DEBUG="false",
-        HTTPS="true",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="push.example.org",
-        DJANGO_SETTINGS_MODULE="kilopush.settings",
-    )
-    out = subprocess.run(
+def check_deploy(env):
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
+        env={**env, "DJANGO_SETTINGS_MODULE": "kilopush.settings"},
         capture_output=True,
         text=True,
         timeout=120,
         cwd=settings.BASE_DIR,
     )
+
+
+def test_check_deploy_is_clean_under_the_production_settings():
+    production = {"DEBUG": "false", "HTTPS": "true", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "push.example.org"}
+    out = check_deploy({**os.environ, **production})
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_check_deploy_flags_the_embedded_defaults():
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HTTPS")}
-    env["DJANGO_SETTINGS_MODULE"] = "kilopush.settings"
-    out = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=settings.BASE_DIR,
-    )
+    out = check_deploy({k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HTTPS")})
     assert out.returncode != 0
     assert "SECURE_SSL_REDIRECT" in out.stdout + out.stderr
     assert "SECRET_KEY" in out.stdout + out.stderr
