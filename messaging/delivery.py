@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -166,26 +166,38 @@ def outcome_fields(delivery, result, now):
     return {"state": Delivery.QUEUED, "last_error": result.reason, "next_attempt_at": next_attempt_at}
 
 
+_RECORD_SQL = f"""
+UPDATE {Delivery._meta.db_table}
+SET state = %s, provider_message_id = %s, last_error = %s, next_attempt_at = %s, updated_at = %s
+WHERE id = %s AND state = '{Delivery.SENDING}' AND claimed_at = %s
+"""
+
+
 def record(deliveries, results, *, now=None):
-    """Writes every answer in one UPDATE (only rows still held by this claim); retires dead tokens."""
+    """Writes every answer (only to rows still held by this claim, in one pipelined batch); retires dead tokens.
+
+    Plain SQL: building one ORM UPDATE with a CASE per column cost as much CPU as the pushes.
+    """
     now = now or timezone.now()
     if not deliveries:
         return {}
     changes = {d.pk: outcome_fields(d, results[d.pk], now) for d in deliveries}
-    columns = ("state", "provider_message_id", "last_error", "next_attempt_at")
-    updates = {}
-    for column in columns:
-        whens = [When(pk=pk, then=Value(fields[column])) for pk, fields in changes.items() if column in fields]
-        if whens:
-            updates[column] = Case(*whens, default=F(column), output_field=Delivery._meta.get_field(column))
-    by_claim = {}
+    when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
+    rows = []
     for delivery in deliveries:
-        by_claim.setdefault(delivery.claimed_at, []).append(delivery.pk)
+        fields = changes[delivery.pk]
+        rows.append((
+            fields["state"],
+            fields.get("provider_message_id", delivery.provider_message_id),
+            fields.get("last_error", delivery.last_error),
+            when(fields.get("next_attempt_at", delivery.next_attempt_at)),
+            when(now),
+            delivery.pk,
+            when(delivery.claimed_at),
+        ))
     with transaction.atomic():
-        for claimed_at, ids in by_claim.items():
-            Delivery.objects.filter(pk__in=ids, state=Delivery.SENDING, claimed_at=claimed_at).update(
-                updated_at=now, **updates
-            )
+        with connection.cursor() as cursor:
+            cursor.executemany(_RECORD_SQL, rows)
         for delivery in deliveries:
             result = results[delivery.pk]
             if result.outcome is Outcome.INVALID_TOKEN and delivery.device.is_active:

@@ -85,7 +85,7 @@ def message_send(*, request):
         "text": request.message,
         "url": request.url,
         "important": request.important,
-        "now": now,
+        "now": connection.ops.adapt_datetimefield_value(now),  # raw SQL: as the ORM would store it
         "day": utc_today(now),
         "limit": settings.CHANNEL_DAILY_LIMIT,
         "limited": not context.channel_verified,
