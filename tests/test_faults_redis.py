@@ -9,7 +9,7 @@ import pytest
 from channels_app.models import ChannelDailyCount
 from channels_app.services import channel_create
 from messaging.models import Delivery, Message
-from tests.chaos_support import (
+from tests.chaos_support import (  # noqa: F401 (platform, bursts: fixtures)
     INTERVALS, accepted_counts, bursts, deliveries_by_key, pick, platform, recipients, report, seen_pushes,
     send_bodies, undelivered, wait_until,
 )
