@@ -1,4 +1,4 @@
-"""Real processes and network faults for end-to-end tests: gunicorn, Redis, a cuttable TCP proxy."""
+"""Real processes and network faults for end-to-end tests: gunicorn, celery worker, Redis, a cuttable TCP proxy."""
 
 import os
 import select
@@ -94,6 +94,25 @@ def start_gunicorn(tmp_path, **env):
         proc.kill()
         raise AssertionError("gunicorn did not start:\n" + proc.log())
     proc.url = f"http://127.0.0.1:{port}"
+    return proc
+
+
+def start_worker(tmp_path, *, beat=True, concurrency=1, **env):
+    """A real `celery worker` (with embedded beat for the sweep unless beat=False), started and ready."""
+    name = f"worker-{free_port()}"
+    args = [sys.executable, "-m", "celery", "-A", "kilopush", "worker", "--pool", "prefork",
+            "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "-n", f"{name}@localhost"]
+    if beat:
+        args.append("-B")
+    env.setdefault("KILOPUSH_VAR_DIR", str(tmp_path / f"var-{name}"))
+    proc = Process(args, base_env(**env), tmp_path / f"{name}.log")
+    deadline = time.monotonic() + 30
+    while "ready." not in proc.log():
+        if proc.proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("celery worker did not start:\n" + proc.log())
+        time.sleep(0.05)
     return proc
 
 

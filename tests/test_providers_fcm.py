@@ -115,6 +115,11 @@ def test_an_important_message_uses_the_important_channel(push_settings, fcm):
     assert android["notification"]["channel_id"] == "important"
 
 
+def test_a_notification_is_tagged_with_its_collapse_id_so_a_resend_replaces_it(push_settings, fcm):
+    send_one(fcm, ["ok"], collapse_id="7")
+    assert fcm.script.pushes[0]["message"]["android"]["notification"]["tag"] == "7"
+
+
 def test_a_silent_message_is_data_only_with_normal_priority(push_settings, fcm):
     send_one(fcm, ["ok"], important=False)
     message = fcm.script.pushes[0]["message"]

@@ -118,6 +118,8 @@ def message_fields(push):
             data["image"] = push.image
         return {"fcm_token": push.token, "data_payload": data, "android_config": {"priority": "NORMAL"}}
     notification = {"channel_id": "important" if push.important else "default", "sound": "default"}
+    if push.collapse_id:
+        notification["tag"] = push.collapse_id  # a resent push replaces the shown notification (apns-collapse-id)
     return {
         "fcm_token": push.token,
         "notification_title": push.title,
