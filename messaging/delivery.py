@@ -29,10 +29,46 @@ logger = logging.getLogger(__name__)
 # --- claim -------------------------------------------------------------------------------
 
 
+_DUE = f"""state = '{Delivery.QUEUED}' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"""
+_CLAIM_PG_SQL = f"""
+WITH own AS (
+    SELECT id FROM {Delivery._meta.db_table} WHERE message_id = %(message)s AND {_DUE}
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), others AS (
+    SELECT id FROM {Delivery._meta.db_table} WHERE message_id IS DISTINCT FROM %(message)s AND {_DUE}
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM (SELECT id, 0 AS rank FROM own UNION ALL SELECT id, 1 FROM others) ranked
+    ORDER BY rank, id LIMIT %(limit)s
+)
+UPDATE {Delivery._meta.db_table}
+SET state = '{Delivery.SENDING}', claimed_at = %(now)s, attempts = attempts + 1, updated_at = %(now)s
+WHERE id IN (SELECT id FROM picked) AND state = '{Delivery.QUEUED}'
+RETURNING id
+"""
+
+
 def claim(message_id, *, limit=None, now=None):
     """Claims up to `limit` due deliveries, the message's own first; returns them loaded for sending."""
     limit = limit or settings.DELIVERY_BATCH_SIZE
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        # One statement: pick (skipping rows other workers hold) and mark, on the latency path.
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_PG_SQL, {"message": message_id, "limit": limit, "now": now})
+            ids = [row[0] for row in cursor.fetchall()]
+    else:
+        ids = _claim_portable(message_id, limit, now)
+    if not ids:
+        return []
+    return list(
+        Delivery.objects.filter(id__in=ids, state=Delivery.SENDING, claimed_at=now)
+        .select_related("device", "message__channel")
+        .order_by("id")
+    )
+
+
+def _claim_portable(message_id, limit, now):
     due = Delivery.objects.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Delivery.QUEUED)
     with transaction.atomic():
         ids = []
@@ -45,16 +81,11 @@ def claim(message_id, *, limit=None, now=None):
         if len(ids) < limit:
             others = due.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
             ids += list(others[: limit - len(ids)])
-        if not ids:
-            return []
-        Delivery.objects.filter(id__in=ids, state=Delivery.QUEUED).update(
-            state=Delivery.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
-        )
-    return list(
-        Delivery.objects.filter(id__in=ids, state=Delivery.SENDING, claimed_at=now)
-        .select_related("device", "message__channel")
-        .order_by("id")
-    )
+        if ids:
+            Delivery.objects.filter(id__in=ids, state=Delivery.QUEUED).update(
+                state=Delivery.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            )
+    return ids
 
 
 # --- render ------------------------------------------------------------------------------
