@@ -84,6 +84,37 @@ class Proc:
         self.log.close()
 
 
+def cpu_seconds_by_role(roles):
+    """CPU seconds used so far by every process on the machine, summed per role.
+
+    roles: {role: [pids]} for our own process trees; anything else is named by its command
+    (postgres, redis-server, the load generator is this process).
+    """
+    owner = {pid: role for role, pids in roles.items() for pid in pids}
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        pid = int(entry)
+        role = owner.get(pid) or ("load generator" if pid == os.getpid() else name)
+        totals[role] = totals.get(role, 0.0) + used
+    return totals
+
+
+def cpu_split(before, after, seconds):
+    """Cores used per role between two cpu_seconds_by_role() readings (roles using < 2% left out)."""
+    split = {role: (after.get(role, 0.0) - before.get(role, 0.0)) / seconds for role in after}
+    return {role: round(cores, 2) for role, cores in sorted(split.items(), key=lambda kv: -kv[1]) if cores >= 0.02}
+
+
 def peak_rss_mb(pid):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -399,7 +430,11 @@ def main(argv=None):
             await sampler
             return out
 
+        roles = {"web (gunicorn)": web.pids(), "celery worker": worker.pids(),
+                 "FCM/APNs stand-ins": [p for fake in fakes for p in fake.pids()]}
+        cpu_before, cpu_started = cpu_seconds_by_role(roles), time.monotonic()
         results = asyncio.run(load_and_sample())
+        cpu_at_load = cpu_split(cpu_before, cpu_seconds_by_role(roles), time.monotonic() - cpu_started)
         accepted_count = sum(1 for r in results if r[2] == 200)
         values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
         half = [pending for t, pending, _ in depth_samples if t >= load_seconds / 2]
@@ -415,6 +450,7 @@ def main(argv=None):
             "undelivered": missing,
             "queue_depth_second_half_max": max(half) if half else None,
             "queue_depth_second_half_first_last": [half[0], half[-1]] if half else None,
+            "cpu_cores_by_role": cpu_at_load,
             "queue_depth_samples": depth_samples,
         }
         memory = {
@@ -461,6 +497,7 @@ def print_table(r):
         ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
         ("peak RSS: web worker / celery worker", f"{m['web_worker_peak_rss_mb']} MB", f"{m['celery_worker_peak_rss_mb']} MB"),
     ]
+    rows.append(("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""))
     width = max(len(row[0]) for row in rows)
     print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
     for name, value, extra in rows:
