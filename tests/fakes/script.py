@@ -172,6 +172,9 @@ class ControlHandler(BaseHTTPRequestHandler):
 class QuietThreadingHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a client opening dozens of connections at
+    # once (FCM_CONCURRENCY) would see SYNs dropped and a one-second retransmission stall.
+    request_queue_size = 256
 
     def handle_error(self, request, client_address):
         pass  # clients that hang up (drop, timeouts) are part of the game
