@@ -9,9 +9,6 @@ def app_user_by_access_token(access_token):
     return AppUser.objects.filter(access_token_digest=crypto.digest(access_token)).first()
 
 
-def app_user_by_token(token):
-    return AppUser.objects.filter(token=token).first()
-
 
 def blacklisted_channels(user):
     from channels_app.models import Channel
