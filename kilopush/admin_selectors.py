@@ -7,7 +7,7 @@ same number of queries whatever its number of rows.
 import datetime
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 
 from channels_app.models import Channel, ChannelDailyCount

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
-from channels_app.services import TAKE_QUOTA_SQL, next_utc_midnight, utc_today
+from channels_app.services import TAKE_QUOTA_SQL, channel_take_daily_quota, next_utc_midnight, utc_today
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
 from users_app.models import Device
@@ -14,12 +14,10 @@ from .models import Delivery, Message
 
 logger = logging.getLogger(__name__)
 
-PUSH_PLATFORMS = (Device.ANDROID, Device.IOS)
-
 # The hot path writes in plain SQL: the ORM's per-query overhead was most of a send's cost.
 _DEVICES_WHERE = f"""
 FROM {Device._meta.db_table} d
-WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ('{Device.ANDROID}', '{Device.IOS}')
+WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
 """
 _INSERT_MESSAGE_SQL = f"""
@@ -90,8 +88,10 @@ def message_send(*, request):
         "limit": settings.CHANNEL_DAILY_LIMIT,
         "limited": not context.channel_verified,
     }
-    store = _store_in_one_statement if connection.vendor == "postgresql" else _store_in_a_transaction
-    message_id, count, deliveries = store(params)
+    if connection.vendor == "postgresql":
+        message_id, count, deliveries = _store_in_one_statement(params)
+    else:
+        message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     headers = {}
     if not context.channel_verified:
         limit = settings.CHANNEL_DAILY_LIMIT
@@ -110,16 +110,14 @@ def _store_in_one_statement(params):
         return cursor.fetchone()
 
 
-def _store_in_a_transaction(params):
+def _store_in_a_transaction(params, *, channel_id, now):
     """The same for databases without data-modifying CTEs (the embedded SQLite)."""
     with transaction.atomic(), connection.cursor() as cursor:
         count = None
         if params["limited"]:
-            cursor.execute(TAKE_QUOTA_SQL, params)
-            row = cursor.fetchone()
-            if row is None:
+            count = channel_take_daily_quota(channel_id=channel_id, now=now)
+            if count is None:
                 return None, None, 0
-            count = row[0]
         cursor.execute(_INSERT_MESSAGE_SQL, params)
         message_id = cursor.fetchone()[0]
         cursor.execute(_INSERT_DELIVERIES_SQL, {**params, "message": message_id})

@@ -10,7 +10,6 @@ from channels_app.services import channel_create, channel_set_verified, utc_toda
 from messaging.models import Delivery, Message
 from users_app.models import Device
 from tests.admin_support import login_client, moderator, moderator_client  # noqa: F401
-from tests.conftest import make_person
 
 URL = "/admin/stats/"
 

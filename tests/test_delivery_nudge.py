@@ -4,8 +4,7 @@ import pytest
 from django.test import override_settings
 
 from messaging import delivery
-from messaging.models import Delivery, Message
-from tests.conftest import make_person
+from messaging.models import Delivery
 from tests.delivery_fixtures import *  # noqa: F401,F403
 from tests.delivery_fixtures import queued_tasks
 

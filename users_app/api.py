@@ -14,7 +14,6 @@ from messaging.selectors import unread_count
 from . import selectors, services
 from .models import Device
 
-PUSH_PLATFORMS = (Device.ANDROID, Device.IOS)
 
 
 class DeviceUpdateSerializer(serializers.Serializer):
@@ -27,7 +26,7 @@ class DeviceUpdateSerializer(serializers.Serializer):
     locale = StrictCharField(max_length=35, required=False, allow_blank=True)
 
     def validate(self, attrs):
-        if attrs["platform"] in PUSH_PLATFORMS and not attrs.get("push_token"):
+        if attrs["platform"] in Device.PUSH_PLATFORMS and not attrs.get("push_token"):
             raise serializers.ValidationError({"push_token": "This field is required for android and ios."})
         return attrs
 

@@ -26,6 +26,7 @@ class AppUser(models.Model):
 class Device(models.Model):
     ANDROID, IOS, WEB = "android", "ios", "web"
     PLATFORMS = [(ANDROID, "Android"), (IOS, "iOS"), (WEB, "Web")]
+    PUSH_PLATFORMS = (ANDROID, IOS)  # the platforms a push provider delivers to
 
     user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="devices")
     platform = models.CharField(max_length=8, choices=PLATFORMS)
