@@ -6,7 +6,7 @@ from django.test import Client
 from django.utils import timezone
 
 from channels_app.models import ChannelDailyCount
-from channels_app.services import utc_today
+from channels_app.quota import utc_today
 
 
 def changelist_url(app_label, model):

@@ -7,7 +7,8 @@ from django.utils import timezone
 from PIL import Image
 
 from channels_app.models import Channel, ChannelDailyCount
-from channels_app.services import channel_create, channel_set_verified, utc_today
+from channels_app.quota import utc_today
+from channels_app.services import channel_create, channel_set_verified
 from tests.admin_support import changelist_url, run_action, use_up_daily_limit
 from tests.conftest import make_person
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from messaging import delivery
+from messaging import queueing
 from messaging.models import Delivery
 from tests.delivery_fixtures import *  # noqa: F401,F403
 from tests.delivery_fixtures import queued_tasks
@@ -25,14 +25,14 @@ def test_sends_while_a_task_waits_queue_no_other(send, valid_fields):
 
 def test_the_waiting_task_delivers_every_message_sent_before_it_started(push_settings, fcm, send, valid_fields):
     ids = [send_ok(send, valid_fields, message=f"#{i}") for i in range(5)]
-    delivery.deliver_message(ids[0])
+    queueing.deliver_batch(ids[0])
     assert set(Delivery.objects.filter(message_id__in=ids).values_list("state", flat=True)) == {Delivery.ACCEPTED}
     assert len(fcm.script.pushes) == 5
 
 
 def test_a_send_after_the_task_started_queues_a_new_one(push_settings, fcm, send, valid_fields):
     first = send_ok(send, valid_fields)
-    delivery.deliver_message(first)
+    queueing.deliver_batch(first)
     send_ok(send, valid_fields, message="later")
     assert len(queued_tasks()) == 2
 
@@ -41,7 +41,7 @@ def test_a_send_after_the_task_started_queues_a_new_one(push_settings, fcm, send
 def test_a_full_batch_queues_another_task_for_the_rest(push_settings, fcm, send, valid_fields):
     ids = [send_ok(send, valid_fields, message=f"#{i}") for i in range(5)]
     assert len(queued_tasks()) == 1
-    delivery.deliver_message(ids[0])
+    queueing.deliver_batch(ids[0])
     assert Delivery.objects.filter(state=Delivery.ACCEPTED).count() == 3
     assert len(queued_tasks()) == 2  # the original nudge (still in Redis here) and one for the rest
 

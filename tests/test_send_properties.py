@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 from django.test import RequestFactory, override_settings
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from channels_app.services import channel_create, channel_take_daily_quota
+from channels_app.quota import channel_take_daily_quota
+from channels_app.services import channel_create
 from kilopush.errors import ApiError
 from messaging import send_request
 from tests.conftest import make_person

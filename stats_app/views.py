@@ -9,7 +9,7 @@ from django.utils import timezone
 from messaging.models import Delivery
 from users_app.models import Device
 
-from . import admin_selectors as stats
+from . import selectors as stats
 from .charts import bar_chart, column_chart
 
 PLATFORM_NAMES = dict(Device.PLATFORMS)

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from .admin_views import admin_stats
+from .views import admin_stats
 
 urlpatterns = [
     path("stats/", admin.site.admin_view(admin_stats), name="admin-stats"),

@@ -1,4 +1,6 @@
-"""Building blocks of the app API's DRF views: parsers, strict fields, throttling."""
+"""DRF plumbing shared by the app API's views: parsers, body validation, strict fields, throttling, error docs.
+
+The base view with the app's credential is `users_app.auth.AppView`."""
 
 import logging
 
@@ -7,11 +9,9 @@ from django_ratelimit.core import get_usage
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
-from rest_framework.views import APIView
 
 from kilopush.errors import InvalidHeaders, InvalidValue, Throttled
 from kilopush.net import ratelimit_ip_key
-from users_app.auth import AccessTokenAuthentication, IsAppUser
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +33,6 @@ class MultiPartParser(parsers.MultiPartParser):
             return super().parse(stream, media_type, parser_context)
         except SuspiciousOperation:  # too many fields or files
             raise ParseError("Multipart form parse error - too many parts") from None
-
-
-class AppView(APIView):
-    # Base of the app API's views: Bearer access token required, JSON bodies.
-
-    authentication_classes = [AccessTokenAuthentication]
-    permission_classes = [IsAppUser]
-    parser_classes = [JSONParser]
 
 
 def body_of(request):

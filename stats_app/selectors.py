@@ -1,17 +1,13 @@
-"""Reads for the staff admin: list annotations and the statistics page.
-
-Every count is one query (subqueries or GROUP BY), so a changelist page costs the
-same number of queries whatever its number of rows.
-"""
+"""Reads for the staff statistics page (/admin/stats/): each figure is one query (GROUP BY)."""
 
 import datetime
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count
+from django.db.models.functions import TruncDate
 
 from channels_app.models import Channel, ChannelDailyCount
-from channels_app.services import utc_today
+from channels_app.quota import LIMITED_CHANNELS, utc_today
 from messaging.models import Delivery, Message
 from users_app.models import AppUser, Device
 
@@ -20,64 +16,8 @@ STATS_DAYS = 14
 FINISHED_STATES = (Delivery.ACCEPTED, Delivery.INVALID_TOKEN, Delivery.REJECTED, Delivery.EXPIRED)
 
 
-def _count_subquery(queryset, field):
-    """COUNT(*) of `queryset` rows whose `field` is the outer row, as an annotation (0 when none)."""
-    counted = (
-        queryset.filter(**{field: OuterRef("pk")})
-        .order_by()
-        .values(field)
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def utc_day_start(day):
     return datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
-
-
-# --- changelists ---
-
-
-def app_users_for_admin(queryset):
-    """App users with their numbers of devices, active devices, channels and received messages."""
-    return queryset.annotate(
-        device_count=_count_subquery(Device.objects.all(), "user"),
-        has_active_devices=Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True)),
-        channel_count=_count_subquery(Channel.objects.all(), "owner"),
-        message_count=_count_subquery(Message.objects.all(), "recipient"),
-    )
-
-
-def app_users_with_active_devices(queryset, has_active):
-    active = Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True))
-    return queryset.filter(active) if has_active else queryset.filter(~active)
-
-
-def channels_for_admin(queryset, *, now):
-    """Channels with `sent_today`: today's (UTC) count against the daily limit."""
-    today = ChannelDailyCount.objects.filter(channel=OuterRef("pk"), day=utc_today(now)).values("count")[:1]
-    return queryset.select_related("owner").annotate(
-        sent_today=Coalesce(Subquery(today, output_field=IntegerField()), Value(0))
-    )
-
-
-def messages_for_admin(queryset):
-    """Messages with their numbers of deliveries and of accepted deliveries."""
-    return queryset.select_related("channel", "recipient").annotate(
-        delivery_count=_count_subquery(Delivery.objects.all(), "message"),
-        accepted_count=_count_subquery(Delivery.objects.filter(state=Delivery.ACCEPTED), "message"),
-    )
-
-
-def messages_with_delivery_state(queryset, state):
-    """Messages with at least one delivery in `state`; state "none" means inbox-only messages."""
-    if state == "none":
-        return queryset.filter(~Exists(Delivery.objects.filter(message=OuterRef("pk"))))
-    return queryset.filter(Exists(Delivery.objects.filter(message=OuterRef("pk"), state=state)))
-
-
-# --- statistics page ---
 
 
 def messages_per_day(*, now, days=STATS_DAYS):
@@ -140,7 +80,8 @@ def channels_near_limit(*, now, ratio=None, limit=20):
     ratio = settings.ADMIN_NEAR_LIMIT_RATIO if ratio is None else ratio
     threshold = max(int(settings.CHANNEL_DAILY_LIMIT * ratio), 1)
     return list(
-        ChannelDailyCount.objects.filter(day=utc_today(now), count__gte=threshold, channel__is_verified=False)
+        ChannelDailyCount.objects.filter(day=utc_today(now), count__gte=threshold,
+                                         **{f"channel__{k}": v for k, v in LIMITED_CHANNELS.items()})
         .select_related("channel", "channel__owner")
         .order_by("-count", "channel_id")[:limit]
     )
