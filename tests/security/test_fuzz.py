@@ -21,7 +21,7 @@ from schemathesis.checks import positive_data_acceptance
 from channels_app.services import channel_create
 from messaging.send_request import SendRequest
 from messaging.services import message_send
-from tests.conftest import make_person
+from tests.people import make_person
 from users_app.services import blacklist_add
 
 MAX_EXAMPLES = 50

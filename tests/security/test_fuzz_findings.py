@@ -1,4 +1,4 @@
-"""What the schemathesis run (tests/test_fuzz.py) found, one regression test each.
+"""What the schemathesis run (tests/security/test_fuzz.py) found, one regression test each.
 
 Each was a mismatch between /v1/schema and what the server accepts: a schema-valid
 request refused, or a schema-violating one accepted.
@@ -12,7 +12,8 @@ import pytest
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from channels_app.models import Channel
-from tests.app_api import _as_json_schema, _components, call, openapi, status_of
+from tests.app_api import _as_json_schema, _components, call, openapi
+from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
 

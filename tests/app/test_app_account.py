@@ -5,7 +5,8 @@ import pytest
 from channels_app.models import Channel
 from channels_app.services import channel_create
 from messaging.models import Delivery, Message
-from tests.app_api import call, status_of
+from tests.app_api import call
+from tests.helpers import status_of
 from users_app.models import AppUser, BlacklistEntry, Device
 from users_app.services import blacklist_add
 

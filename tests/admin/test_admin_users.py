@@ -7,7 +7,7 @@ from channels_app.services import channel_create
 from users_app.models import AppUser, BlacklistEntry, Device
 from users_app.services import app_user_set_blocked, blacklist_add
 from tests.admin_support import changelist_url, run_action
-from tests.conftest import make_person
+from tests.people import make_person
 
 URL = changelist_url("users_app", "appuser")
 BLACKLIST_URL = changelist_url("users_app", "blacklistentry")

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from messaging import delivery, queueing
 from messaging.models import Delivery, Message
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.delivery_fixtures import queued_tasks
+from tests.people import make_person
 from users_app.models import Device
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from channels_app.services import channel_create, channel_rotate_secret
-from tests.conftest import make_person
+from tests.people import make_person
 
 
 def pg_dump():

@@ -8,12 +8,11 @@ import pytest
 from channels_app.services import channel_create, channel_set_verified
 from messaging.delivery import retry_delay
 from messaging.models import Delivery
-from tests.chaos_support import (  # noqa: F401 (platform, bursts: fixtures)
-    INTERVALS, accepted_counts, bursts, control, deliveries_by_key, pick, platform, recipients, report, seen_pushes,
+from tests.chaos_support import (
+    INTERVALS, accepted_counts, control, deliveries_by_key, pick, recipients, report, seen_pushes,
     send_bodies, undelivered, wait_until,
 )
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,7 @@ def channel(transactional_db):
 
 @pytest.mark.parametrize("down, outage", [("fcm", "unavailable"), ("apns", "drop")])
 def test_a_provider_outage_is_retried_with_backoff_and_does_not_hold_the_other(
-    platform, bursts, fcm, apns, channel, down, outage, settings
+    fcm, apns, channel, down, outage, settings
 ):
     settings.DELIVERY_RETRY_BASE_DELAY = BASE_DELAY  # so retry_delay() here computes the worker's backoff
     worker = platform.worker(DELIVERY_RETRY_BASE_DELAY=BASE_DELAY)

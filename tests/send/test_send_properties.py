@@ -11,7 +11,7 @@ from channels_app.quota import channel_take_daily_quota
 from channels_app.services import channel_create
 from kilopush.errors import ApiError
 from messaging import send_request
-from tests.conftest import make_person
+from tests.people import make_person
 
 factory = RequestFactory()
 # Text a client can send: any Unicode scalar value but NUL (refused: PostgreSQL text cannot

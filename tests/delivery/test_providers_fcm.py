@@ -6,7 +6,6 @@ import pytest
 
 from messaging.providers import get_provider
 from messaging.providers.base import Outcome, Push
-from tests.delivery_fixtures import *  # noqa: F401,F403
 
 
 def push(token="fcm-token-1", **kwargs):

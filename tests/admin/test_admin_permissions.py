@@ -5,7 +5,8 @@ from django.core.management import call_command
 
 from channels_app.models import Channel
 from messaging.models import Message
-from tests.admin_support import changelist_url, login_client, moderator, moderator_client, run_action, use_up_daily_limit  # noqa: F401
+from tests.admin_support import changelist_url, login_client, run_action
+from tests.helpers import fill_today
 
 CHANNELS = changelist_url("channels_app", "channel")
 USERS = changelist_url("users_app", "appuser")
@@ -23,7 +24,7 @@ def test_the_moderators_group_can_view_and_change_but_not_delete(db):
 
 
 def test_a_moderator_can_verify_a_channel(moderator_client, channel, send, valid_fields, settings):
-    use_up_daily_limit(channel, settings)
+    fill_today(channel, settings.CHANNEL_DAILY_LIMIT)
     run_action(moderator_client, CHANNELS, "verify", [channel])
     assert send(valid_fields).status_code == 200
 

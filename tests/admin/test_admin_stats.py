@@ -10,7 +10,7 @@ from channels_app.quota import utc_today
 from channels_app.services import channel_create, channel_set_verified
 from messaging.models import Delivery, Message
 from users_app.models import Device
-from tests.admin_support import login_client, moderator, moderator_client  # noqa: F401
+from tests.admin_support import login_client
 
 URL = "/admin/stats/"
 

@@ -13,18 +13,7 @@ from django.test import Client, override_settings
 from channels_app.models import ChannelDailyCount
 from channels_app.services import channel_set_verified
 from messaging.models import Message
-
-
-def status_of(response):
-    return response.json()["response"]["status"]
-
-
-def fill_today(channel, count):
-    from django.utils import timezone
-
-    ChannelDailyCount.objects.update_or_create(
-        channel=channel, day=timezone.now().astimezone(datetime.timezone.utc).date(), defaults={"count": count}
-    )
+from tests.helpers import fill_today, status_of
 
 
 def test_it_sends_rate_limit_headers_for_unverified_channels(send, valid_fields):

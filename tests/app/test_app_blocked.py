@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.app_api import call, status_of
+from tests.app_api import call
+from tests.helpers import status_of
 from users_app.models import BlacklistEntry
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,8 @@ import pytest
 from django.test import override_settings
 
 from messaging.models import Delivery, Message
+from tests.helpers import status_of
 from users_app.models import Device
-
-
-def status_of(response):
-    assert response["Content-Type"].startswith("application/json"), response.content[:200]
-    return response.json()["response"]["status"]
 
 
 # --- accepted requests ---------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from django.test import override_settings
 
 from messaging import queueing
 from messaging.models import Delivery
-from tests.delivery_fixtures import *  # noqa: F401,F403
 from tests.delivery_fixtures import queued_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)

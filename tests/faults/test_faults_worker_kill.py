@@ -9,12 +9,11 @@ from django.utils import timezone
 
 from channels_app.services import channel_create, channel_set_verified
 from messaging.models import Delivery
-from tests.chaos_support import (  # noqa: F401 (platform, bursts: fixtures)
-    INTERVALS, accepted_counts, bursts, pick, platform, recipients, report, seen_pushes, send_bodies, undelivered,
+from tests.chaos_support import (
+    INTERVALS, accepted_counts, pick, recipients, report, seen_pushes, send_bodies, undelivered,
     wait_until,
 )
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,7 @@ def verified_channel(transactional_db):
     return channel
 
 
-def test_killed_workers_lose_nothing_and_repeat_only_pushes_in_flight(platform, bursts, fcm, apns, verified_channel):
+def test_killed_workers_lose_nothing_and_repeat_only_pushes_in_flight(platform, fcm, apns, verified_channel):
     # A little latency makes every batch take a while, so a kill lands among pushes in flight.
     fcm.script.set_default("ok", latency=0.01)
     apns.script.set_default("ok", latency=0.01)

@@ -4,7 +4,8 @@ import pytest
 
 from channels_app.services import channel_set_verified
 from messaging.models import Delivery, Message
-from tests.app_api import call, status_of
+from tests.app_api import call
+from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ from PIL import Image
 from channels_app.models import Channel, ChannelDailyCount
 from channels_app.quota import utc_today
 from channels_app.services import channel_create, channel_set_verified
-from tests.admin_support import changelist_url, run_action, use_up_daily_limit
-from tests.conftest import make_person
+from tests.admin_support import changelist_url, run_action
+from tests.helpers import fill_today
+from tests.people import make_person
 
 URL = changelist_url("channels_app", "channel")
 
@@ -82,7 +83,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, channel):
 
 
 def test_verify_action_lifts_the_daily_limit_for_the_next_send(admin_client, channel, send, valid_fields, settings):
-    use_up_daily_limit(channel, settings)
+    fill_today(channel, settings.CHANNEL_DAILY_LIMIT)
     assert status(send(valid_fields)) == 4029
     response = run_action(admin_client, URL, "verify", [channel])
     assert response.status_code == 302
@@ -91,7 +92,7 @@ def test_verify_action_lifts_the_daily_limit_for_the_next_send(admin_client, cha
 
 def test_unverify_action_restores_the_daily_limit(admin_client, channel, send, valid_fields, settings):
     channel_set_verified(channel=channel, verified=True)
-    use_up_daily_limit(channel, settings)
+    fill_today(channel, settings.CHANNEL_DAILY_LIMIT)
     assert send(valid_fields).status_code == 200
     run_action(admin_client, URL, "unverify", [channel])
     assert status(send(valid_fields)) == 4029

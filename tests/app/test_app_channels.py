@@ -12,7 +12,8 @@ from PIL import Image
 from channels_app.models import Channel
 from channels_app.services import channel_create, channel_set_verified
 from messaging.models import Message
-from tests.app_api import call, image_bytes, multipart, status_of
+from tests.app_api import call, image_bytes, multipart
+from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
 

@@ -18,13 +18,12 @@ from django.conf import settings
 
 from channels_app.services import channel_create
 from messaging.models import Delivery
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 from tests.delivery_fixtures import fake_env
 from users_app.models import Device
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0
 
 

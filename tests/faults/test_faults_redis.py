@@ -9,12 +9,11 @@ import pytest
 from channels_app.models import ChannelDailyCount
 from channels_app.services import channel_create
 from messaging.models import Delivery, Message
-from tests.chaos_support import (  # noqa: F401 (platform, bursts: fixtures)
-    INTERVALS, accepted_counts, bursts, deliveries_by_key, pick, platform, recipients, report, seen_pushes,
+from tests.chaos_support import (
+    INTERVALS, accepted_counts, deliveries_by_key, pick, recipients, report, seen_pushes,
     send_bodies, undelivered, wait_until,
 )
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 from tests.procs import http
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,7 @@ def unverified_channel(transactional_db):
 
 
 def test_redis_restarts_during_a_burst_lose_no_accepted_message_nor_the_daily_count(
-    platform, bursts, fcm, apns, unverified_channel
+    fcm, apns, unverified_channel
 ):
     # Slow stand-ins and small batches keep the worker behind the burst, so each restart strands queued work.
     fcm.script.set_default("ok", latency=0.05)
@@ -87,7 +86,7 @@ def post_send(web, body, timeout=30):
 
 
 def test_a_send_while_redis_is_down_is_answered_at_once_and_delivered_when_it_returns(
-    platform, fcm, apns, unverified_channel
+    fcm, apns, unverified_channel
 ):
     [person] = recipients(1, prefix="down")
     web = platform.web()

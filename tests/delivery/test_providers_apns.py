@@ -4,7 +4,6 @@ import pytest
 
 from messaging.providers import get_provider, reset
 from messaging.providers.base import Outcome, Push
-from tests.delivery_fixtures import *  # noqa: F401,F403
 
 TOKEN = "ab" * 32
 

@@ -16,7 +16,8 @@ from channels_app.services import channel_create
 from messaging.models import Delivery, Message
 from messaging.send_request import SendRequest
 from messaging.services import message_send
-from tests.app_api import call, openapi, status_of
+from tests.app_api import call, openapi
+from tests.helpers import status_of
 from users_app.models import AppUser, BlacklistEntry, Device
 from users_app.services import blacklist_add
 
