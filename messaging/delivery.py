@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from channels_app.selectors import channel_logo_url
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -30,6 +30,12 @@ logger = logging.getLogger(__name__)
 # --- claim -------------------------------------------------------------------------------
 
 
+def due(now):
+    """The one definition of a due delivery: queued, and its next attempt (if one was set) has come."""
+    return Q(state=Delivery.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+# due(now) in the claim's plain SQL (the latency path), word for word.
 _DUE = f"""state = '{Delivery.QUEUED}' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"""
 _CLAIM_PG_SQL = f"""
 WITH own AS (
@@ -70,17 +76,17 @@ def claim(message_id, *, limit=None, now=None):
 
 
 def _claim_portable(message_id, limit, now):
-    due = Delivery.objects.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Delivery.QUEUED)
+    due_rows = Delivery.objects.filter(due(now))
     with transaction.atomic():
         ids = []
         if message_id is not None:
             ids = list(
-                due.filter(message_id=message_id)
+                due_rows.filter(message_id=message_id)
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)[:limit]
             )
         if len(ids) < limit:
-            others = due.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
+            others = due_rows.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
             ids += list(others[: limit - len(ids)])
         if ids:
             Delivery.objects.filter(id__in=ids, state=Delivery.QUEUED).update(
@@ -93,12 +99,9 @@ def _claim_portable(message_id, limit, now):
 
 
 def logo_url(channel):
-    if not channel.logo:
-        return ""
-    url = channel.logo.url
-    if url.startswith(("http://", "https://")):
-        return url
-    return settings.SITE_URL + url if settings.SITE_URL else ""
+    """The logo for the push: channel_logo_url when it is absolute (a phone cannot follow a relative one), else ""."""
+    url = channel_logo_url(channel)
+    return url if url and url.startswith(("http://", "https://")) else ""
 
 
 def unread_counts(recipient_ids):

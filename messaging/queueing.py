@@ -11,7 +11,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import delivery
@@ -115,9 +114,7 @@ def sweep(*, now=None, limit=1000):
             logger.warning("Re-queued %d deliveries claimed by a lost worker", len(stale))
             message_ids.update(m for _, m in stale)
         overdue = list(
-            Delivery.objects.filter(state=Delivery.QUEUED, updated_at__lte=now - requeue_after)
-            .annotate(due_at=Coalesce("next_attempt_at", "created_at"))
-            .filter(due_at__lte=now)
+            Delivery.objects.filter(delivery.due(now), updated_at__lte=now - requeue_after)
             .select_for_update(skip_locked=True)
             .values_list("id", "message_id")[:limit]
         )
