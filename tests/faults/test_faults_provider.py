@@ -31,7 +31,7 @@ def channel(transactional_db):
 
 @pytest.mark.parametrize("down, outage", [("fcm", "unavailable"), ("apns", "drop")])
 def test_a_provider_outage_is_retried_with_backoff_and_does_not_hold_the_other(
-    fcm, apns, channel, down, outage, settings
+    platform, bursts, fcm, apns, channel, down, outage, settings
 ):
     settings.DELIVERY_RETRY_BASE_DELAY = BASE_DELAY  # so retry_delay() here computes the worker's backoff
     worker = platform.worker(DELIVERY_RETRY_BASE_DELAY=BASE_DELAY)

@@ -33,7 +33,7 @@ def unverified_channel(transactional_db):
 
 
 def test_redis_restarts_during_a_burst_lose_no_accepted_message_nor_the_daily_count(
-    fcm, apns, unverified_channel
+    platform, bursts, fcm, apns, unverified_channel
 ):
     # Slow stand-ins and small batches keep the worker behind the burst, so each restart strands queued work.
     fcm.script.set_default("ok", latency=0.05)
@@ -86,7 +86,7 @@ def post_send(web, body, timeout=30):
 
 
 def test_a_send_while_redis_is_down_is_answered_at_once_and_delivered_when_it_returns(
-    fcm, apns, unverified_channel
+    platform, fcm, apns, unverified_channel
 ):
     [person] = recipients(1, prefix="down")
     web = platform.web()

@@ -11,7 +11,7 @@ from channels_app.services import channel_create
 from messaging.models import Delivery, Message
 from messaging.send_request import SendRequest
 from messaging.services import message_send
-from tests.chaos_support import seen_pushes, undelivered, wait_until  # noqa: F401 (fixture)
+from tests.chaos_support import seen_pushes, undelivered, wait_until
 from tests.people import make_person
 from users_app.models import Device
 

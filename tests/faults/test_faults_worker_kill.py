@@ -31,7 +31,7 @@ def verified_channel(transactional_db):
     return channel
 
 
-def test_killed_workers_lose_nothing_and_repeat_only_pushes_in_flight(platform, fcm, apns, verified_channel):
+def test_killed_workers_lose_nothing_and_repeat_only_pushes_in_flight(platform, bursts, fcm, apns, verified_channel):
     # A little latency makes every batch take a while, so a kill lands among pushes in flight.
     fcm.script.set_default("ok", latency=0.01)
     apns.script.set_default("ok", latency=0.01)
