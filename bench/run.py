@@ -304,7 +304,38 @@ def wait_for_arrivals(controls, count, timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the benchmark)")
+    parser.add_argument("--only", choices=PHASES, action="append",
+                        help="run only this phase (repeatable); default: all of them")
     args = parser.parse_args(argv)
+    phases = args.only or PHASES
+    report = {
+        "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_at_start": os.getloadavg()},
+        "quick": args.quick,
+        "phases": phases,
+    }
+    if "embedded" in phases:
+        from bench import embedded
+
+        print("Embedded default (make run, nothing configured):")
+        report["embedded"] = embedded.run_all(quick=args.quick)
+    if set(phases) - {"embedded"}:
+        report.update(platform_phases(args, phases))
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+PHASES = ["embedded", "accept", "delivery", "latency"]
+
+
+def platform_phases(args, phases):
+    """PostgreSQL, Redis, gunicorn, the worker and the stand-ins: the production shape."""
     seconds = 4 if args.quick else 10
     load_seconds = 8 if args.quick else 20
     messages, devices = (400, 200) if args.quick else (2000, 200)
@@ -347,25 +378,19 @@ def main(argv=None):
         verified = fixtures["verified"]
         send_body = {"to": fixtures["recipients"][0], **verified, "message": "Bench: door bell"}
 
-        # Accept, with no worker running (the web tier alone; queued work is discarded after).
-        wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
-        wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
-        accept = {
-            "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
-            "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
-            "send_4029_over_limit": wrk(base + "/v1/messages/send",
-                                        {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
-            "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
-                                          {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
-        }
-        accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
-        clear_messages(db_url, redis_client, queue)
+        out = {}
+        if "accept" in phases:
+            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir)
+            clear_messages(db_url, redis_client, queue)
+        if "delivery" not in phases and "latency" not in phases:
+            out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
+            return out
 
         # Delivery throughput: queue `messages` pushes with the worker stopped, then let it run.
         bodies = [json.dumps({**verified, "to": fixtures["recipients"][i % devices], "message": f"Bench #{i}"}).encode()
                   for i in range(messages)]
         delivery = {}
-        for latency in (0.0, 0.05):
+        for latency in ((0.0, 0.05) if "delivery" in phases else ()):
             clear_messages(db_url, redis_client, queue)
             control(controls, "/_fake/reset", {})
             control(controls, "/_fake/default", {"outcome": "ok", "latency": latency})
@@ -390,9 +415,15 @@ def main(argv=None):
             }
             worker.stop()
             procs.remove(worker)
-        delivery["ratio_50ms_to_0ms"] = round(delivery["50ms"]["pushes_per_second"] / delivery["0ms"]["pushes_per_second"], 3)
-        delivery["steady_ratio_50ms_to_0ms"] = round(
-            delivery["50ms"]["steady_pushes_per_second"] / delivery["0ms"]["steady_pushes_per_second"], 3)
+        if delivery:
+            delivery["ratio_50ms_to_0ms"] = round(
+                delivery["50ms"]["pushes_per_second"] / delivery["0ms"]["pushes_per_second"], 3)
+            delivery["steady_ratio_50ms_to_0ms"] = round(
+                delivery["50ms"]["steady_pushes_per_second"] / delivery["0ms"]["steady_pushes_per_second"], 3)
+            out["delivery"] = delivery
+        if "latency" not in phases:
+            out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
+            return out
 
         # Accept-to-provider latency, idle and at 80% of the maximum accept rate, with the worker running.
         clear_messages(db_url, redis_client, queue)
@@ -469,45 +500,62 @@ def main(argv=None):
         for proc in reversed(procs):
             proc.stop()
 
-    report = {
-        "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "quick": args.quick,
-        "accept": accept,
-        "delivery": delivery,
-        "latency_idle": idle,
-        "latency_at_80_percent": loaded,
-        "memory": memory,
+    out.update(latency_idle=idle, latency_at_80_percent=loaded, memory=memory)
+    return out
+
+
+def accept_phase(base, send_body, fixtures, seconds, work_dir):
+    """Accept, with no worker running (the web tier alone; queued work is discarded after)."""
+    wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
+    wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
+    accept = {
+        "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
+        "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
+        "send_4029_over_limit": wrk(base + "/v1/messages/send",
+                                    {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
+        "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
+                                      {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
     }
-    results_dir = ROOT / "bench" / "results"
-    results_dir.mkdir(exist_ok=True)
-    path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print_table(report)
-    print(f"\nwritten to {path.relative_to(ROOT)}")
+    accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
+    return accept
 
 
 def print_table(r):
-    a, d, i, l, m = r["accept"], r["delivery"], r["latency_idle"], r["latency_at_80_percent"], r["memory"]
-    rows = [
-        ("accept: bare Django JSON view", f"{a['bare_django_view']['rps']} req/s", f"p50 {a['bare_django_view']['p50_ms']} ms, p99 {a['bare_django_view']['p99_ms']} ms"),
-        ("accept: send 200 (verified channel)", f"{a['send_200']['rps']} req/s", f"p50 {a['send_200']['p50_ms']} ms, p99 {a['send_200']['p99_ms']} ms"),
-        ("accept: send / bare (target >= 0.5)", f"{a['send_to_bare_ratio']}", ""),
-        ("accept: 4029 over the limit", f"{a['send_4029_over_limit']['rps']} req/s", f"p50 {a['send_4029_over_limit']['p50_ms']} ms, p99 {a['send_4029_over_limit']['p99_ms']} ms"),
-        ("accept: 4003 wrong secret", f"{a['send_4003_wrong_secret']['rps']} req/s", f"p50 {a['send_4003_wrong_secret']['p50_ms']} ms, p99 {a['send_4003_wrong_secret']['p99_ms']} ms"),
-        ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
-        ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
-        ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
-        ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
-        ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
-        (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
-        ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
-        ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
-        ("peak RSS: web worker / celery worker", f"{m['web_worker_peak_rss_mb']} MB", f"{m['celery_worker_peak_rss_mb']} MB"),
-    ]
-    rows.append(("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""))
+    rows = []
+    for e in r.get("embedded", []):
+        rows.append((f"embedded make run: {e['label']}", f"p50 {e['p50_ms']} ms",
+                     f"p95 {e['p95_ms']} ms, idle CPU {e['idle_cpu_cores_all_processes'] * 100:.2f}% of a core"))
+    if "accept" in r:
+        a = r["accept"]
+        for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),
+                          ("4029 over the limit", "send_4029_over_limit"), ("4003 wrong secret", "send_4003_wrong_secret")):
+            rows.append((f"accept: {name}", f"{a[key]['rps']} req/s", f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"))
+        rows.append(("accept: send / bare (target >= 0.3)", f"{a['send_to_bare_ratio']}", ""))
+    if "delivery" in r:
+        d = r["delivery"]
+        rows += [
+            ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
+            ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
+            ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
+        ]
+    if "latency_idle" in r:
+        i, l = r["latency_idle"], r["latency_at_80_percent"]
+        rows += [
+            ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
+            ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
+            (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
+            ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
+            ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
+            ("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""),
+        ]
+    if "memory" in r:
+        m = r["memory"]
+        rows.append(("peak RSS: web worker / celery worker", f"{m.get('web_worker_peak_rss_mb')} MB",
+                     f"{m.get('celery_worker_peak_rss_mb', '-')} MB"))
     width = max(len(row[0]) for row in rows)
-    print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
+    machine = r["machine"]
+    print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "
+          f"load average {machine['load_average_at_start'][0]:.1f} at start, {machine['load_average_at_end'][0]:.1f} at end)")
     for name, value, extra in rows:
         print(f"  {name:<{width}}  {value:>22}  {extra}")
 

@@ -149,10 +149,15 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     # Embedded: one web process (see Procfile), so a process-local cache is shared
-    # by all its threads; the broker is a spool directory polled by the worker.
+    # by all its threads; the broker is a spool directory, and each message written to it
+    # wakes the worker through a local socket (kilopush/embedded_broker.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "kilopush.embedded_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # false: kombu's plain polling of the spool (the fallback when a wake-up is lost).
+        "wakeup": envbool("EMBEDDED_BROKER_WAKEUP", True),
+        "polling_interval": envfloat("EMBEDDED_BROKER_POLL_INTERVAL", 1.0),
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
