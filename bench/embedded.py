@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -193,7 +194,7 @@ def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5,
         return result
     finally:
         make.stop()
-        subprocess.run(["rm", "-rf", str(var_dir)])
+        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 VARIANTS = [

@@ -382,6 +382,11 @@ def platform_phases(args, phases):
         if "accept" in phases:
             out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir)
             clear_messages(db_url, redis_client, queue)
+            out["profile"] = run_profile(env, fixtures)
+            out["accept"]["pgbench_same_sql"] = pgbench(db_url, out["profile"].pop("send_sql"), seconds, 16, work_dir)
+            out["accept"]["send_to_pgbench_ratio"] = round(
+                out["accept"]["send_200"]["rps"] / out["accept"]["pgbench_same_sql"]["tps"], 3)
+            clear_messages(db_url, redis_client, queue)
         if "delivery" not in phases and "latency" not in phases:
             out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
             return out
@@ -504,6 +509,27 @@ def platform_phases(args, phases):
     return out
 
 
+def run_profile(env, fixtures):
+    """pyinstrument flame graphs of a send, the bare view and a worker batch (bench/profile.py)."""
+    prefix = ROOT / "bench" / "results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
+    prefix.parent.mkdir(exist_ok=True)
+    out = subprocess.run([PYTHON, "-m", "bench.profile", str(prefix), json.dumps(fixtures)], env=env, cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def pgbench(db_url, statements, seconds, clients, work_dir):
+    """The ceiling: the statements of one send, replayed by pgbench with the same concurrency."""
+    script = work_dir / "send.sql"
+    script.write_text("".join(" ".join(sql.split()) + ";\n" for sql in statements))
+    out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script),
+                          db_url], capture_output=True, text=True, check=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    return {"tps": round(tps, 1), "latency_avg_ms": float(latency.group(1)) if latency else None,
+            "statements_per_send": len(statements)}
+
+
 def accept_phase(base, send_body, fixtures, seconds, work_dir):
     """Accept, with no worker running (the web tier alone; queued work is discarded after)."""
     wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
@@ -531,6 +557,13 @@ def print_table(r):
                           ("4029 over the limit", "send_4029_over_limit"), ("4003 wrong secret", "send_4003_wrong_secret")):
             rows.append((f"accept: {name}", f"{a[key]['rps']} req/s", f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"))
         rows.append(("accept: send / bare (target >= 0.3)", f"{a['send_to_bare_ratio']}", ""))
+        if "pgbench_same_sql" in a:
+            rows.append(("ceiling: pgbench, a send's SQL, 16 clients", f"{a['pgbench_same_sql']['tps']} sends/s",
+                         f"send / pgbench {a['send_to_pgbench_ratio']}"))
+    if "profile" in r:
+        p = r["profile"]
+        rows.append(("in-process CPU per call: send / bare", f"{p['send']['per_call_ms']} ms", f"{p['bare']['per_call_ms']} ms"))
+        rows.append(("in-process worker batch", f"{p['worker_batch']['ms']} ms", f"{p['worker_batch']['deliveries']} deliveries"))
     if "delivery" in r:
         d = r["delivery"]
         rows += [
