@@ -259,6 +259,7 @@ def wrk(url, body, seconds, connections, work_dir):
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    (work_dir / f"wrk-{url.rsplit('/', 1)[1]}.txt").write_text(out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -370,6 +371,7 @@ def platform_phases(args, phases):
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
         fixtures = json.loads(subprocess.run([PYTHON, "-c", FIXTURES, str(devices)], env=env, cwd=ROOT, check=True,
                                              capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        (work_dir / "fixtures.json").write_text(json.dumps(fixtures))
         port = free_port()
         web = Proc("web", procfile_command("web", port), env, log_dir, shell=True)
         procs.append(web)
@@ -562,8 +564,9 @@ def print_table(r):
                          f"send / pgbench {a['send_to_pgbench_ratio']}"))
     if "profile" in r:
         p = r["profile"]
-        rows.append(("in-process CPU per call: send / bare", f"{p['send']['per_call_ms']} ms", f"{p['bare']['per_call_ms']} ms"))
-        rows.append(("in-process worker batch", f"{p['worker_batch']['ms']} ms", f"{p['worker_batch']['deliveries']} deliveries"))
+        rows.append(("in-process CPU per call: send / bare", f"{p['send']['cpu_per_call_ms']} ms",
+                     f"{p['bare']['cpu_per_call_ms']} ms (bare/send {p['bare']['cpu_per_call_ms'] / p['send']['cpu_per_call_ms']:.3f})"))
+        rows.append(("in-process worker batch (CPU)", f"{p['worker_batch']['cpu_ms']} ms", f"{p['worker_batch']['deliveries']} deliveries"))
     if "delivery" in r:
         d = r["delivery"]
         rows += [

@@ -102,6 +102,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# POST /v1/messages/send goes through MIDDLEWARE less these (kilopush/wsgi.py): the send API
+# has no use for static files, sessions, CSRF (it is exempt), users or flash messages.
+SEND_MIDDLEWARE_SKIP = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
 
 ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
