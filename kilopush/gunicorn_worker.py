@@ -171,9 +171,9 @@ class RequestReader:
         while True:
             if self._phase == "size":
                 end = buf.find(b"\r\n", pos)
+                if (end if end >= 0 else len(buf)) - pos > CHUNK_LINE_LIMIT:
+                    return self._invalid()
                 if end < 0:
-                    if len(buf) - pos > CHUNK_LINE_LIMIT:
-                        return self._invalid()
                     break
                 size = bytes(buf[pos:end]).split(b";", 1)[0].rstrip(b" \t")
                 if not size or len(size) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size):
