@@ -97,10 +97,14 @@ def gunicorn(tmp_path, **env):
     server = start_gunicorn(
         tmp_path, DATABASE_URL=database_url_for(), REDIS_URL=settings.REDIS_URL, MEDIA_ROOT=tmp_path / "media", **env
     )
-    # Warm every worker process up (its first request loads the URLs and connects to the database).
-    for _ in range(4 * int(env.get("WEB_CONCURRENCY", 2))):
-        exchange(server, head("GET", "/healthz", {"Connection": "close"}), timeout=60)
+    warm_up(server, int(env.get("WEB_CONCURRENCY", 2)))
     return server
+
+
+def warm_up(server, workers):
+    """Waits until the worker processes have answered (a first request loads the URLs, connects to the database)."""
+    for _ in range(4 * workers):
+        exchange(server, head("GET", "/healthz", {"Connection": "close"}), timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from kilopush import gunicorn_conf
 from tests.procs import database_url_for, http, start_gunicorn
+from tests.rawhttp import warm_up
 
 # The Procfile's defaults for this machine (WEB_CONCURRENCY and WEB_THREADS unset).
 WORKERS, THREADS = gunicorn_conf.workers, gunicorn_conf.threads
@@ -30,6 +31,7 @@ def web(transactional_db, tmp_path):
         WEB_READ_TIMEOUT=20,
         MEDIA_ROOT=tmp_path / "media",
     )
+    warm_up(server, WORKERS)
     yield server
     server.kill()
 
