@@ -48,6 +48,11 @@ def channel_logo(alice_and_channel):
     return head("PATCH", f"/v1/app/channels/{channel.token}", headers), 90_000  # under the logo cap
 
 
+def app_register(_):
+    # No credential needed: anyone can start one.
+    return head("POST", "/v1/app/register", {"Content-Type": "application/json", "Content-Length": "60000"}), 40_000
+
+
 def send_api(_):
     return head("POST", "/v1/messages/send", {"Content-Type": MULTIPART, "Content-Length": "60000"}), 40_000
 
@@ -62,7 +67,7 @@ def alice_and_channel(transactional_db, alice, channel):
 
 
 @pytest.mark.parametrize("connections", [8, 100])
-@pytest.mark.parametrize("target", [admin_login, channel_logo, send_api, send_api_chunked])
+@pytest.mark.parametrize("target", [admin_login, channel_logo, app_register, send_api, send_api_chunked])
 def test_healthz_answers_while_slow_bodies_trickle(slow_web, alice_and_channel, target, connections):
     request_head, sent_body = target(alice_and_channel)
     socks = []
