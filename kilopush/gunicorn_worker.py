@@ -291,6 +291,8 @@ class BufferingThreadWorker(ThreadWorker):
 
     def on_client_socket_readable(self, conn, client):
         # A kept-alive connection's next request is buffered too.
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self.start_reading(conn)
