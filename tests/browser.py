@@ -7,9 +7,10 @@ cross-origin to the gunicorn under test). Import them into a test module to use 
 
 import functools
 import http.server
-import os
+import queue
 import shutil
 import threading
+from concurrent.futures import Future
 
 import pytest
 
@@ -27,29 +28,82 @@ CHROMIUM_ARGS = [
 ]
 
 
+class BrowserThread:
+    """Chromium driven from a thread of its own.
+
+    Playwright's sync API runs an asyncio loop in the thread that uses it; in the test thread
+    that loop would make Django refuse database calls (an "async context") and break the tests
+    that run their own event loop (the APNs stand-in). So every Playwright call runs here.
+    """
+
+    def __init__(self):
+        self._calls = queue.Queue()
+        ready = Future()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.result(timeout=60)
+
+    def _serve(self, ready):
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                ready.set_result(True)
+                while (call := self._calls.get()) is not None:
+                    function, result = call
+                    try:
+                        result.set_result(function(browser))
+                    except BaseException as exc:  # handed to the test thread
+                        result.set_exception(exc)
+                browser.close()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+
+    def run(self, function, timeout=60):
+        """function(browser), run in the browser's thread; its result or exception."""
+        result = Future()
+        self._calls.put((function, result))
+        return result.result(timeout=timeout)
+
+    def close(self):
+        self._calls.put(None)
+        self._thread.join(30)
+
+
+class PageInThread:
+    """A Playwright page used from the test thread: page.goto(...), page.evaluate(...), page.screenshot(...)
+    run in the browser's thread; page.run(lambda page: ...) for anything else (locators and the like)."""
+
+    def __init__(self, browser_thread, page):
+        self._browser_thread, self._page = browser_thread, page
+        self.console_messages = []  # what the page logged, for assertion messages
+        browser_thread.run(lambda _: page.on("console", lambda message: self.console_messages.append(message.text)))
+
+    def run(self, function, timeout=60):
+        return self._browser_thread.run(lambda _: function(self._page), timeout)
+
+    def __getattr__(self, name):
+        value = self.run(lambda page: getattr(page, name))
+        if not callable(value):
+            return value
+        return lambda *args, **kwargs: self.run(lambda page: getattr(page, name)(*args, **kwargs))
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
     assert shutil.which(CHROMIUM), "Chromium is needed: apt-get install -y chromium (make test installs it)"
-    # Playwright's sync API keeps an asyncio loop in this thread, which Django then takes for an
-    # async context and refuses database calls from the tests (and their fixtures) in.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    browser_thread = BrowserThread()
+    yield browser_thread
+    browser_thread.close()
 
 
 @pytest.fixture
 def browser_page(chromium):
-    context = chromium.new_context()
-    page = context.new_page()
-    messages = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.console_messages = messages  # what the page logged, for assertion messages
-    yield page
-    context.close()
+    page = chromium.run(lambda browser: browser.new_context().new_page())
+    yield PageInThread(chromium, page)
+    chromium.run(lambda _: page.context.close())
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
