@@ -56,6 +56,7 @@ def test_the_application_routes_the_send_path_to_its_own_chain():
     assert chain == [name for name in settings.MIDDLEWARE if name in chain]  # same order
     assert "django.contrib.sessions.middleware.SessionMiddleware" not in chain
     assert "kilopush.errors.ApiErrorMiddleware" in chain
+    assert "kilopush.cors.CorsMiddleware" in chain
     assert "kilopush.middleware.BodySizeLimitMiddleware" in chain
     assert "django.middleware.security.SecurityMiddleware" in chain
 
@@ -107,4 +108,16 @@ def test_an_unexpected_error_is_the_envelope_alike(valid_fields, monkeypatch):
     full, slim = both(body=json.dumps(valid_fields).encode())
     assert full["status"] == 500
     assert json.loads(slim["body"]) == {"response": {"status": 500, "message": "Internal server error"}}
+    assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
+
+
+def test_cors_answers_alike_from_a_page(valid_fields):
+    full, slim = both(body=json.dumps({**valid_fields, "secret": "0" * 64}).encode(), HTTP_ORIGIN="https://example.org")
+    assert slim["headers"]["access-control-allow-origin"] == "https://example.org"
+    assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
+
+
+def test_a_cors_preflight_is_answered_alike(db):
+    full, slim = both("OPTIONS", HTTP_ORIGIN="https://example.org", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert "POST" in slim["headers"]["access-control-allow-methods"]
     assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
