@@ -1,7 +1,7 @@
 """The embedded default's broker (kilopush/embedded_broker.py): the spool wakes its consumer.
 
-A consumer waits with a poll interval far longer than its timeout, so plain kombu polling
-would sleep through the timeout and find nothing: only the wake-up delivers in time.
+A consumer waits with a poll interval far longer than the test's wait, so plain kombu
+polling would still be asleep when the test gives up: only the wake-up delivers in time.
 """
 
 import socket
@@ -12,6 +12,8 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from kilopush import embedded_broker
+
+WAIT = 30.0  # a wait, not a performance bound: the consumer's own wait is 120 s
 
 
 def connection(tmp_path, **options):
@@ -44,11 +46,13 @@ def queue():
 
 
 def test_a_published_message_wakes_a_waiting_consumer_before_its_poll(tmp_path, queue):
+    # Without the wake-up this consumer would look again only when its 120 s wait ends.
     consumer = connection(tmp_path, polling_interval=3600)
     publisher = connection(tmp_path)
     consumer.Consumer(queue).declare()
     result = {}
-    waiting = threading.Thread(target=lambda: result.setdefault("body", consume_one(consumer, queue, timeout=20)))
+    waiting = threading.Thread(target=lambda: result.setdefault("body", consume_one(consumer, queue, timeout=120)),
+                               daemon=True)
     waiting.start()
     # The consumer listens before its first look; a send after that always leaves a wake-up.
     for _ in range(200):
@@ -56,7 +60,8 @@ def test_a_published_message_wakes_a_waiting_consumer_before_its_poll(tmp_path, 
             break
         threading.Event().wait(0.05)
     publisher.Producer().publish({"n": 1}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
-    waiting.join(30)
+    waiting.join(WAIT)
+    assert not waiting.is_alive(), "the consumer slept through the message"
     assert result["body"] == {"n": 1}
     consumer.release()
     publisher.release()
