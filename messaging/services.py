@@ -19,7 +19,8 @@ _DEVICES_WHERE = f"""
 FROM {Device._meta.db_table} d
 WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
-"""
+  AND (d.platform <> '{Device.WEB}' OR (d.web_auth <> '' AND COALESCE(%(important)s, TRUE)))
+"""  # browsers must show every push, so silent (important=false) messages get no Web Push
 _INSERT_MESSAGE_SQL = f"""
 INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
 VALUES (%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s)

@@ -3,6 +3,7 @@
 The suite runs against real PostgreSQL and Redis only (see Makefile and .ci/run).
 """
 
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ def _fresh_redis():
 class Person:
     user: object
     access_token: str
+    push_token: str = ""  # registered with; each person's is their own (a token belongs to one account)
 
     @property
     def token(self):
@@ -42,11 +44,15 @@ class Person:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.access_token}"}
 
 
+_person_numbers = itertools.count(1)
+
+
 def make_person(platform="android", push_token=None, **kwargs):
     if push_token is None:
-        push_token = "fcm-" + platform if platform == "android" else "ab" * 32
+        number = next(_person_numbers)
+        push_token = f"fcm-android-{number}" if platform == "android" else f"{number:064x}"
     user, access_token = app_user_create(platform=platform, push_token=push_token, **kwargs)
-    return Person(user=user, access_token=access_token)
+    return Person(user=user, access_token=access_token, push_token=user.devices.get().push_token)
 
 
 @pytest.fixture

@@ -169,11 +169,9 @@ def test_the_self_signed_certificate_is_refused_without_the_ca_file(webpush_sett
 def test_many_pushes_go_out_concurrently(webpush_settings, webpush, web_subscription):
     subscriptions = [web_subscription() for _ in range(20)]
     webpush.script.set_default("ok", latency=0.2)
-    started = time.monotonic()
     results = get_provider("web").send([push(s, delivery_id=i) for i, s in enumerate(subscriptions)])
     assert {r.outcome for r in results} == {Outcome.ACCEPTED}
     assert webpush.script.snapshot()["max_in_flight"] > 1
-    assert time.monotonic() - started < 20 * 0.2  # a wait bound, not a benchmark: serial would take 4 s
 
 
 def test_a_long_text_is_shortened_to_fit_and_the_url_is_kept(webpush_settings, webpush, subscription):

@@ -16,6 +16,10 @@ def blacklisted_channels(user):
     return Channel.objects.filter(pk__in=user.blacklist.values("channel_id")).order_by("name", "id")
 
 
+def devices_of(user):
+    return user.devices.order_by("created_at", "id")
+
+
 def device_of(user):
     return user.devices.order_by("-updated_at", "-id").first()
 

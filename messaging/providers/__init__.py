@@ -84,6 +84,7 @@ def _build(platform):
             timeout=settings.WEBPUSH_TIMEOUT,
             concurrency=settings.WEBPUSH_CONCURRENCY,
             ca_file=settings.WEBPUSH_CA_FILE,
+            endpoint_hosts=settings.WEBPUSH_ENDPOINT_HOSTS,
         )
     from .log import LogProvider
 

@@ -22,6 +22,8 @@ from pywebpush import WebPusher, WebPushException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from users_app.subscriptions import host_allowed
+
 from .base import Provider, Result, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -132,7 +134,8 @@ class _Session(requests.Session):
 class WebPushProvider(Provider):
     name = "webpush"
 
-    def __init__(self, *, private_key, subject, ttl, timeout=10.0, concurrency=32, ca_file=""):
+    def __init__(self, *, private_key, subject, ttl, timeout=10.0, concurrency=32, ca_file="", endpoint_hosts=None):
+        self.endpoint_hosts = endpoint_hosts  # None: any (the registration checked it)
         self.vapid = Vapid(private_key=private_key)
         self.subject = subject
         self.ttl = max(int(ttl), 0)
@@ -167,6 +170,9 @@ class WebPushProvider(Provider):
             return dict(headers)
 
     def _send_one(self, push):
+        if self.endpoint_hosts is not None and not host_allowed(urlsplit(push.token).hostname, self.endpoint_hosts):
+            # Registered before WEBPUSH_ENDPOINT_HOSTS was narrowed: never POST there (SSRF guard).
+            return Result.invalid_token("Web Push endpoint is not on WEBPUSH_ENDPOINT_HOSTS")
         subscription = {"endpoint": push.token, "keys": dict(push.web_keys or {})}
         try:
             pusher = WebPusher(subscription, requests_session=self.session)
