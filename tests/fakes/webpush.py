@@ -357,6 +357,7 @@ def main(argv=None):
     fake.script.set_default(args.default, args.latency)
     for name, value in fake.settings(Path(args.out).resolve()).items():
         print(f"{name}={value}", flush=True)
+    print(f"# push service: {fake.url}/push/<id> (endpoints come from the subscriptions)", flush=True)
     print(f"# subscriptions: curl -X POST {fake.control_url}/_fake/subscriptions "
           f"-d '{{\"applicationServerKey\": \"<GET /v1/app/webpush public_key>\"}}'", flush=True)
     print(f"# control API: {fake.control_url}/_fake/pushes", flush=True)
