@@ -7,9 +7,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
-from kilopush.api import (
+from kilopush.drf import (
     MAX_ID,
-    AppView,
     StrictBooleanField,
     StrictCharField,
     error_responses,
@@ -20,6 +19,7 @@ from kilopush.errors import NotFound
 from messaging.selectors import unread_count
 
 from . import selectors, services
+from .auth import AppView
 from .models import Device
 
 
