@@ -211,11 +211,6 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Where clients find the live stream (GET /v1/app/config): STREAM_URL, else SITE_URL + /v1/app/stream,
-# else http://<the host name the client used>:STREAM_PORT/v1/app/stream.
-STREAM_URL = os.getenv("STREAM_URL", "")
-STREAM_PORT = envint("STREAM_PORT", PORT + 1)
-
 # --- end App API ---
 
 # --- Delivery (providers, Celery pipeline) ---

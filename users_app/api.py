@@ -306,14 +306,19 @@ class ConfigSerializer(serializers.Serializer):
 
 
 def stream_url(request):
-    """STREAM_URL; else SITE_URL's /v1/app/stream; else the stream port on the host name this request came to."""
-    if settings.STREAM_URL:
-        return settings.STREAM_URL
+    """STREAM_URL; else SITE_URL's /v1/app/stream; else the stream port on the host name this request came to.
+
+    STREAM_URL and STREAM_PORT (default PORT + 1) are the live stream's settings (its own section of settings.py).
+    """
+    configured = getattr(settings, "STREAM_URL", "")
+    if configured:
+        return configured
     if settings.SITE_URL:
         return settings.SITE_URL + "/v1/app/stream"
     host = request.get_host()
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # "[::1]:8000", "localhost:8000", "example"
-    return f"{request.scheme}://{name}:{settings.STREAM_PORT}/v1/app/stream"
+    port = getattr(settings, "STREAM_PORT", settings.PORT + 1)
+    return f"{request.scheme}://{name}:{port}/v1/app/stream"
 
 
 class ConfigView(AppView):
