@@ -8,6 +8,8 @@ from channels_app.selectors import channel_send_context
 from channels_app.services import TAKE_QUOTA_SQL, channel_take_daily_quota, next_utc_midnight, utc_today
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
+from stream_app.models import InboxEvent
+from stream_app.services import inbox_event_record
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -132,20 +134,32 @@ def enqueue_delivery(message_id):
 
 
 def inbox_mark_read(*, user, message_id):
-    """Marks one of the user's messages read; False if there is no such message of theirs."""
-    message = Message.objects.filter(recipient=user, id=message_id)
-    if not message.exists():
-        return False
-    message.filter(read_at__isnull=True).update(read_at=timezone.now())
-    return True
+    """Marks one of the user's messages read; False if there is no such message of theirs.
+
+    The user's other devices learn it from their streams (an InboxEvent in the same transaction).
+    """
+    with transaction.atomic():
+        if Message.objects.filter(recipient=user, id=message_id, read_at__isnull=True).update(read_at=timezone.now()):
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
+            return True
+        return Message.objects.filter(recipient=user, id=message_id).exists()
 
 
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user with an id up to `up_to` read; returns how many."""
-    return Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(read_at=timezone.now())
+    with transaction.atomic():
+        count = Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        if count:
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"up_to": up_to})
+    return count
 
 
 def inbox_delete(*, user, message_id):
     """Deletes one of the user's messages (and its deliveries); False if there is no such message of theirs."""
-    deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
+    with transaction.atomic():
+        deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
+        if deleted:
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.DELETED, data={"id": message_id})
     return bool(deleted)
