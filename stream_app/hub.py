@@ -318,6 +318,8 @@ class Hub:
 
     async def _poll(self, full):
         now = time.monotonic()
+        if not self.by_user or not self.history:
+            return
         users = set(self.by_user) if full else self.woken & set(self.by_user)
         self.woken = set()
         check_accounts = now >= self.next_account_check or self.account_woken
@@ -336,6 +338,8 @@ class Hub:
             event_floor=event_floor,
             account_ids=set(self.by_user) if check_accounts else None,
         )
+        if not self.by_user:  # every stream closed meanwhile
+            return
         self._record(now, maxima)
 
         needed = {}
