@@ -31,7 +31,7 @@ def _cors_headers(request):
 
 def _preflight(request, cors):
     if request.headers.get("Origin") and "Access-Control-Allow-Origin" not in cors:
-        return envelope(4003, "Origin not allowed", 403, cors)
+        return envelope(4003, "Origin not allowed", 403)
     response = HttpResponse(status=204)
     response["Allow"] = "GET, OPTIONS"
     if "Access-Control-Allow-Origin" in cors:
@@ -61,7 +61,10 @@ def _after(request):
 async def stream(request):
     cors = _cors_headers(request)
     if request.method == "OPTIONS":
-        return _preflight(request, cors)
+        response = _preflight(request, cors)
+        for name, value in cors.items():
+            response[name] = value
+        return response
     try:
         if request.method != "GET":
             exc = ApiError("Method not allowed", headers={"Allow": "GET, OPTIONS"})
