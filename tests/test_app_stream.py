@@ -269,3 +269,23 @@ def test_a_chunked_request_body_works_on_the_stream_process(stream, bob, channel
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), answer
     assert Message.objects.get(id=int(json.loads(body)["response"]["id"])).text == "chunked"
+
+
+def test_a_lower_id_committed_after_a_higher_one_still_reaches_the_stream(stream, clients, bob, channel, send_to):
+    import psycopg
+
+    sse = clients(stream_url(stream), bob.access_token)
+    sse.wait_for(lambda c: c.comments, what="the opening comment")
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]) as late:
+        late_id = late.execute(
+            f"INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, had_devices, created_at) "
+            "VALUES (%s, %s, 'slow transaction', '', false, now()) RETURNING id",
+            (bob.user.pk, channel.pk),
+        ).fetchone()[0]
+        early_id = send_to(bob, "committed first")  # a higher id, committed while the lower one is not
+        assert early_id > late_id
+        sse.wait_for(lambda c: early_id in c.message_ids(), what="the higher id")
+        late.commit()  # no wake-up for this one: the poller's re-read finds it
+    sse.wait_for(lambda c: late_id in c.message_ids(), what="the lower id committed later")
+    assert sse.message_ids() == [early_id, late_id]
