@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from stream_app import wake as stream_wake
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -270,14 +271,25 @@ def nudge(message_id, countdown=None):
 NUDGE_PENDING_KEY = "delivery-nudge-pending"
 
 
-def nudge_coalesced(message_id):
-    """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
+def nudge_coalesced(message_id, *, recipient_id=None):
+    """Queues a task unless one is already waiting; without Redis (embedded) always queues.
+
+    With `recipient_id`, the recipient's streams are woken in the same Redis round trip.
+    """
     if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
         try:
-            if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
+            pipe = stream_wake.redis_client().pipeline(transaction=False)
+            # cache.add() in the pipeline: the same key and value encoding as Django's cache.
+            pipe.set(cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, nx=True,
+                     ex=settings.DELIVERY_NUDGE_PENDING_TTL)
+            if recipient_id is not None:
+                stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
+            if not pipe.execute()[0]:
                 return True
         except Exception:
             logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
+    elif recipient_id is not None:
+        stream_wake.publish(stream_wake.MESSAGE, recipient_id)
     return nudge(message_id)
 
 

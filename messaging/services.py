@@ -8,6 +8,7 @@ from channels_app.selectors import channel_send_context
 from channels_app.services import TAKE_QUOTA_SQL, channel_take_daily_quota, next_utc_midnight, utc_today
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
+from stream_app import wake as stream_wake
 from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
@@ -100,8 +101,11 @@ def message_send(*, request):
         headers = rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    recipient_id = context.recipient_id
     if deliveries:
-        transaction.on_commit(lambda: enqueue_delivery(message_id))
+        transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
+    else:
+        transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
     return message_id, headers
 
 
@@ -126,11 +130,12 @@ def _store_in_a_transaction(params, *, channel_id, now):
         return message_id, count, cursor.rowcount
 
 
-def enqueue_delivery(message_id):
-    """Nudges a worker (at most one waiting nudge at a time); if the broker is down the sweep recovers."""
+def enqueue_delivery(message_id, *, recipient_id=None):
+    """Nudges a worker (at most one waiting nudge at a time) and wakes the recipient's streams; if the
+    broker is down the sweep recovers, and the streams find the message by polling."""
     from .delivery import nudge_coalesced
 
-    nudge_coalesced(message_id)
+    nudge_coalesced(message_id, recipient_id=recipient_id)
 
 
 def inbox_mark_read(*, user, message_id):

@@ -4,6 +4,7 @@ Pub/sub is at most once (a Redis restart, a dropped subscriber): a stream proces
 everything again in the database by id, so a lost wake-up costs latency, never an event.
 """
 
+import functools
 import logging
 
 from django.conf import settings
@@ -15,11 +16,16 @@ EVENT = "e"  # an InboxEvent (read, deleted) was written for the user
 ACCOUNT = "a"  # the user's account (its access token) changed or is gone
 
 
-def channel_name():
-    """Pub/sub channels ignore Redis database numbers: the number goes into the name."""
+@functools.cache
+def _channel_name(redis_url):
     from redis.connection import parse_url
 
-    return f"kilopush:stream:{parse_url(settings.REDIS_URL).get('db', 0)}"
+    return f"kilopush:stream:{parse_url(redis_url).get('db', 0)}"
+
+
+def channel_name():
+    """Pub/sub channels ignore Redis database numbers: the number goes into the name."""
+    return _channel_name(settings.REDIS_URL)
 
 
 def payload(kind, user_id):
@@ -41,6 +47,11 @@ def redis_client():
     from django.core.cache import cache
 
     return cache._cache.get_client(write=True)
+
+
+def publish_in(pipe, kind, user_id):
+    """Adds the wake-up to a Redis pipeline the caller executes (the send path: one round trip)."""
+    pipe.publish(channel_name(), payload(kind, user_id))
 
 
 def publish(kind, user_id):
