@@ -1,15 +1,18 @@
 """GET /v1/app/stream: Server-Sent Events of the caller's inbox, served by the ASGI `stream` process."""
 
+import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 
-from kilopush.errors import ApiError, InvalidValue, NotFound, envelope, error_response
+from kilopush.errors import ApiError, InvalidValue, NotFound, envelope, error_response, internal_error_response
 from users_app.auth import bearer_credential
 
 from .hub import hub
+
+logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 
@@ -76,6 +79,9 @@ async def stream(request):
         opened = await hub().open(user, _after(request), request)
     except ApiError as exc:
         response = error_response(exc)
+    except Exception:
+        logger.exception("Stream failed to open")  # an envelope, never an HTML page
+        response = internal_error_response()
     else:
         response = StreamingHttpResponse(opened.frames(), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache, no-store"

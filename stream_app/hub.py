@@ -76,6 +76,7 @@ class Stream:
         self.ready = False
         self.closed = False
         self.queue = asyncio.Queue()
+        self.last_sent = time.monotonic()
 
     def offer(self, kind, ident, frame):
         if self.closed:
@@ -127,17 +128,18 @@ class Stream:
             self.closed = True
             self.queue.put_nowait(_CLOSE)
 
+    def keepalive(self, now):
+        """Called by the hub's ticker: a comment after STREAM_KEEPALIVE of silence."""
+        if now - self.last_sent >= settings.STREAM_KEEPALIVE and self.queue.empty():
+            self._put(KEEPALIVE)
+
     async def frames(self):
-        """The response body: frames as they come, a keepalive comment after STREAM_KEEPALIVE of silence."""
-        keepalive = settings.STREAM_KEEPALIVE
+        """The response body: frames as they come (the hub adds keepalives to a silent stream)."""
         try:
             yield CONNECTED
             while True:
-                try:
-                    frame = await asyncio.wait_for(self.queue.get(), keepalive)
-                except TimeoutError:
-                    yield KEEPALIVE
-                    continue
+                self.last_sent = time.monotonic()
+                frame = await self.queue.get()
                 chunks = []
                 while frame is not _CLOSE:
                     chunks.append(frame)
@@ -167,7 +169,7 @@ class Hub:
         self._floor_lock = asyncio.Lock()
         self._poll_executor = ThreadPoolExecutor(1, thread_name_prefix="stream-poll")
         self._open_executor = ThreadPoolExecutor(4, thread_name_prefix="stream-open")
-        self._tasks = [asyncio.create_task(self._poll_loop())]
+        self._tasks = [asyncio.create_task(self._poll_loop()), asyncio.create_task(self._keepalive_loop())]
         if settings.REDIS_URL:
             self._tasks.append(asyncio.create_task(self._listen()))
         self.polls = 0  # how many database polls this process made (tests, bench)
@@ -276,6 +278,17 @@ class Hub:
                     pass
             await asyncio.sleep(0.5)
 
+    async def _keepalive_loop(self):
+        """One timer for every stream of the process, rather than one per stream."""
+        interval = min(settings.STREAM_KEEPALIVE / 4, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for streams in list(self.by_user.values()):
+                for stream in list(streams):
+                    if stream.ready:
+                        stream.keepalive(now)
+
     # --- polling ---
 
     async def _poll_loop(self):
@@ -330,13 +343,14 @@ class Hub:
             self.next_account_check = now + ACCOUNT_CHECK_INTERVAL
         message_floor, event_floor = self.floors()
         self.polls += 1
+        account_ids = set(self.by_user) if check_accounts else None
         messages, events, maxima, digests = await self._db(
             self._poll_executor,
             selectors.changes_since,
             user_ids=users,
             message_floor=message_floor,
             event_floor=event_floor,
-            account_ids=set(self.by_user) if check_accounts else None,
+            account_ids=account_ids,
         )
         if not self.by_user:  # every stream closed meanwhile
             return
@@ -359,8 +373,8 @@ class Hub:
             for stream in list(self.by_user.get(user_id, ())):
                 stream.offer(wake.EVENT, event_id, frame)
         if digests is not None:
-            for user_id, streams in list(self.by_user.items()):
-                for stream in list(streams):
+            for user_id in account_ids:  # not the streams opened while the query ran: they are newer
+                for stream in list(self.by_user.get(user_id, ())):
                     if digests.get(user_id) != stream.digest:  # account deleted (or its token replaced)
                         stream.close()
 
