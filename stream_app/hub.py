@@ -50,7 +50,7 @@ def event_frame(kind, data):
 
 def render_item(message, request):
     """Exactly the inbox item of GET /v1/app/messages (same serializer, same renderer)."""
-    from messaging.inbox_api import InboxMessageSerializer
+    from messaging.api import InboxMessageSerializer
 
     return JSONRenderer().render(InboxMessageSerializer(message, context={"request": request}).data)
 
