@@ -293,6 +293,7 @@ class Hub:
 
     async def _poll_loop(self):
         last_poll = last_full = 0.0
+        failing = False
         while True:
             try:
                 await self.connected.wait()
@@ -312,10 +313,15 @@ class Hub:
                 if full:
                     last_full = now
                 await self._poll(full)
+                if failing:
+                    logger.warning("Stream poll works again")
+                failing = False
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("Stream poll failed; retrying")
+                if not failing:  # once per outage (the database down), not every 250 ms
+                    logger.exception("Stream poll failed; retrying every %s s", POLL_INTERVAL)
+                failing = True
                 await asyncio.sleep(POLL_INTERVAL)
 
     def _record(self, now, maxima):
@@ -378,6 +384,8 @@ class Hub:
                     if digests.get(user_id) != stream.digest:  # account deleted (or its token replaced)
                         stream.close()
 
+        if not self.history:  # every stream closed meanwhile
+            return
         message_floor, event_floor = self.floors()
         if self.frames:
             self.frames = {key: f for key, f in self.frames.items() if key[0] > message_floor}

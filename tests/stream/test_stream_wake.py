@@ -62,3 +62,19 @@ def test_read_delete_and_account_deletion_wake_the_streams(client, send, valid_f
     client.delete("/v1/app/me", **bob.auth)
     # The second read changed nothing: no event, no wake-up.
     assert wakeups(3) == [f"e{bob.user.pk}", f"e{bob.user.pk}", f"a{bob.user.pk}"]
+
+
+def test_inbox_events_are_pruned_after_an_hour(bob):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stream_app.models import InboxEvent
+    from stream_app.tasks import prune_inbox_events
+
+    now = timezone.now()
+    old = InboxEvent.objects.create(user=bob.user, kind=InboxEvent.READ, data="{}", created_at=now - timedelta(hours=2))
+    recent = InboxEvent.objects.create(user=bob.user, kind=InboxEvent.READ, data="{}", created_at=now)
+    assert prune_inbox_events() == 1
+    assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]
+    assert old.id != recent.id
