@@ -23,7 +23,7 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) WEB_PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 test: install
 	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
