@@ -32,6 +32,7 @@ SAFETY_INTERVAL = 2.0  # with Redis: a poll of every connected user (and their a
 ACCOUNT_CHECK_INTERVAL = 2.0  # a stream whose access token died is closed within this (plus a poll)
 LATE_COMMIT_WINDOW = 10.0  # seconds of ids re-read: a transaction may commit a lower id after a higher one
 REPLAY_LIMIT = 100  # messages replayed on connect; more missed: `event: reset`
+ABANDONED_AFTER = 30.0  # a stream opened whose response never began is dropped after this
 QUEUE_LIMIT = 2000  # frames waiting for a client that does not read; then it is closed (it replays on reconnect)
 
 CONNECTED = b": connected\n\n"
@@ -76,7 +77,8 @@ class Stream:
         self.ready = False
         self.closed = False
         self.queue = asyncio.Queue()
-        self.last_sent = time.monotonic()
+        self.last_sent = self.opened = time.monotonic()
+        self.iterating = False  # the response began; before that, its end cannot unregister it
 
     def offer(self, kind, ident, frame):
         if self.closed:
@@ -130,11 +132,17 @@ class Stream:
 
     def keepalive(self, now):
         """Called by the hub's ticker: a comment after STREAM_KEEPALIVE of silence."""
+        if not self.iterating:
+            if now - self.opened > ABANDONED_AFTER:  # its client left before the response began
+                self.close()
+                self.hub.unregister(self)
+            return
         if now - self.last_sent >= settings.STREAM_KEEPALIVE and self.queue.empty():
             self._put(KEEPALIVE)
 
     async def frames(self):
         """The response body: frames as they come (the hub adds keepalives to a silent stream)."""
+        self.iterating = True
         try:
             yield CONNECTED
             while True:
