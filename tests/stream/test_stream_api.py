@@ -289,3 +289,37 @@ def test_a_lower_id_committed_after_a_higher_one_still_reaches_the_stream(stream
         late.commit()  # no wake-up for this one: the poller's re-read finds it
     sse.wait_for(lambda c: late_id in c.message_ids(), what="the lower id committed later")
     assert sse.message_ids() == [early_id, late_id]
+
+
+def raw_post(proc, path, head_extra, body=b"", chunks=None):
+    """POSTs through a raw socket; returns (status line, body) of the answer."""
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=15) as sock:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{head_extra}\r\n".encode()
+        if chunks is not None:
+            body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        sock.sendall(head + body)
+        answer = b""
+        try:
+            while data := sock.recv(65536):
+                answer += data
+        except ConnectionResetError:
+            pass
+    status, _, rest = answer.partition(b"\r\n")
+    return status.decode(), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_the_stream_process_refuses_a_chunked_body_over_the_cap_with_4000(stream):
+    big = [b'{"to": "' + b"x" * 40000, b"y" * 40000 + b'"}']  # 80 KB, over DATA_UPLOAD_MAX_MEMORY_SIZE (64 KB)
+    status, body = raw_post(stream, "/v1/messages/send", "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+                            chunks=big)
+    assert status.startswith("HTTP/1.1 400"), status
+    assert json.loads(body)["response"]["status"] == 4000
+
+
+def test_the_stream_process_refuses_a_declared_body_over_the_cap_before_reading_it(stream):
+    head = "Content-Type: application/json\r\nContent-Length: 10000000\r\n"
+    status, body = raw_post(stream, "/v1/messages/send", head, body=b"{")  # the rest never comes
+    assert status.startswith("HTTP/1.1 400"), status
+    assert json.loads(body)["response"]["status"] == 4000
+    status, _ = raw_post(stream, "/admin/login/", "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000\r\n")
+    assert status.startswith("HTTP/1.1 413"), status
