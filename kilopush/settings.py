@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "channels_app",
     "messaging",
     "stats_app",
+    "stream_app",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,20 @@ if REDIS_URL:
     }
 
 # --- end Delivery ---
+
+# --- Stream (GET /v1/app/stream, served by the `stream` process: uvicorn, ASGI) ---
+
+# The stream process's port when it is not behind the same proxy as the API (make run: PORT + 1).
+STREAM_PORT = envint("STREAM_PORT", PORT + 1)
+# Absolute URL of the stream that clients are told (GET /v1/app/config); unset: derived from SITE_URL or the request.
+STREAM_URL = os.getenv("STREAM_URL", "").rstrip("/")
+# Seconds of silence after which a stream sends a `: keepalive` comment.
+STREAM_KEEPALIVE = envfloat("STREAM_KEEPALIVE", 25.0)
+if STREAM_KEEPALIVE <= 0:
+    raise ImproperlyConfigured("STREAM_KEEPALIVE must be above 0")
+CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
+
+# --- end Stream ---
 
 # --- Admin ---
 

@@ -17,6 +17,7 @@ from kilopush.drf import (
 )
 from kilopush.errors import NotFound
 from messaging.selectors import unread_count
+from stream_app import selectors as stream_app_selectors
 
 from . import selectors, services
 from .auth import AppView
@@ -305,22 +306,6 @@ class ConfigSerializer(serializers.Serializer):
     webpush_public_key = serializers.CharField(help_text="The VAPID public key, as GET /v1/app/webpush gives it")
 
 
-def stream_url(request):
-    """STREAM_URL; else SITE_URL's /v1/app/stream; else the stream port on the host name this request came to.
-
-    STREAM_URL and STREAM_PORT (default PORT + 1) are the live stream's settings (its own section of settings.py).
-    """
-    configured = getattr(settings, "STREAM_URL", "")
-    if configured:
-        return configured
-    if settings.SITE_URL:
-        return settings.SITE_URL + "/v1/app/stream"
-    host = request.get_host()
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # "[::1]:8000", "localhost:8000", "example"
-    port = getattr(settings, "STREAM_PORT", settings.PORT + 1)
-    return f"{request.scheme}://{name}:{port}/v1/app/stream"
-
-
 class ConfigView(AppView):
     authentication_classes = []
     permission_classes = []
@@ -334,7 +319,7 @@ class ConfigView(AppView):
     def get(self, request):
         from messaging.vapid import application_server_key
 
-        config = {"stream_url": stream_url(request), "webpush_public_key": application_server_key()}
+        config = {"stream_url": stream_app_selectors.stream_url(request), "webpush_public_key": application_server_key()}
         return Response(ConfigSerializer(config).data)
 
 

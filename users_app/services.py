@@ -133,11 +133,13 @@ def blacklist_remove(*, user, channel):
 def app_user_delete(*, user):
     """Deletes the user with their devices, channels (and their logos), messages and blacklist."""
     from channels_app.services import logo_delete_on_commit
+    from stream_app.services import account_changed
 
     with transaction.atomic():
         for name in user.channels.exclude(logo="").values_list("logo", flat=True):
             logo_delete_on_commit(name)
         AppUser.objects.filter(pk=user.pk).delete()
+        account_changed(user_id=user.pk)  # its open streams close
 
 
 def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None):
