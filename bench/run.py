@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from bench import stream as stream_bench
 from bench.load import percentile, run_at_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,8 +335,10 @@ def main(argv=None):
 
         print("Embedded default (make run, nothing configured):")
         report["embedded"] = embedded.run_all(quick=args.quick)
-    if set(phases) - {"embedded"}:
+    if set(phases) & {"accept", "delivery", "latency"}:
         report.update(platform_phases(args, phases))
+    if "stream" in phases:
+        report["stream"] = stream_phase(args)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -345,7 +348,38 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream"]
+
+
+def bench_env(db_url, redis_url):
+    """The environment of the processes the bench starts (production settings, bench URLs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FCM_", "APNS_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="kilopush.settings",
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        ROOT_URLCONF="bench.urls",
+        SECRET_KEY="bench-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SEND_AUTH_FAILURE_RATE="100000000/s",  # measure the 4003 path itself, not the ban after it
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def stream_phase(args):
+    """The live stream's figures (bench/stream.py), with the Procfile's web and stream processes."""
+    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    work_dir = ROOT / "var" / "bench"
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = bench_env(db_url, redis_url)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    return stream_bench.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
+                            free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT,
+                            quick=args.quick)
 
 
 def platform_phases(args, phases):
@@ -364,18 +398,7 @@ def platform_phases(args, phases):
     redis_client.flushdb()
     reset_database(db_url)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FCM_", "APNS_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="kilopush.settings",
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        ROOT_URLCONF="bench.urls",
-        SECRET_KEY="bench-" + "k" * 50,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SEND_AUTH_FAILURE_RATE="100000000/s",  # measure the 4003 path itself, not the ban after it
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-        LOG_LEVEL="WARNING",
-    )
+    env = bench_env(db_url, redis_url)
     procs = []
     try:
         fakes, fake_settings, controls = start_fakes(env, log_dir, work_dir)
@@ -608,6 +631,8 @@ def print_table(r):
         m = r["memory"]
         rows.append(("peak RSS: web worker / celery worker", f"{m.get('web_worker_peak_rss_mb')} MB",
                      f"{m.get('celery_worker_peak_rss_mb', '-')} MB"))
+    if "stream" in r:
+        rows += stream_bench.table_rows(r["stream"])
     width = max(len(row[0]) for row in rows)
     machine = r["machine"]
     print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "
