@@ -188,6 +188,7 @@ def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5,
             "p50_ms": round(percentile(values, 0.5), 1) if values else None,
             "p95_ms": round(percentile(values, 0.95), 1) if values else None,
             "max_ms": round(max(values), 1) if values else None,
+            "values_ms": [round(v, 1) for v in values],
         }
         log(f"  embedded [{label}]: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
             f"idle CPU {result['idle_cpu_cores_all_processes'] * 100:.2f}% of a core ({len(pids)} processes)")
