@@ -120,6 +120,8 @@ class MakeRun:
         raise SystemExit(f"make run never printed {pattern!r}:\n" + "\n".join(line for _, line in self.lines[-40:]))
 
     def stop(self):
+        """Like Ctrl-C in the terminal; then whatever of make run's tree is left (honcho may outlive make)."""
+        tree = _tree(self.proc.pid)
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -127,6 +129,14 @@ class MakeRun:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in tree):
+            time.sleep(0.2)
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _send(base, body):
