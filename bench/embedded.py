@@ -179,7 +179,11 @@ def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5,
         base = f"http://127.0.0.1:{port}"
         answered = {}
         for number in range(messages):
-            status = _send(base, {**fixture, "message": f"Embedded bench #{number}"})
+            try:
+                status = _send(base, {**fixture, "message": f"Embedded bench #{number}"})
+            except OSError as exc:
+                tail = "\n".join(line for _, line in make.lines[-30:])
+                raise SystemExit(f"send #{number} failed ({exc}); make run's last lines:\n{tail}") from None
             answered[number] = time.time()
             assert status == 200, status
             time.sleep(random.uniform(0.3, 0.6))  # idle: each send alone, at a random phase of any poll
