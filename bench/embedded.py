@@ -43,11 +43,19 @@ PUSH_LINE = re.compile(r"push log-\S+ .*Embedded bench #(\d+)")
 
 
 def _free_port():
+    """A free port P with P + 1 free too: make run's stream process listens on PORT + 1."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for _ in range(100):
+        with socket.socket() as sock, socket.socket() as beside:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            try:
+                beside.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no two free ports side by side")
 
 
 def _tree(root_pid):
