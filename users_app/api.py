@@ -13,6 +13,7 @@ from messaging.selectors import unread_count
 
 from . import selectors, services
 from .models import Device
+from .push_tokens import APNS_TOKEN_MAX, APNS_TOKEN_PATTERN, FCM_TOKEN_MAX, FCM_TOKEN_PATTERN
 
 
 
@@ -36,7 +37,8 @@ class RegisterSerializer(DeviceUpdateSerializer):
 
 
 class DeviceUpdateSchema(OpenApiSerializerExtension):
-    # The schema says what validate() enforces: android and ios need a push_token with a non-space character.
+    # The schema says what validate() and users_app.push_tokens enforce: android needs an FCM token
+    # (printable ASCII without spaces), ios an APNs token (hex).
     target_class = DeviceUpdateSerializer
     match_subclasses = True
 
@@ -44,7 +46,20 @@ class DeviceUpdateSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["anyOf"] = [
             {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}},
-            {"properties": {"push_token": {"pattern": r"\S"}}, "required": ["push_token"]},
+            {
+                "properties": {
+                    "platform": {"pattern": f"^{Device.ANDROID}$"},
+                    "push_token": {"pattern": FCM_TOKEN_PATTERN, "maxLength": FCM_TOKEN_MAX},
+                },
+                "required": ["push_token"],
+            },
+            {
+                "properties": {
+                    "platform": {"pattern": f"^{Device.IOS}$"},
+                    "push_token": {"pattern": APNS_TOKEN_PATTERN, "maxLength": APNS_TOKEN_MAX},
+                },
+                "required": ["push_token"],
+            },
         ]
         return schema
 

@@ -5,6 +5,7 @@ from django.db import transaction
 from kilopush import crypto
 
 from .models import AppUser, BlacklistEntry, Device
+from .push_tokens import validate_push_token
 
 
 def new_access_token():
@@ -14,6 +15,8 @@ def new_access_token():
 @transaction.atomic
 def app_user_create(*, platform=Device.ANDROID, push_token="", sandbox=False, app_version="", locale=""):
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
+    if push_token:
+        validate_push_token(platform, push_token)
     access_token = new_access_token()
     user = AppUser.objects.create(access_token_digest=crypto.digest(access_token))
     Device.objects.create(
@@ -52,6 +55,8 @@ def device_update(*, user, platform, push_token, sandbox=None, app_version=None,
 
     The same dead token sent again stays inactive: pushing to it would only fail again.
     """
+    if push_token:
+        validate_push_token(platform, push_token)
     device = Device.objects.select_for_update().filter(user=user).order_by("-updated_at", "-id").first()
     if device is None:
         device = Device(user=user)
