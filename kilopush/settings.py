@@ -296,6 +296,10 @@ ADMIN_NEAR_LIMIT_RATIO = float(os.getenv("ADMIN_NEAR_LIMIT_RATIO", "0.8"))
 if not 0 < ADMIN_NEAR_LIMIT_RATIO <= 1:
     raise ImproperlyConfigured("ADMIN_NEAR_LIMIT_RATIO must be above 0 and at most 1")
 
+# Failed admin logins (issue 16): past either limit, logins are refused (429) until the window ends.
+ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS", "20/h")
+ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME", "10/h")
+
 # --- end Admin ---
 
 AUTH_PASSWORD_VALIDATORS = [

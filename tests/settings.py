@@ -10,3 +10,6 @@ import os
 os.environ.setdefault("SECRET_KEY", "kilopush-test-suite-key-not-for-production-0123456789")
 
 from kilopush.settings import *  # noqa: E402,F401,F403
+
+# Hashing a password costs about a second on the shared CI machine; tests log in a lot.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
