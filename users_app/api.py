@@ -20,7 +20,8 @@ from .push_tokens import APNS_TOKEN_MAX, APNS_TOKEN_PATTERN, FCM_TOKEN_MAX, FCM_
 class DeviceUpdateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=[Device.ANDROID, Device.IOS, Device.WEB])
     push_token = StrictCharField(
-        max_length=4096, required=False, allow_blank=True, help_text="FCM or APNs token; required for android and ios"
+        max_length=4096, required=False, allow_blank=True,
+        help_text="FCM token (printable ASCII, no spaces) or APNs token (hex, at most 200); required for android and ios",
     )
     sandbox = StrictBooleanField(required=False, help_text="APNs development environment (iOS debug builds)")
     app_version = StrictCharField(max_length=64, required=False, allow_blank=True)
