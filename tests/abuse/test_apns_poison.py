@@ -2,7 +2,6 @@
 
 from messaging.providers import get_provider
 from messaging.providers.base import Outcome, Push
-from tests.delivery_fixtures import *  # noqa: F401,F403
 
 
 def push(token, delivery_id=1):

@@ -8,9 +8,8 @@ attempt, and the poison one ends invalid_token at once instead of retrying for e
 import pytest
 
 from messaging.models import Delivery
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
-from tests.test_delivery_e2e import sender, start_worker, wait_for_states  # noqa: F401  (fixtures)
+from tests.people import make_person
+from tests.delivery.test_delivery_e2e import sender, start_worker, wait_for_states  # noqa: F401  (fixtures)
 from users_app.models import Device
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,8 @@ from channels_app.models import Channel
 from channels_app.names import NAME_PATTERN
 from channels_app.services import channel_create
 from kilopush.errors import InvalidValue
-from tests.app_api import call, openapi, status_of
+from tests.app_api import call, openapi
+from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.app_api import status_of
+from tests.helpers import status_of
 
 
 @pytest.mark.parametrize("path", ["/v1/app/me?format=x", "/v1/schema?format=yaml", "/v1/schema?format=x",

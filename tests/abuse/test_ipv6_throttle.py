@@ -4,7 +4,8 @@ import pytest
 from django.test import override_settings
 
 from kilopush.net import throttle_key_of
-from tests.app_api import call, status_of
+from tests.app_api import call
+from tests.helpers import status_of
 
 
 def register(client, addr):

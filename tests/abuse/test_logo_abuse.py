@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from channels_app.models import Channel
-from tests.app_api import call, image_bytes, multipart, status_of
+from tests.app_api import call, image_bytes, multipart
+from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
 

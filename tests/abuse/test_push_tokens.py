@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.app_api import call, status_of
+from tests.app_api import call
+from tests.helpers import status_of
 from users_app.models import Device
 from users_app.push_tokens import validate_push_token
 from kilopush.errors import InvalidValue

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from kilopush.errors import ApiError
 from messaging import send_request
 from messaging.models import Message
-from tests.app_api import status_of
+from tests.helpers import status_of
 
 FIELDS = ("to", "token", "secret", "message", "url")
 factory = RequestFactory()
