@@ -35,7 +35,14 @@ def test_registration_accepts_well_formed_tokens(client, db, platform, token):
 def test_a_device_update_refuses_a_malformed_token(client, alice):
     response = call(client, "PUT", "/v1/app/device", alice, {"platform": "ios", "push_token": "ab\r\ncd"})
     assert (response.status_code, status_of(response)) == (400, 4005)
-    assert alice.user.devices.get().push_token == "fcm-android"
+    assert alice.user.devices.get().push_token == alice.push_token
+
+
+@pytest.mark.parametrize("platform, token", [("ios", "ab\r\ncd"), ("android", "fcm token")])
+def test_adding_a_device_refuses_a_malformed_token(client, alice, platform, token):
+    response = call(client, "POST", "/v1/app/devices", alice, {"platform": platform, "push_token": token})
+    assert (response.status_code, status_of(response)) == (400, 4005)
+    assert list(alice.user.devices.values_list("push_token", flat=True)) == [alice.push_token]
 
 
 def test_the_rule_is_one_function_for_every_caller():
