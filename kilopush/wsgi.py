@@ -52,3 +52,7 @@ def get_application():
 
 
 application = get_application()
+
+from kilopush.checks_secret import refuse_to_start  # noqa: E402
+
+refuse_to_start()  # gunicorn runs no system checks: a deployment without SECRET_KEY stops here (kilopush.E100)
