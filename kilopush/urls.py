@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from kilopush.health import healthz
+from kilopush.metrics import metrics_view
 from messaging.api import send_message
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("v1/messages/send", send_message, name="send-message"),
     # --- App API ---
     path("", include("kilopush.app_urls")),

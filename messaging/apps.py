@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = "Messaging"
+
+    def ready(self):
+        from kilopush import checks  # noqa: F401  (registers kilopush.E001-E099, W001-W099)

@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from kilopush import metrics
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -168,6 +169,7 @@ def send(deliveries):
     else:
         answers = {}
     for platform, pushes in groups.items():
+        metrics.provider_answered(platform, answers[platform])
         for push, result in zip(pushes, answers[platform]):
             results[push.delivery_id] = result
     return results
@@ -234,6 +236,7 @@ def record(deliveries, results, *, now=None):
             if result.outcome is Outcome.INVALID_TOKEN and delivery.device.is_active:
                 device = delivery.device
                 retire_token(device=device, push_token=device.push_token, reason=result.reason, now=now)
+    metrics.deliveries_recorded(deliveries, changes, now)
     for delivery in deliveries:
         delivery.__dict__.update(changes[delivery.pk])
     return changes
@@ -246,6 +249,7 @@ def retire_token(*, device, push_token, reason, now=None):
     )
     if updated:
         logger.info("Device %s deactivated: %s", device.pk, reason)
+        metrics.device_deactivated(device.platform)
     return bool(updated)
 
 

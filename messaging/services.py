@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
 from channels_app.services import TAKE_QUOTA_SQL, channel_take_daily_quota, next_utc_midnight, utc_today
-from kilopush import crypto
+from kilopush import crypto, metrics
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
 from users_app.models import Device
 
@@ -98,6 +98,7 @@ def message_send(*, request):
         headers = rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    metrics.message_accepted(context.channel_verified)
     if deliveries:
         transaction.on_commit(lambda: enqueue_delivery(message_id))
     return message_id, headers

@@ -24,3 +24,19 @@ def _say_which_providers(**kwargs):
     from .providers import startup_report
 
     startup_report()
+
+
+@shared_task(expires=max(settings.METRICS_SAMPLE_INTERVAL, 1))
+def sample_metrics():
+    """Beat: samples kilopush_due_deliveries."""
+    from kilopush import metrics
+
+    metrics.sample_due_deliveries()
+
+
+@shared_task(expires=max(settings.RETENTION_INTERVAL, 60))
+def purge_old_rows():
+    """Beat: deletes messages, deliveries and daily counters past their retention, in batches."""
+    from . import retention
+
+    retention.purge()
