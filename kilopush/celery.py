@@ -28,3 +28,15 @@ def _forget_live_gauges(**kwargs):
     from kilopush.metrics import mark_this_process_dead
 
     mark_this_process_dead()
+
+
+def use_send_path_timeouts():
+    """The web process publishes nudges with REDIS_TIMEOUT: a frozen broker must not hold a send.
+
+    Workers keep the longer broker timeouts of settings.py (their connections also consume).
+    """
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        timeouts = {"socket_timeout": settings.REDIS_TIMEOUT, "socket_connect_timeout": settings.REDIS_TIMEOUT}
+        app.conf.broker_transport_options = {**app.conf.broker_transport_options, **timeouts}

@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django_ratelimit.core import get_usage
 
 from kilopush import metrics
+from kilopush.cache import redis_usable
 from kilopush.errors import ApiError, Forbidden, Throttled, as_api_error, envelope, internal_error_response
 from kilopush.net import client_ip, ratelimit_ip_key
 
@@ -25,6 +26,8 @@ def _blocked_key(request):
 
 def _throttled_until(request):
     """When this client's send ban ends (Unix time), or None. One cache read on the hot path."""
+    if not redis_usable():
+        return None  # Redis failed a moment ago: fail open without waiting on it again
     try:
         return cache.get(_blocked_key(request))
     except Exception:
@@ -34,6 +37,8 @@ def _throttled_until(request):
 
 def _record_auth_failure(request):
     """Counts a 4003 with django-ratelimit; at the limit, bans the client until the window ends."""
+    if not redis_usable():
+        return
     try:
         usage = get_usage(
             request,

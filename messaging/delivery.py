@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kilopush import metrics
+from kilopush.cache import redis_breaker, redis_usable
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -260,10 +261,14 @@ def nudge(message_id, countdown=None):
     """Queues a task for the message; if the broker is down the sweep finds the rows later."""
     from .tasks import deliver_message as task
 
+    if settings.REDIS_URL and not redis_usable():
+        return False  # Redis failed a moment ago (circuit breaker): the sweep picks the rows up
     try:
         task.apply_async((message_id,), countdown=countdown)
         return True
-    except Exception:
+    except Exception as exc:
+        if settings.REDIS_URL:
+            redis_breaker.trip(exc)
         logger.warning("Could not queue message %s; the sweep will pick it up", message_id, exc_info=True)
         return False
 
@@ -276,6 +281,8 @@ NUDGE_PENDING_KEY = "delivery-nudge-pending"
 
 def nudge_coalesced(message_id):
     """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
+    if settings.REDIS_URL and not redis_usable():
+        return False  # the sweep delivers it
     if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
         try:
             if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
