@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "messaging.send_schema.add_send_api",
+        "users_app.auth.add_blocked_responses",
     ],
 }
 
