@@ -312,7 +312,7 @@ METRICS_SAMPLE_INTERVAL = envfloat("METRICS_SAMPLE_INTERVAL", 15.0)  # beat samp
 MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 90)  # 0 keeps messages forever
 DELIVERY_RETENTION_DAYS = envint("DELIVERY_RETENTION_DAYS", 14)  # finished deliveries; 0 keeps them
 DAILY_COUNT_RETENTION_DAYS = envint("DAILY_COUNT_RETENTION_DAYS", 7)  # per-channel daily quota counters
-RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000)  # rows per DELETE (one short transaction each)
+RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 1000)  # rows per DELETE (one short transaction each)
 RETENTION_INTERVAL = envfloat("RETENTION_INTERVAL", 3600.0)
 
 # Redis calls on the send path give up after REDIS_TIMEOUT seconds; after a failure the send path
