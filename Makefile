@@ -20,10 +20,13 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	# Metric files of the previous run's processes (prometheus_client multiprocess mode) start afresh.
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$${KILOPUSH_VAR_DIR:-$(CURDIR)/var}/prometheus}"
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 test: install
+	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Fault tests, long versions (README "Faults"): bigger bursts, minutes-long outages, production intervals.

@@ -174,3 +174,15 @@ def _get(url):
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.read().decode()
+
+
+def test_the_grafana_dashboard_uses_only_names_the_platform_exports(client, metrics_on):
+    import re
+
+    dashboard = json.loads((settings.BASE_DIR / "deploy" / "grafana" / "kilopush-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"kilopush_[a-z_]+", expr)}
+    exported = {name for name, _ in scrape(client)}
+    assert used and used <= exported, used - exported
+    assert {"kilopush_sends_total", "kilopush_deliveries_total", "kilopush_due_deliveries",
+            "kilopush_streams_open"} <= used
