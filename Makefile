@@ -19,8 +19,8 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# make run starts the metric files afresh (prometheus_client multiprocess mode: one file per process).
 run: migrate
-	# Metric files of the previous run's processes (prometheus_client multiprocess mode) start afresh.
 	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$${KILOPUSH_VAR_DIR:-$(CURDIR)/var}/prometheus}"
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile

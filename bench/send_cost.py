@@ -49,5 +49,19 @@ def main(n):
           f"p99 {sorted(times)[int(n * 0.99)] * 1e6:.0f} us")
 
 
+
+
+def metrics_only(n=100_000):
+    """What the send path adds for metrics: send_answered (a counter and a histogram) and message_accepted."""
+    from kilopush import metrics
+
+    started = time.perf_counter()
+    for _ in range(n):
+        metrics.send_answered(200, 0.012)
+        metrics.message_accepted(False)
+    print(f"metrics per send: {(time.perf_counter() - started) / n * 1e6:.1f} us (mean of {n})")
+
+
 if __name__ == "__main__":
+    metrics_only()
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)

@@ -130,6 +130,14 @@ def sample_due_deliveries():
     return count
 
 
+def stream_opened():
+    STREAMS_OPEN.inc()
+
+
+def stream_closed():
+    STREAMS_OPEN.dec()
+
+
 def mark_this_process_dead(pid=None):
     """Drops the live gauges (streams open) of a process that ends; its counters stay summed."""
     multiprocess.mark_process_dead(pid or os.getpid(), settings.PROMETHEUS_MULTIPROC_DIR)
