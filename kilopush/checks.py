@@ -17,7 +17,6 @@ logger = logging.getLogger("kilopush.checks")
 
 APNS_SETTINGS = ("APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC")
 FCM_ACCOUNT_FIELDS = ("project_id", "client_email", "private_key")
-ADMIN_STATS_DAYS = 14  # the admin statistics' window (deliveries by state and platform)
 
 
 def _read(path, setting):
@@ -123,7 +122,7 @@ def check_site_url(app_configs=None, **kwargs):
     from django.http.request import validate_host
 
     if not settings.SITE_URL:
-        return _logos_without_site_url()
+        return []  # messaging/checks.py warns when logos need it (kilopush.W001)
     parts = _site_url_parts()
     if parts is None:
         return [checks.Error(
@@ -150,36 +149,6 @@ def check_site_url(app_configs=None, **kwargs):
             id="kilopush.W002",
         ))
     return issues
-
-
-def _logos_without_site_url():
-    from django.db import DatabaseError
-
-    from channels_app.models import Channel
-
-    try:
-        with_logos = Channel.objects.exclude(logo="").exists()
-    except DatabaseError:
-        return []  # unreachable or not migrated: check_database says so
-    if not with_logos or settings.MEDIA_URL.startswith(("http://", "https://")):
-        return []
-    return [checks.Warning(
-        "Channels have logos but SITE_URL is not set: pushes go out without images and the API without logo URLs",
-        hint="Set SITE_URL to this server's public address, e.g. https://push.example.org",
-        id="kilopush.W001",
-    )]
-
-
-@checks.register("kilopush")
-def check_retention(app_configs=None, **kwargs):
-    if 0 < settings.DELIVERY_RETENTION_DAYS < ADMIN_STATS_DAYS:
-        return [checks.Warning(
-            f"DELIVERY_RETENTION_DAYS={settings.DELIVERY_RETENTION_DAYS} is shorter than the admin statistics' "
-            f"window of {ADMIN_STATS_DAYS} days: their delivery figures will miss the older days",
-            hint=f"Set DELIVERY_RETENTION_DAYS to {ADMIN_STATS_DAYS} or more.",
-            id="kilopush.W020",
-        )]
-    return []
 
 
 @checks.register("kilopush")

@@ -116,20 +116,6 @@ def device_deactivated(platform):
     DEVICES_DEACTIVATED.labels(platform).inc()
 
 
-def sample_due_deliveries():
-    """Beat: the queue depth, read from the Delivery rows (the truth), not from the broker."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from messaging.models import Delivery
-
-    now = timezone.now()
-    due = Delivery.objects.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Delivery.QUEUED)
-    count = due.count()
-    DUE_DELIVERIES.set(count)
-    return count
-
-
 def stream_opened():
     STREAMS_OPEN.inc()
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_app.models import ChannelDailyCount
-from channels_app.services import utc_today
+from channels_app.quota import utc_today
 
 from .models import Delivery, Message
 
