@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from kilopush.drf import JSONParser
-from kilopush.errors import Blocked, NotAuthenticated
+from kilopush.errors import Blocked, NotAuthenticated, describe_codes
 
 from .selectors import app_user_by_access_token
 
@@ -82,11 +82,11 @@ def add_blocked_responses(result, generator, request, public):
             if not isinstance(operation, dict) or allowed_while_blocked(url_name, method.upper()):
                 continue
             responses = operation.setdefault("responses", {})
+            codes = (4003, 4023) if "403" in responses else (4023,)
             forbidden = responses.setdefault("403", {
-                "description": "",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
             })
-            forbidden["description"] = (forbidden["description"] + " 4023: this account is blocked by staff.").strip()
+            forbidden["description"] = describe_codes(*codes) + " (4023 in the app API: this account is blocked)"
     return result
 
 
