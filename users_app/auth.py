@@ -86,7 +86,7 @@ def add_blocked_responses(result, generator, request, public):
             forbidden = responses.setdefault("403", {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
             })
-            forbidden["description"] = describe_codes(*codes) + " (4023 in the app API: this account is blocked)"
+            forbidden["description"] = describe_codes(*codes)
     return result
 
 
