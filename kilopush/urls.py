@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     # --- Send API and app API ---
+    path("", include("stream_app.urls")),  # first: a stream keeps its URL resolution for hours
     path("", include("messaging.urls")),
     path("", include("users_app.urls")),
     path("", include("channels_app.urls")),
