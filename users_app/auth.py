@@ -1,5 +1,7 @@
 """The app's credential: `Authorization: Bearer <access token>`."""
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -75,6 +77,11 @@ class IsAppUser(BasePermission):
         return True
 
 
+def concrete_path(template):
+    """A path of the schema with its parameters filled in: `/v1/app/messages/{message_id}` -> `.../1`."""
+    return re.sub(r"\{[a-z_]*id\}", "1", template).replace("{", "").replace("}", "")
+
+
 def add_blocked_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: the 403/4023 answer of every call a blocked account may not make."""
     from django.urls import Resolver404, resolve
@@ -83,7 +90,7 @@ def add_blocked_responses(result, generator, request, public):
         if not path.startswith("/v1/app/") or path == "/v1/app/register":
             continue
         try:
-            url_name = resolve(path.replace("{message_id}", "1").replace("{", "").replace("}", "")).url_name
+            url_name = resolve(concrete_path(path)).url_name
         except Resolver404:
             continue
         for method, operation in operations.items():

@@ -10,7 +10,7 @@ from channels_app.services import channel_create
 from messaging.models import Message
 from tests.app_api import call
 from tests.helpers import status_of
-from users_app.auth import allowed_while_blocked
+from users_app.auth import allowed_while_blocked, concrete_path
 from users_app.models import AppUser
 from users_app.services import app_user_set_blocked
 
@@ -44,7 +44,7 @@ def blocked_alice(alice, bob, channel):
 
 
 def _call(client, person, path, method, channel, message):
-    concrete = path.replace("{token}", channel.token).replace("{message_id}", str(message.id))
+    concrete = concrete_path(path.replace("{token}", channel.token).replace("{message_id}", str(message.id)))
     body = BODIES.get((path, method))
     if body is not None:
         body = json.loads(json.dumps(body).replace("TOKEN", channel.token))
@@ -57,6 +57,7 @@ def test_the_allow_list_is_reading_marking_read_and_deleting():
     allowed = {(path, method) for path, method in operations if allowed_while_blocked(_url_name(path), method)}
     assert allowed == {
         ("/v1/app/blocked", "GET"), ("/v1/app/channels", "GET"), ("/v1/app/me", "GET"), ("/v1/app/messages", "GET"),
+        ("/v1/app/config", "GET"), ("/v1/app/devices", "GET"), ("/v1/app/webpush", "GET"),
         ("/v1/app/messages/read", "POST"), ("/v1/app/messages/{message_id}/read", "POST"),
         ("/v1/app/messages/{message_id}", "DELETE"), ("/v1/app/me", "DELETE"),
     }
@@ -65,7 +66,7 @@ def test_the_allow_list_is_reading_marking_read_and_deleting():
 def _url_name(path):
     from django.urls import resolve
 
-    return resolve(path.replace("{message_id}", "1").replace("{", "").replace("}", "")).url_name
+    return resolve(concrete_path(path)).url_name
 
 
 def test_every_other_call_is_403_4023(client, blocked_alice):
