@@ -51,7 +51,21 @@ def envsecret(name, default=None):
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envsecret("SECRET_KEY") or "django-insecure-embedded-default-set-SECRET_KEY-in-production"
+# SECRET_KEY: given, or (embedded mode only) generated once under KILOPUSH_VAR_DIR; see kilopush/secret_key.py.
+_DATABASE_URL_ENV = os.getenv("DATABASE_URL", "")
+SECRET_KEY = envsecret("SECRET_KEY") or ""
+SECRET_KEY_ORIGIN = "env"
+if not SECRET_KEY:
+    import secrets as _secrets
+
+    from kilopush.secret_key import embedded_secret_key
+
+    if not _DATABASE_URL_ENV or _DATABASE_URL_ENV.startswith("sqlite"):
+        _db_file = dj_database_url.parse(_DATABASE_URL_ENV or f"sqlite:///{VAR_DIR / 'kilopush.sqlite3'}")["NAME"]
+        SECRET_KEY, SECRET_KEY_ORIGIN = embedded_secret_key(VAR_DIR, _db_file)
+    else:
+        # A deployment without a key: the system check kilopush.E100 refuses to start.
+        SECRET_KEY, SECRET_KEY_ORIGIN = "unset-" + _secrets.token_urlsafe(50), "missing"
 ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 PORT = envint("PORT", 8000)
 SITE_URL = os.getenv("SITE_URL", "").rstrip("/")
@@ -194,9 +208,12 @@ INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 # Registrations and channel creations one client address may make (django-ratelimit, counted in Redis).
 APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
 APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
+# Logo uploads (create or update) one client address may make: each costs a decode (issue 16).
+APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
-LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 25_000_000)
+# 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
+LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 16_000_000)
 LOGO_SIZE = envint("LOGO_SIZE", 256)
 # Cache-Control max-age of served logos; their names change whenever a logo changes.
 LOGO_CACHE_SECONDS = envint("LOGO_CACHE_SECONDS", 7 * 24 * 3600)
@@ -318,6 +335,10 @@ CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_in
 ADMIN_NEAR_LIMIT_RATIO = float(os.getenv("ADMIN_NEAR_LIMIT_RATIO", "0.8"))
 if not 0 < ADMIN_NEAR_LIMIT_RATIO <= 1:
     raise ImproperlyConfigured("ADMIN_NEAR_LIMIT_RATIO must be above 0 and at most 1")
+
+# Failed admin logins (issue 16): past either limit, logins are refused (429) until the window ends.
+ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS", "20/h")
+ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME", "10/h")
 
 # --- end Admin ---
 

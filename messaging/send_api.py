@@ -10,7 +10,7 @@ from django_ratelimit.core import get_usage
 from kilopush import metrics
 from kilopush.cache import redis_usable
 from kilopush.errors import ApiError, Forbidden, Throttled, as_api_error, envelope, internal_error_response
-from kilopush.net import client_ip, ratelimit_ip_key
+from kilopush.net import client_throttle_key, ratelimit_ip_key
 
 from . import send_request
 from .services import message_send
@@ -21,7 +21,7 @@ AUTH_FAILURE_GROUP = "send-auth-failure"
 
 
 def _blocked_key(request):
-    return f"send-blocked:{client_ip(request)}"
+    return f"send-blocked:{client_throttle_key(request)}"
 
 
 def _throttled_until(request):

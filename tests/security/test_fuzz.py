@@ -41,6 +41,7 @@ def world(db, settings, tmp_path):
     # are tested elsewhere and must not turn its answers into 4029s here.
     settings.APP_REGISTER_RATE = "100000/h"
     settings.APP_CHANNEL_CREATE_RATE = "100000/h"
+    settings.APP_LOGO_UPDATE_RATE = "100000/h"
     settings.SEND_AUTH_FAILURE_RATE = "100000/m"
     settings.MEDIA_ROOT = tmp_path / "media"
     alice, bob, charlie = make_person(), make_person(), make_person(platform="ios")
