@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "messaging.send_schema.add_send_api",
+        "users_app.auth.add_blocked_responses",
     ],
 }
 
@@ -355,6 +356,53 @@ ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_
 
 # --- end Admin ---
 
+# --- Operations (metrics, retention, Redis on the send path) ---
+
+import ipaddress  # noqa: E402
+
+
+def envnetworks(name):
+    """A comma-separated list of addresses or CIDR networks."""
+    networks = []
+    for part in os.getenv(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {part.strip()!r} is not an address or network") from None
+    return networks
+
+
+# GET /metrics (Prometheus): off (404) unless METRICS_TOKEN is set; then Bearer METRICS_TOKEN is required.
+METRICS_TOKEN = envsecret("METRICS_TOKEN") or ""
+METRICS_ALLOWED_IPS = envnetworks("METRICS_ALLOWED_IPS")  # empty: any address (with the token)
+# Where every process writes its metric values; prometheus_client reads the variable when first imported.
+PROMETHEUS_MULTIPROC_DIR = Path(os.getenv("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "prometheus")
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+METRICS_SAMPLE_INTERVAL = envfloat("METRICS_SAMPLE_INTERVAL", 15.0)  # beat samples kilopush_due_deliveries
+
+# Retention: a beat task deletes old rows in batches (messaging/retention.py).
+MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 90)  # 0 keeps messages forever
+DELIVERY_RETENTION_DAYS = envint("DELIVERY_RETENTION_DAYS", 14)  # finished deliveries; 0 keeps them
+DAILY_COUNT_RETENTION_DAYS = envint("DAILY_COUNT_RETENTION_DAYS", 7)  # per-channel daily quota counters
+RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 1000)  # rows per DELETE (one short transaction each)
+RETENTION_INTERVAL = envfloat("RETENTION_INTERVAL", 3600.0)
+
+# Redis calls on the send path give up after REDIS_TIMEOUT seconds; after a failure the send path
+# skips Redis for REDIS_BREAKER_SECONDS (the sweep delivers what was accepted meanwhile).
+REDIS_TIMEOUT = envfloat("REDIS_TIMEOUT", 0.25)
+REDIS_BREAKER_SECONDS = envfloat("REDIS_BREAKER_SECONDS", 5.0)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+
+CELERY_BEAT_SCHEDULE.update({
+    "metrics-sample": {"task": "messaging.tasks.sample_metrics", "schedule": METRICS_SAMPLE_INTERVAL},
+    "retention-purge": {"task": "messaging.tasks.purge_old_rows", "schedule": RETENTION_INTERVAL},
+})
+
+# --- end Operations ---
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -390,7 +438,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"aioapns_retried": {"()": "messaging.providers.apns_logging.RetriedConnectionFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "aioapns": {"filters": ["aioapns_retried"]}},
 }

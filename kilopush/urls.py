@@ -6,9 +6,11 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from kilopush.admin_login import admin_login
 from kilopush.health import healthz
+from kilopush.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     # --- Send API and app API ---
     path("", include("stream_app.urls")),  # first: a stream keeps its URL resolution for hours
     path("", include("messaging.urls")),

@@ -53,6 +53,8 @@ def get_application():
 
 application = get_application()
 
+from kilopush.celery import use_send_path_timeouts  # noqa: E402
 from kilopush.checks_secret import refuse_to_start  # noqa: E402
 
-refuse_to_start()  # gunicorn runs no system checks: a deployment without SECRET_KEY stops here (kilopush.E100)
+refuse_to_start()  # a deployment without SECRET_KEY stops here (kilopush.E100), also outside gunicorn
+use_send_path_timeouts()

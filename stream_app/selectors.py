@@ -45,7 +45,7 @@ def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None)
     if account_ids:
         parts.append(
             f"SELECT {ACCOUNT_ROW}, id, NULL, access_token_digest, NULL FROM {user} "
-            f"WHERE {_in('id', sorted(account_ids), params)}"
+            f"WHERE NOT is_blocked AND {_in('id', sorted(account_ids), params)}"  # blocked by staff: streams close
         )
     messages, events, maxima, digests = [], [], (0, 0), ({} if account_ids is not None else None)
     with connection.cursor() as cursor:

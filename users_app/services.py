@@ -120,8 +120,12 @@ def device_delete(*, user, device_id):
 
 
 def app_user_set_blocked(*, user, blocked):
+    from stream_app.services import account_changed
+
     AppUser.objects.filter(pk=user.pk).update(is_blocked=blocked)
     user.is_blocked = blocked
+    if blocked:
+        account_changed(user_id=user.pk)  # its open streams close
 
 
 def blacklist_add(*, user, channel):
