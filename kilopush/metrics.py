@@ -59,6 +59,18 @@ _ACCEPTED = {True: MESSAGES_ACCEPTED.labels("verified"), False: MESSAGES_ACCEPTE
 _observe_send = SEND_DURATION.observe
 
 
+def start_families(*, platforms, statuses):
+    """Creates every known label set at 0, so each family is exported (and graphs start at 0) before its first event."""
+    for status in statuses:
+        _SEND_STATUS.setdefault(status, SENDS.labels(str(status)))
+    for platform in platforms:
+        for outcome in set(_OUTCOMES.values()):
+            DELIVERIES.labels(platform, outcome)
+        ACCEPT_TO_PROVIDER.labels(platform)
+        RETRIES.labels(platform)
+        DEVICES_DEACTIVATED.labels(platform)
+
+
 def send_answered(status, seconds):
     """The send API answered with envelope `status` after `seconds`: one counter and one histogram."""
     child = _SEND_STATUS.get(status)

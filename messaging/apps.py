@@ -9,3 +9,8 @@ class MessagingConfig(AppConfig):
         from kilopush import checks  # noqa: F401  (registers kilopush.E001-E099, W001-W099)
 
         from . import checks as messaging_checks  # noqa: F401  (kilopush.W001, W020)
+        from kilopush import metrics
+        from kilopush.errors import CODES
+        from users_app.models import Device
+
+        metrics.start_families(platforms=Device.PUSH_PLATFORMS, statuses=(200, *CODES, 500))
