@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "users_app",
     "channels_app",
     "messaging",
+    "reports_app",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,8 @@ INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 # Registrations and channel creations one client address may make (django-ratelimit, counted in Redis).
 APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
 APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
+# Abuse reports (POST /v1/app/reports) one account, and one client address, may file.
+APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 25_000_000)

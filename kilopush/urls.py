@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/messages/send", send_message, name="send-message"),
     # --- App API ---
     path("", include("kilopush.app_urls")),
+    path("", include("reports_app.urls")),
     # --- end App API ---
     # --- Admin ---
     path("admin/", include("kilopush.admin_urls")),
