@@ -260,6 +260,10 @@ DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 15.0)
 DELIVERY_NUDGE_COALESCE = envbool("DELIVERY_NUDGE_COALESCE", True)
 DELIVERY_NUDGE_PENDING_TTL = envint("DELIVERY_NUDGE_PENDING_TTL", 5)  # a lost waiting nudge blocks no longer
 
+# Messages past their ttl leave the inbox within this many seconds; removed messages' status is kept this long.
+MESSAGE_EXPIRY_INTERVAL = envfloat("MESSAGE_EXPIRY_INTERVAL", 30.0)
+MESSAGE_STATUS_DAYS = envint("MESSAGE_STATUS_DAYS", 30)
+
 CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
 }

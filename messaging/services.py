@@ -1,7 +1,9 @@
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
@@ -132,8 +134,8 @@ def enqueue_delivery(message_id):
 
 
 def inbox_mark_read(*, user, message_id):
-    """Marks one of the user's messages read; False if there is no such message of theirs."""
-    message = Message.objects.filter(recipient=user, id=message_id)
+    """Marks one of the user's messages read; False if there is no such message in their inbox."""
+    message = in_inbox(Message.objects.filter(recipient=user, id=message_id))
     if not message.exists():
         return False
     message.filter(read_at__isnull=True).update(read_at=timezone.now())
@@ -141,11 +143,116 @@ def inbox_mark_read(*, user, message_id):
 
 
 def inbox_mark_read_up_to(*, user, up_to):
-    """Marks every unread message of the user with an id up to `up_to` read; returns how many."""
-    return Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(read_at=timezone.now())
+    """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
+    messages = in_inbox(Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True))
+    return messages.update(read_at=timezone.now())
 
 
 def inbox_delete(*, user, message_id):
-    """Deletes one of the user's messages (and its deliveries); False if there is no such message of theirs."""
-    deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
-    return bool(deleted)
+    """The recipient deletes one of their messages; False if there is no such message in their inbox.
+
+    The text and url go; the row stays (its status answers the sender for MESSAGE_STATUS_DAYS).
+    """
+    if not in_inbox(Message.objects.filter(recipient=user, id=message_id)).exists():
+        return False
+    return bool(inbox_remove(message_ids=[message_id], reason=Message.DELETED))
+
+
+# --- leaving the inbox: withdraw, expiry, replace and delete all go through inbox_remove ---
+
+
+def in_inbox(messages, now=None):
+    """Only messages still in their recipient's inbox: not removed, not past their ttl."""
+    now = now or timezone.now()
+    return messages.filter(removed_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def inbox_remove(*, message_ids, reason, now=None):
+    """Takes messages out of their recipients' inboxes; returns [(message id, recipient id)] of those removed.
+
+    The one door out of the inbox (withdraw, ttl, replace, the recipient's delete), so every
+    removal tells open streams the same way. The rows stay, so the status keeps answering;
+    queued pushes end: `expired` for a ttl, `cancelled` otherwise.
+    """
+    now = now or timezone.now()
+    ids = list(message_ids)
+    if not ids:
+        return []
+    blank = {"text": "", "url": ""} if reason == Message.DELETED else {}
+    with transaction.atomic():
+        removed = list(
+            Message.objects.select_for_update()
+            .filter(id__in=ids, removed_at__isnull=True)
+            .order_by("id")
+            .values_list("id", "recipient_id")
+        )
+        if not removed:
+            return []
+        removed_ids = [message_id for message_id, _ in removed]
+        Message.objects.filter(id__in=removed_ids).update(removed_at=now, removed_reason=reason, **blank)
+        end_state = Delivery.EXPIRED if reason == Message.EXPIRED else Delivery.CANCELLED
+        Delivery.objects.filter(message_id__in=removed_ids, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
+            state=end_state, last_error=f"message {reason}", next_attempt_at=None, updated_at=now
+        )
+        transaction.on_commit(lambda: inbox_removed_hook(removed))
+    return removed
+
+
+def inbox_removed_hook(removed):
+    """After the commit: [(message id, recipient id)] left their inboxes (the live stream's `deleted`)."""
+
+
+def message_withdraw(*, channel_id, message_id, now=None):
+    """The sender takes a message back (idempotent): it leaves the inbox, its queued pushes are
+    cancelled, and devices that already showed it get a withdraw push. False: not this channel's message.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(id=message_id, channel_id=channel_id).first()
+        if message is None:
+            return False
+        inbox_remove(message_ids=[message.pk], reason=Message.WITHDRAWN, now=now)
+        if message.removed_reason not in ("", Message.WITHDRAWN):
+            # It had left the inbox otherwise (ttl, replace, delete): the sender's withdraw is what it is now.
+            Message.objects.filter(pk=message.pk).update(removed_reason=Message.WITHDRAWN)
+            Delivery.objects.filter(message=message, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
+                state=Delivery.CANCELLED, last_error="message withdrawn", next_attempt_at=None, updated_at=now
+            )
+        queued = withdraw_pushes_queue(message_ids=[message.pk], now=now)
+    if queued:
+        transaction.on_commit(lambda: enqueue_delivery(message.pk))
+    return True
+
+
+def withdraw_pushes_queue(*, message_ids, now=None):
+    """One withdraw delivery per device that accepted the message's push (once: unique per kind); returns how many."""
+    now = now or timezone.now()
+    pushed = list(
+        Delivery.objects.filter(message_id__in=message_ids, kind=Delivery.PUSH, state=Delivery.ACCEPTED)
+        .values_list("message_id", "device_id")
+    )
+    if not pushed:
+        return 0
+    Delivery.objects.bulk_create(
+        [Delivery(message_id=m, device_id=d, kind=Delivery.WITHDRAW, created_at=now) for m, d in pushed],
+        ignore_conflicts=True,
+    )
+    return len(pushed)
+
+
+def messages_expire(*, now=None, limit=1000):
+    """Beat: takes messages past their ttl out of the inbox; forgets removed ones after MESSAGE_STATUS_DAYS.
+
+    Returns (expired, purged).
+    """
+    now = now or timezone.now()
+    due = list(
+        Message.objects.filter(expires_at__lte=now, removed_at__isnull=True)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    expired = inbox_remove(message_ids=due, reason=Message.EXPIRED, now=now)
+    keep_after = now - timedelta(days=settings.MESSAGE_STATUS_DAYS)
+    old = list(Message.objects.filter(removed_at__lt=keep_after).values_list("id", flat=True)[:limit])
+    purged = Message.objects.filter(id__in=old).delete()[1].get(Message._meta.label, 0) if old else 0
+    return len(expired), purged

@@ -4,6 +4,7 @@ import logging
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -29,6 +30,16 @@ class ReportRequestSerializer(serializers.Serializer):
         if ("message" in attrs) == ("channel" in attrs):
             raise serializers.ValidationError("Give either message or channel")
         return attrs
+
+
+class ReportRequestSchema(OpenApiSerializerExtension):
+    # The schema says what validate() enforces: exactly one of message and channel.
+    target_class = ReportRequestSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["oneOf"] = [{"required": ["message"]}, {"required": ["channel"]}]
+        return schema
 
 
 class ReportSerializer(serializers.Serializer):

@@ -16,8 +16,10 @@ class Push:
     important: bool | None = None  # None: alert with sound; True: time-sensitive; False: silent
     image: str = ""  # absolute URL of the channel logo, or ""
     badge: int | None = None  # APNs: the recipient's unread count
-    collapse_id: str = ""  # the message id: a resent push replaces, never doubles, the notification
+    collapse_id: str = ""  # the message id (a replacement: the first one's): the phone shows one notification
     sandbox: bool = False  # APNs development environment
+    ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
+    data_only: bool = False  # a withdraw: FCM data-only / APNs background, `data` and nothing else
 
 
 class Outcome(enum.Enum):
@@ -25,6 +27,9 @@ class Outcome(enum.Enum):
     INVALID_TOKEN = "invalid_token"
     RETRY = "retry"
     REJECTED = "rejected"
+    # Decided by the pipeline before any push; never returned by a provider.
+    EXPIRED = "expired"  # the message's ttl ran out
+    CANCELLED = "cancelled"  # the message was withdrawn, replaced or deleted
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class Result:
     @classmethod
     def rejected(cls, reason):
         return cls(Outcome.REJECTED, reason=reason)
+
+    @classmethod
+    def expired(cls, reason="the message's ttl ran out before the push"):
+        return cls(Outcome.EXPIRED, reason=reason)
+
+    @classmethod
+    def cancelled(cls, reason):
+        return cls(Outcome.CANCELLED, reason=reason)
 
 
 def parse_retry_after(value):
