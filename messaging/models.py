@@ -1,5 +1,13 @@
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+
+class MessageQuerySet(models.QuerySet):
+    def in_inbox(self, now=None):
+        """Only messages still in their recipient's inbox: not removed, not past their ttl."""
+        now = now or timezone.now()
+        return self.filter(removed_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 class Message(models.Model):
@@ -30,6 +38,8 @@ class Message(models.Model):
     collapse_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.CharField(max_length=16, choices=REMOVAL_REASONS, blank=True, default="", db_default="")
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         indexes = [

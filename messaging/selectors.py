@@ -1,12 +1,11 @@
 from django.db.models import Count, Min
 
 from .models import Delivery, Message
-from .services import in_inbox
 
 
 def inbox_page(*, user, after=None, before=None, limit=50):
     """The user's messages newest first, with ids strictly between `after` and `before`."""
-    messages = in_inbox(Message.objects.filter(recipient=user)).select_related("channel")
+    messages = Message.objects.in_inbox().filter(recipient=user).select_related("channel")
     if after is not None:
         messages = messages.filter(id__gt=after)
     if before is not None:
@@ -20,7 +19,7 @@ def inbox_message(*, user, message_id):
 
 
 def unread_count(user):
-    return in_inbox(Message.objects.filter(recipient=user, read_at__isnull=True)).count()
+    return Message.objects.in_inbox().filter(recipient=user, read_at__isnull=True).count()
 
 
 # --- the sender's view: POST /v1/messages/status ---

@@ -3,7 +3,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
@@ -135,7 +134,7 @@ def enqueue_delivery(message_id):
 
 def inbox_mark_read(*, user, message_id):
     """Marks one of the user's messages read; False if there is no such message in their inbox."""
-    message = in_inbox(Message.objects.filter(recipient=user, id=message_id))
+    message = Message.objects.in_inbox().filter(recipient=user, id=message_id)
     if not message.exists():
         return False
     message.filter(read_at__isnull=True).update(read_at=timezone.now())
@@ -144,7 +143,7 @@ def inbox_mark_read(*, user, message_id):
 
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
-    messages = in_inbox(Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True))
+    messages = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True)
     return messages.update(read_at=timezone.now())
 
 
@@ -153,18 +152,12 @@ def inbox_delete(*, user, message_id):
 
     The text and url go; the row stays (its status answers the sender for MESSAGE_STATUS_DAYS).
     """
-    if not in_inbox(Message.objects.filter(recipient=user, id=message_id)).exists():
+    if not Message.objects.in_inbox().filter(recipient=user, id=message_id).exists():
         return False
     return bool(inbox_remove(message_ids=[message_id], reason=Message.DELETED))
 
 
 # --- leaving the inbox: withdraw, expiry, replace and delete all go through inbox_remove ---
-
-
-def in_inbox(messages, now=None):
-    """Only messages still in their recipient's inbox: not removed, not past their ttl."""
-    now = now or timezone.now()
-    return messages.filter(removed_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 def inbox_remove(*, message_ids, reason, now=None):
