@@ -5,6 +5,13 @@ so drf-spectacular cannot inspect it; this hand-written path item describes it
 as the README does, without touching the view.
 """
 
+from kilopush.errors import describe_codes
+
+from .send_request import FIELDS
+
+# The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
+SEND_ERROR_CODES = (4000, 4003, 4005, 4023, 4024, 4029)
+
 PATH = "/v1/messages/send"
 
 _FLAG_JSON = {
@@ -26,24 +33,25 @@ _URL = (
 )
 
 
-def _required(description, **extra):
-    return {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": description, **extra}
+def _field(field, flag):
+    """The JSON schema of one send_request.FIELDS entry."""
+    if field.kind == "required":
+        schema = {"type": "string", "minLength": 1, "pattern": _NO_NUL}
+    elif field.kind == "url":
+        schema = {"type": "string", "pattern": _URL}
+    else:
+        schema = dict(flag)
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    return {**schema, "description": field.description}
 
 
 def _fields(flag):
-    return {
-        "to": _required("The recipient's User Token (u_…)"),
-        "token": _required("The Channel Token (c_…)"),
-        "secret": _required("The Channel Secret Key"),
-        "message": _required("1–1000 characters", maxLength=1000),
-        "url": {"type": "string", "maxLength": 1000, "pattern": _URL, "description": "An http:// or https:// URL"},
-        "important": {
-            **flag,
-            "description": "absent: normal notification with sound; 1: high-priority, time-sensitive; "
-            "0: no alert, inbox only",
-        },
-        "silent": {**flag, "description": "1 means important=0; important=1 with silent=1 is refused (4005)"},
-    }
+    return {field.name: _field(field, flag) for field in FIELDS}
+
+
+def _required_names():
+    return [field.name for field in FIELDS if field.kind == "required"]
 
 
 def _not_both(on):
@@ -55,7 +63,7 @@ SEND_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
     "properties": _fields(_FLAG_JSON),
-    "required": ["to", "token", "secret", "message"],
+    "required": _required_names(),
     "not": _not_both([1, True, "1"]),
 }
 SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}
@@ -122,12 +130,7 @@ SEND_OPERATION = {
             "headers": _RATE_HEADERS,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendAccepted"}}},
         },
-        "400": _error(
-            "4000: invalid headers or an undecodable body; 4003: token and secret match no channel; "
-            "4005: a field missing or invalid, or an unknown recipient; 4023: blocked by staff; "
-            "4024: the recipient blacklisted the channel; 4029: daily limit exhausted (X-RateLimit-* headers) "
-            "or too many failed attempts (Retry-After)"
-        ),
+        "400": _error(describe_codes(*SEND_ERROR_CODES)),
         "405": _error("4005: use POST"),
         "500": _error("Unexpected failure"),
     },
