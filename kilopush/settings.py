@@ -267,6 +267,7 @@ MESSAGE_STATUS_DAYS = envint("MESSAGE_STATUS_DAYS", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
+    "message-expiry": {"task": "messaging.tasks.expire_messages_task", "schedule": MESSAGE_EXPIRY_INTERVAL},
 }
 # A down broker must not hold the web request: one quick retry, then the sweep recovers the message.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -61,10 +61,6 @@ class Message(models.Model):
     def collapse_key(self):
         return self.collapse_id or str(self.pk)
 
-    @property
-    def in_inbox(self):
-        return self.removed_at is None
-
     def __str__(self):
         return f"#{self.pk} to {self.recipient_id}"
 

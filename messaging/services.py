@@ -1,19 +1,23 @@
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
 from channels_app import quota
 from kilopush import crypto
-from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
+from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReused, InvalidValue, Throttled
 from users_app.models import Device
 
+from . import delivery
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
 logger = logging.getLogger(__name__)
+
+FORBIDDEN = "Invalid channel token or secret"  # unknown token, wrong secret, another channel's message: one answer
 
 # The hot path writes in plain SQL: the ORM's per-query overhead was most of a send's cost.
 _DEVICES_WHERE = f"""
@@ -21,9 +25,16 @@ FROM {Device._meta.db_table} d
 WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
 """
+_MESSAGE_COLUMNS = "recipient_id, channel_id, text, url, important, had_devices, created_at, " \
+    "idempotency_key, expires_at, collapse_id"
+_MESSAGE_VALUES = "%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, " \
+    f"EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
+# With an Idempotency-Key, a concurrent duplicate waits for the first one's commit, then inserts nothing.
+_ON_KEY_CONFLICT = "ON CONFLICT (channel_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 _INSERT_MESSAGE_SQL = f"""
-INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
-VALUES (%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s)
+INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
+VALUES ({_MESSAGE_VALUES})
+{{on_conflict}}
 RETURNING id
 """
 _INSERT_DELIVERIES_SQL = f"""
@@ -36,9 +47,10 @@ _STORE_PG_SQL = f"""
 WITH quota AS (
     {quota.take_sql(only_if="%(limited)s")}
 ), message AS (
-    INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
-    SELECT %(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s
+    INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
+    SELECT {_MESSAGE_VALUES}
     WHERE NOT %(limited)s OR EXISTS (SELECT 1 FROM quota)
+    {{on_conflict}}
     RETURNING id
 ), deliveries AS (
     INSERT INTO {Delivery._meta.db_table}
@@ -48,20 +60,34 @@ WITH quota AS (
 )
 SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
 """
+_STORE_PG_KEYED_SQL = _STORE_PG_SQL.format(on_conflict=_ON_KEY_CONFLICT)
+_STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
+_INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
+_INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class _KeyTaken(Exception):
+    """A concurrent send with the same Idempotency-Key committed first: roll this one back."""
 
 
 def message_send(*, request):
     """Accepts one message for delivery; returns (message id, extra response headers).
 
-    Checks run in the published precedence: 4003, 4005 (unknown recipient), 4023,
-    4024, 4029. The message and one queued Delivery per active device commit before
-    this returns; a worker is nudged after the commit.
+    Checks run in the published precedence: 4003, 4005 (unknown recipient or replace), 4023,
+    4024, 4009 (an Idempotency-Key reused for another message), 4029. The message and one
+    queued Delivery per active device commit before this returns; a worker is nudged after
+    the commit. A repeat of an accepted send (same channel and key within 24 h) answers
+    that send's id and stores nothing.
     """
     context = channel_send_context(channel_token=request.token, recipient_token=request.to)
     if context is None or not crypto.digests_match(request.secret, context.secret_digest):
-        raise Forbidden("Invalid channel token or secret")
+        raise Forbidden(FORBIDDEN)
     if context.recipient_id is None:
         raise InvalidValue("Unknown recipient")
+    collapse_id = ""
+    if request.replace is not None:
+        collapse_id = _collapse_key_of(request.replace, channel_id=context.channel_id, recipient_id=context.recipient_id)
     if context.channel_blocked or context.owner_blocked:
         raise Blocked("This channel is blocked")
     if context.recipient_blocked:
@@ -70,22 +96,30 @@ def message_send(*, request):
         raise Blacklisted()
 
     now = timezone.now()
+    when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
     params = {
         "recipient": context.recipient_id,
         "channel": context.channel_id,
         "text": request.message,
         "url": request.url,
         "important": request.important,
-        "now": connection.ops.adapt_datetimefield_value(now),  # raw SQL: as the ORM would store it
+        "now": when(now),
+        "idempotency_key": request.idempotency_key,
+        "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
+        "collapse_id": collapse_id,
         **quota.take_params(channel_id=context.channel_id, now=now),
         "limited": quota.is_limited(verified=context.channel_verified),
     }
-    if connection.vendor == "postgresql":
-        message_id, count, deliveries = _store_in_one_statement(params)
+    limit = quota.daily_limit(verified=context.channel_verified)
+    if request.idempotency_key is not None or request.replace is not None:
+        message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
+        if message_id is not None and count is _REPEAT:
+            return message_id, _current_headers(context.channel_id, limit, now)
+    elif connection.vendor == "postgresql":
+        message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
     else:
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     headers = {}
-    limit = quota.daily_limit(verified=context.channel_verified)
     if limit is not None:
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
@@ -95,14 +129,90 @@ def message_send(*, request):
     return message_id, headers
 
 
-def _store_in_one_statement(params):
+_REPEAT = object()  # the count of a repeated send: nothing was taken
+
+
+def _collapse_key_of(message_id, *, channel_id, recipient_id):
+    """The collapse key a replacement takes over; 4005 unless it is this channel's message to this recipient."""
+    row = (
+        Message.objects.filter(id=message_id, channel_id=channel_id, recipient_id=recipient_id)
+        .values_list("id", "collapse_id")
+        .first()
+    )
+    if row is None:
+        raise InvalidValue("replace: no such message of this channel to this recipient")
+    return row[1] or str(row[0])
+
+
+def _repeat_of(request, *, channel_id, recipient_id, now):
+    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
+    row = (
+        Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
+        .values_list("id", "recipient_id", "text", "url", "important", "created_at")
+        .first()
+    )
+    if row is None:
+        return None
+    message_id, recipient, text, url, important, created_at = row
+    if created_at <= now - IDEMPOTENCY_WINDOW:
+        # Older than the window: the key is free again (the old message keeps its row, not the key).
+        Message.objects.filter(id=message_id).update(idempotency_key=None)
+        return None
+    if (recipient, text, url, important) != (recipient_id, request.message, request.url, request.important):
+        raise IdempotencyKeyReused()
+    return message_id
+
+
+def _store_keyed(request, params, *, context, now, limit):
+    """The send with an Idempotency-Key or a replace: one transaction, rolled back if it stored nothing.
+
+    Returns (message id, count or _REPEAT, deliveries).
+    """
+    key = request.idempotency_key
+    for attempt in (1, 2, 3):
+        try:
+            with transaction.atomic():
+                if key is not None:
+                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now)
+                    if repeat is not None:
+                        return repeat, _REPEAT, 0
+                if connection.vendor == "postgresql":
+                    message_id, count, deliveries = _store_in_one_statement(
+                        _STORE_PG_KEYED_SQL if key is not None else _STORE_PG_SQL, params
+                    )
+                else:
+                    message_id, count, deliveries = _store_in_a_transaction(
+                        params, channel_id=context.channel_id, now=now, keyed=key is not None
+                    )
+                if message_id is None:
+                    over_limit = limit is not None and count is None
+                    if key is not None and (attempt == 1 or not over_limit):
+                        # A concurrent duplicate won (perhaps taking the quota's last unit too): undo
+                        # whatever this pass took, and look again now that it has committed.
+                        raise _KeyTaken()
+                    return None, count, 0  # over the daily limit: nothing was stored
+                if request.replace is not None:
+                    inbox_remove(message_ids=[request.replace], reason=Message.REPLACED, now=now)
+                return message_id, count, deliveries
+        except _KeyTaken:
+            continue
+    raise RuntimeError(f"Idempotency-Key of channel {context.channel_id} kept changing hands")
+
+
+def _current_headers(channel_id, limit, now):
+    if limit is None:
+        return {}
+    return quota.rate_limit_headers(limit=limit, count=quota.channel_sent_today(channel=channel_id, now=now), now=now)
+
+
+def _store_in_one_statement(sql, params):
     """Returns (message id or None when over the limit, today's count or None, deliveries queued)."""
     with connection.cursor() as cursor:
-        cursor.execute(_STORE_PG_SQL, params)
+        cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _store_in_a_transaction(params, *, channel_id, now):
+def _store_in_a_transaction(params, *, channel_id, now, keyed=False):
     """The same for databases without data-modifying CTEs (the embedded SQLite)."""
     with transaction.atomic(), connection.cursor() as cursor:
         count = None
@@ -110,8 +220,11 @@ def _store_in_a_transaction(params, *, channel_id, now):
             count = quota.channel_take_daily_quota(channel_id=channel_id, now=now)
             if count is None:
                 return None, None, 0
-        cursor.execute(_INSERT_MESSAGE_SQL, params)
-        message_id = cursor.fetchone()[0]
+        cursor.execute(_INSERT_MESSAGE_KEYED_SQL if keyed else _INSERT_MESSAGE_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None, count, 0
+        message_id = row[0]
         cursor.execute(_INSERT_DELIVERIES_SQL, {**params, "message": message_id})
         return message_id, count, cursor.rowcount
 
@@ -200,26 +313,10 @@ def message_withdraw(*, channel_id, message_id, now=None):
             Delivery.objects.filter(message=message, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
                 state=Delivery.CANCELLED, last_error="message withdrawn", next_attempt_at=None, updated_at=now
             )
-        queued = withdraw_pushes_queue(message_ids=[message.pk], now=now)
+        queued = delivery.queue_withdraw_pushes(message_ids=[message.pk], now=now)
     if queued:
         transaction.on_commit(lambda: enqueue_delivery(message.pk))
     return True
-
-
-def withdraw_pushes_queue(*, message_ids, now=None):
-    """One withdraw delivery per device that accepted the message's push (once: unique per kind); returns how many."""
-    now = now or timezone.now()
-    pushed = list(
-        Delivery.objects.filter(message_id__in=message_ids, kind=Delivery.PUSH, state=Delivery.ACCEPTED)
-        .values_list("message_id", "device_id")
-    )
-    if not pushed:
-        return 0
-    Delivery.objects.bulk_create(
-        [Delivery(message_id=m, device_id=d, kind=Delivery.WITHDRAW, created_at=now) for m, d in pushed],
-        ignore_conflicts=True,
-    )
-    return len(pushed)
 
 
 def messages_expire(*, now=None, limit=1000):

@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from kilopush.api import AppView, IdField, StrictBooleanField, StrictCharField, error_responses, validated
-from kilopush.api import throttle_by_client_ip
+from kilopush.drf import IdField, StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
 from kilopush.errors import Throttled
+from users_app.auth import AppView
 
 from . import services
 from .models import Report

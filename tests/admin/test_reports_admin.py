@@ -5,8 +5,8 @@ import pytest
 from channels_app.models import Channel
 from reports_app.models import Report
 from reports_app.services import report_create
-from tests.admin_support import changelist_url, login_client, moderator, moderator_client, run_action  # noqa: F401
-from tests.conftest import make_person
+from tests.admin_support import changelist_url, run_action
+from tests.people import make_person
 
 REPORTS = changelist_url("reports_app", "report")
 CHANNELS = changelist_url("channels_app", "channel")

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from reports_app.models import Report
-from tests.app_api import call, status_of
-from tests.conftest import make_person
+from tests.app_api import call
+from tests.helpers import status_of
+from tests.people import make_person
 from users_app.models import BlacklistEntry
 from users_app.services import app_user_delete
 

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from channels_app.services import channel_create
 from messaging.models import Message
-from tests.conftest import make_person
+from tests.people import make_person
 from tests.delivery_fixtures import fake_env
 from tests.procs import database_url_for, start_gunicorn, start_worker
 

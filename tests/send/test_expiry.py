@@ -4,15 +4,13 @@ import time
 
 import pytest
 
+from tests.helpers import status_of
+
 from messaging.models import Delivery, Message
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 from tests.send.sender_support import stack, time_travel_expiry, wait_until  # noqa: F401
 from users_app.models import Device
 
-
-def status_of(response):
-    return response.json()["response"]["status"]
 
 
 @pytest.mark.parametrize("ttl", [60, 3600, 2419200])

@@ -8,14 +8,11 @@ from django.utils import timezone
 
 from channels_app.models import ChannelDailyCount
 from messaging.models import Delivery, Message
-from tests.admin_support import use_up_daily_limit
+from tests.helpers import status_of
+from tests.helpers import fill_today
 from tests.send.sender_support import WAIT, post, stack, wait_until  # noqa: F401
-from tests.delivery_fixtures import *  # noqa: F401,F403
 from users_app.services import blacklist_add
 
-
-def status_of(response):
-    return response.json()["response"]["status"]
 
 
 def answer(response):
@@ -116,7 +113,7 @@ def test_a_json_key_that_is_not_a_string_is_4005(send, valid_fields):
 
 
 def test_a_refused_send_stores_nothing_and_can_be_retried(send, valid_fields, bob, channel, settings):
-    use_up_daily_limit(channel, settings)
+    fill_today(channel, settings.CHANNEL_DAILY_LIMIT)
     refused = send(valid_fields, HTTP_IDEMPOTENCY_KEY="after-midnight")
     assert status_of(refused) == 4029
     ChannelDailyCount.objects.filter(channel=channel).delete()
@@ -148,7 +145,7 @@ def test_a_wrong_secret_with_a_key_is_still_4003(send, valid_fields):
 
 @pytest.mark.slow
 def test_20_concurrent_duplicates_make_one_message_and_one_push(stack, fcm):
-    from tests.conftest import make_person
+    from tests.people import make_person
 
     person = make_person(platform="android", push_token="fcm-idem")
     stack.start_worker()

@@ -4,19 +4,17 @@ import json
 
 import pytest
 
+from tests.helpers import status_of
+
 from channels_app.services import channel_create
 from messaging.models import Message
 from tests.app_api import call
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 from tests.send.sender_support import stack, time_travel_expiry, wait_until  # noqa: F401
 from users_app.models import Device
 
 STATUS = "/v1/messages/status"
 
-
-def status_of(response):
-    return response.json()["response"]["status"]
 
 
 def ask(client, channel, message_id, form=False, **fields):

@@ -4,19 +4,17 @@ import json
 
 import pytest
 
+from tests.helpers import status_of
+
 from channels_app.services import channel_create
 from messaging.models import Delivery, Message
 from tests.app_api import call
-from tests.conftest import make_person
-from tests.delivery_fixtures import *  # noqa: F401,F403
+from tests.people import make_person
 from tests.send.sender_support import stack, wait_until  # noqa: F401
 from users_app.models import Device
 
 WITHDRAW = "/v1/messages/withdraw"
 
-
-def status_of(response):
-    return response.json()["response"]["status"]
 
 
 def withdraw(client, channel, message_id, form=False, **fields):
