@@ -125,16 +125,21 @@ def time_left(message, now):
 def render(delivery, *, badge=None, now=None):
     message = delivery.message
     channel = message.channel
+    device = delivery.device
+    web = device.platform == Device.WEB
     if delivery.kind == Delivery.WITHDRAW:
-        # Tells the app to remove the notification it showed: FCM data-only, an APNs background push.
+        # Tells the app to remove the notification it showed: FCM data-only, an APNs background push,
+        # a Web Push payload the service worker reads.
         return Push(
             delivery_id=delivery.pk,
-            token=delivery.device.push_token,
+            token=device.push_token,
             title="",
             body="",
             data={"type": "withdraw", "message_id": str(message.pk)},
             important=False,
-            sandbox=delivery.device.sandbox,
+            sandbox=device.sandbox,
+            web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
+            collapse_id=message.collapse_key if web else "",  # Web Push Topic: replaces a push still pending
             data_only=True,
         )
     data = {"message_id": str(message.pk), "channel_token": channel.token}
@@ -150,7 +155,10 @@ def render(delivery, *, badge=None, now=None):
         image=logo_url(channel),
         badge=badge,
         collapse_id=message.collapse_key,  # a replacement's is the first message's: one notification
-        sandbox=delivery.device.sandbox,
+        sandbox=device.sandbox,
+        web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
+        created_at=message.created_at.isoformat().replace("+00:00", "Z") if web else "",
+        channel_verified=channel.is_verified if web else False,
         ttl=time_left(message, now or timezone.now()),
     )
 
@@ -187,8 +195,9 @@ def send(deliveries):
     """Pushes the claimed deliveries; returns {delivery id: Result}. Platforms go out in parallel."""
     results = {}
     groups = {}
-    ios_recipients = [d.message.recipient_id for d in deliveries if d.device.platform == Device.IOS]
-    badges = unread_counts(ios_recipients) if ios_recipients else {}
+    badged = (Device.IOS, Device.WEB)  # the unread count shows as the app icon's badge
+    badge_recipients = [d.message.recipient_id for d in deliveries if d.device.platform in badged]
+    badges = unread_counts(badge_recipients) if badge_recipients else {}
     now = timezone.now()
     for delivery in deliveries:
         device = delivery.device
@@ -199,7 +208,7 @@ def send(deliveries):
         if not device.is_active or not device.push_token:
             results[delivery.pk] = Result.invalid_token(device.deactivation_reason or "device is inactive")
             continue
-        badge = badges.get(delivery.message.recipient_id, 0) if device.platform == Device.IOS else None
+        badge = badges.get(delivery.message.recipient_id, 0) if device.platform in badged else None
         groups.setdefault(device.platform, []).append(render(delivery, badge=badge, now=now))
     if len(groups) == 1:
         [(platform, pushes)] = groups.items()

@@ -9,6 +9,9 @@ from channels_app.selectors import channel_send_context
 from channels_app import quota
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReused, InvalidValue, Throttled
+from stream_app import wake as stream_wake
+from stream_app.models import InboxEvent
+from stream_app.services import inbox_event_record
 from users_app.models import Device
 
 from . import delivery
@@ -24,7 +27,8 @@ _DEVICES_WHERE = f"""
 FROM {Device._meta.db_table} d
 WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
-"""
+  AND (d.platform <> '{Device.WEB}' OR (d.web_auth <> '' AND COALESCE(%(important)s, TRUE)))
+"""  # browsers must show every push, so silent (important=false) messages get no Web Push
 _MESSAGE_COLUMNS = "recipient_id, channel_id, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
 _MESSAGE_VALUES = "%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, " \
@@ -124,8 +128,11 @@ def message_send(*, request):
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    recipient_id = context.recipient_id
     if deliveries:
-        transaction.on_commit(lambda: enqueue_delivery(message_id))
+        transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
+    else:
+        transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
     return message_id, headers
 
 
@@ -229,24 +236,34 @@ def _store_in_a_transaction(params, *, channel_id, now, keyed=False):
         return message_id, count, cursor.rowcount
 
 
-def enqueue_delivery(message_id):
-    """Nudges a worker (at most one waiting nudge at a time); if the broker is down the sweep recovers."""
-    nudge_coalesced(message_id)
+def enqueue_delivery(message_id, *, recipient_id=None):
+    """Nudges a worker (at most one waiting nudge at a time) and wakes the recipient's streams; if the
+    broker is down the sweep recovers, and the streams find the message by polling."""
+    nudge_coalesced(message_id, recipient_id=recipient_id)
 
 
 def inbox_mark_read(*, user, message_id):
-    """Marks one of the user's messages read; False if there is no such message in their inbox."""
-    message = Message.objects.in_inbox().filter(recipient=user, id=message_id)
-    if not message.exists():
-        return False
-    message.filter(read_at__isnull=True).update(read_at=timezone.now())
-    return True
+    """Marks one of the user's messages read; False if there is no such message in their inbox.
+
+    The user's other devices learn it from their streams (an InboxEvent in the same transaction).
+    """
+    with transaction.atomic():
+        inbox = Message.objects.in_inbox().filter(recipient=user, id=message_id)
+        if inbox.filter(read_at__isnull=True).update(read_at=timezone.now()):
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
+            return True
+        return inbox.exists()
 
 
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
-    messages = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True)
-    return messages.update(read_at=timezone.now())
+    with transaction.atomic():
+        count = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        if count:
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"up_to": up_to})
+    return count
 
 
 def inbox_delete(*, user, message_id):
@@ -289,12 +306,9 @@ def inbox_remove(*, message_ids, reason, now=None):
         Delivery.objects.filter(message_id__in=removed_ids, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
             state=end_state, last_error=f"message {reason}", next_attempt_at=None, updated_at=now
         )
-        transaction.on_commit(lambda: inbox_removed_hook(removed))
+        for message_id, recipient_id in removed:  # the recipient's open streams get `deleted`
+            inbox_event_record(user_id=recipient_id, kind=InboxEvent.DELETED, data={"id": message_id})
     return removed
-
-
-def inbox_removed_hook(removed):
-    """After the commit: [(message id, recipient id)] left their inboxes (the live stream's `deleted`)."""
 
 
 def message_withdraw(*, channel_id, message_id, now=None):

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('channels_app', '0002_initial'),
         ('messaging', '0002_sender_control'),
-        ('users_app', '0003_appuser_read_receipts'),
+        ('users_app', '0005_appuser_read_receipts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('users_app', '0002_moderators_group'),
+        ('users_app', '0004_device_unique_push_token'),
     ]
 
     operations = [
