@@ -4,6 +4,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from kilopush.admin_mixins import ObjectActionsMixin
+from reports_app.models import Report
+from reports_app.selectors import report_count_subquery
 
 from . import selectors
 from .models import Channel
@@ -27,6 +29,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today",
+        "report_count",
         "created_at",
     ]
     list_display_links = ["name"]
@@ -40,6 +43,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today_detail",
+        "reports",
         "created_at",
     ]
     readonly_fields = fields
@@ -48,7 +52,20 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now())
+        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now()).annotate(
+            report_count=report_count_subquery(), open_report_count=report_count_subquery(Report.OPEN)
+        )
+
+    @admin.display(description="reports", ordering="report_count")
+    def report_count(self, obj):
+        return obj.report_count
+
+    @admin.display(description="abuse reports")
+    def reports(self, obj):
+        if not obj.report_count:
+            return "none"
+        url = reverse("admin:reports_app_report_changelist") + f"?q={obj.token}"
+        return format_html('<a href="{}">{} ({} open)</a>', url, obj.report_count, obj.open_report_count)
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from kilopush import crypto
 from users_app.models import AppUser, BlacklistEntry
 
 from .models import Channel
@@ -60,6 +61,14 @@ def channel_send_context(*, channel_token, recipient_token):
         blacklisted=bool(row[7]),
     )
 _TOKEN_RE = re.compile(r"c_[0-9a-f]{40}")
+
+
+def channel_authenticated(*, token, secret):
+    """The id of the channel whose Channel Token and Secret Key these are, else None (digests compared in constant time)."""
+    row = Channel.objects.filter(token=token).values_list("id", "secret_digest").first()
+    if row is None or not crypto.digests_match(secret, row[1]):
+        return None
+    return row[0]
 
 
 def is_channel_token(value):

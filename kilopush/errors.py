@@ -44,6 +44,10 @@ class InvalidValue(ApiError):
     status, http_status, message = 4005, 400, "Invalid or forbidden values"
 
 
+class IdempotencyKeyReused(ApiError):
+    status, http_status, message = 4009, 400, "Idempotency key reused with a different message"
+
+
 class Blocked(ApiError):
     status, http_status, message = 4023, 400, "Blocked"
 
@@ -61,10 +65,13 @@ class Throttled(ApiError):
 CODES = {
     4000: "invalid or missing headers, or a body that cannot be decoded",
     4001: "missing or invalid access token",
-    4003: "not allowed (send API: token and secret match no channel)",
+    4003: "not allowed (send API: token and secret match no channel; status and withdraw: also an id that is "
+    "not one of the channel's messages, answered exactly alike)",
     4004: "not found, or not yours",
     4005: "a field missing, invalid or of the wrong type, a body that is not an object, "
-    "or a method not allowed (send API: also an unknown recipient)",
+    "or a method not allowed (send API: also an unknown recipient, or a replace that is not one of the "
+    "channel's messages to that recipient)",
+    4009: "Idempotency key reused with a different message (send API)",
     4023: "blocked by staff",
     4024: "the recipient has blacklisted the channel",
     4029: "too many requests, see Retry-After (send API: also the daily limit, see X-RateLimit-*)",

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "channels_app",
     "messaging",
     "stats_app",
+    "reports_app",
     "stream_app",
 ]
 
@@ -224,6 +225,8 @@ APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
 APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
 # Logo uploads (create or update) one client address may make: each costs a decode (issue 16).
 APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
+# Abuse reports (POST /v1/app/reports) one account, and one client address, may file.
+APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 # 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
@@ -314,8 +317,13 @@ DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 15.0)
 DELIVERY_NUDGE_COALESCE = envbool("DELIVERY_NUDGE_COALESCE", True)
 DELIVERY_NUDGE_PENDING_TTL = envint("DELIVERY_NUDGE_PENDING_TTL", 5)  # a lost waiting nudge blocks no longer
 
+# Messages past their ttl leave the inbox within this many seconds; removed messages' status is kept this long.
+MESSAGE_EXPIRY_INTERVAL = envfloat("MESSAGE_EXPIRY_INTERVAL", 30.0)
+MESSAGE_STATUS_DAYS = envint("MESSAGE_STATUS_DAYS", 30)
+
 CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
+    "message-expiry": {"task": "messaging.tasks.expire_messages_task", "schedule": MESSAGE_EXPIRY_INTERVAL},
 }
 # A down broker must not hold the web request: one quick retry, then the sweep recovers the message.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("users_app.urls")),
     path("", include("channels_app.urls")),
+    path("", include("reports_app.urls")),
     path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # --- end App API ---

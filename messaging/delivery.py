@@ -107,7 +107,8 @@ def logo_url(channel):
 
 def unread_counts(recipient_ids):
     rows = (
-        Message.objects.filter(recipient_id__in=set(recipient_ids), read_at__isnull=True)
+        Message.objects.in_inbox()
+        .filter(recipient_id__in=set(recipient_ids), read_at__isnull=True)
         .order_by()
         .values_list("recipient_id")
         .annotate(n=Count("id"))
@@ -115,14 +116,36 @@ def unread_counts(recipient_ids):
     return dict(rows)
 
 
-def render(delivery, *, badge=None):
+def time_left(message, now):
+    """Whole seconds left of the message's ttl (None: it has none); 0 or less means expired."""
+    if message.expires_at is None:
+        return None
+    return int((message.expires_at - now).total_seconds())
+
+
+def render(delivery, *, badge=None, now=None):
     message = delivery.message
     channel = message.channel
     device = delivery.device
+    web = device.platform == Device.WEB
+    if delivery.kind == Delivery.WITHDRAW:
+        # Tells the app to remove the notification it showed: FCM data-only, an APNs background push,
+        # a Web Push payload the service worker reads.
+        return Push(
+            delivery_id=delivery.pk,
+            token=device.push_token,
+            title="",
+            body="",
+            data={"type": "withdraw", "message_id": str(message.pk)},
+            important=False,
+            sandbox=device.sandbox,
+            web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
+            collapse_id=message.collapse_key if web else "",  # Web Push Topic: replaces a push still pending
+            data_only=True,
+        )
     data = {"message_id": str(message.pk), "channel_token": channel.token}
     if message.url:
         data["url"] = message.url
-    web = device.platform == Device.WEB
     return Push(
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
@@ -132,12 +155,26 @@ def render(delivery, *, badge=None):
         important=message.important,
         image=logo_url(channel),
         badge=badge,
-        collapse_id=str(message.pk),
+        collapse_id=message.collapse_key,  # a replacement's is the first message's: one notification
         sandbox=device.sandbox,
         web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
         created_at=message.created_at.isoformat().replace("+00:00", "Z") if web else "",
         channel_verified=channel.is_verified if web else False,
+        ttl=time_left(message, now or timezone.now()),
     )
+
+
+def skipped(delivery, now):
+    """The Result of a push that must not go out any more (its message expired or left the inbox), or None."""
+    if delivery.kind != Delivery.PUSH:
+        return None
+    message = delivery.message
+    if message.removed_reason in (Message.WITHDRAWN, Message.REPLACED, Message.DELETED):
+        return Result.cancelled(f"message {message.removed_reason}")
+    left = time_left(message, now)
+    if left is not None and left <= 0:
+        return Result.expired()
+    return None
 
 
 # --- send --------------------------------------------------------------------------------
@@ -162,13 +199,18 @@ def send(deliveries):
     badged = (Device.IOS, Device.WEB)  # the unread count shows as the app icon's badge
     badge_recipients = [d.message.recipient_id for d in deliveries if d.device.platform in badged]
     badges = unread_counts(badge_recipients) if badge_recipients else {}
+    now = timezone.now()
     for delivery in deliveries:
         device = delivery.device
+        skip = skipped(delivery, now)
+        if skip is not None:
+            results[delivery.pk] = skip  # no push after the ttl, nor for a message taken back
+            continue
         if not device.is_active or not device.push_token:
             results[delivery.pk] = Result.invalid_token(device.deactivation_reason or "device is inactive")
             continue
         badge = badges.get(delivery.message.recipient_id, 0) if device.platform in badged else None
-        groups.setdefault(device.platform, []).append(render(delivery, badge=badge))
+        groups.setdefault(device.platform, []).append(render(delivery, badge=badge, now=now))
     if len(groups) == 1:
         [(platform, pushes)] = groups.items()
         answers = {platform: _send_with(platform, pushes)}
@@ -203,8 +245,15 @@ def outcome_fields(delivery, result, now):
         return {"state": Delivery.INVALID_TOKEN, "last_error": result.reason, "next_attempt_at": None}
     if result.outcome is Outcome.REJECTED:
         return {"state": Delivery.REJECTED, "last_error": result.reason, "next_attempt_at": None}
+    if result.outcome is Outcome.EXPIRED:
+        return {"state": Delivery.EXPIRED, "last_error": result.reason, "next_attempt_at": None}
+    if result.outcome is Outcome.CANCELLED:
+        return {"state": Delivery.CANCELLED, "last_error": result.reason, "next_attempt_at": None}
     next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts, result.retry_after))
-    if next_attempt_at > delivery.created_at + timedelta(seconds=settings.DELIVERY_MAX_AGE):
+    expires_at = delivery.message.expires_at if delivery.kind == Delivery.PUSH else None
+    if next_attempt_at > delivery.created_at + timedelta(seconds=settings.DELIVERY_MAX_AGE) or (
+        expires_at is not None and next_attempt_at >= expires_at
+    ):
         return {"state": Delivery.EXPIRED, "last_error": result.reason, "next_attempt_at": None}
     return {"state": Delivery.QUEUED, "last_error": result.reason, "next_attempt_at": next_attempt_at}
 
@@ -261,3 +310,38 @@ def retire_token(*, device, push_token, reason, now=None):
         logger.info("Device %s deactivated: %s", device.pk, reason)
         metrics.device_deactivated(device.platform)
     return bool(updated)
+
+
+# --- withdraw pushes ------------------------------------------------------------------------
+
+
+def queue_withdraw_pushes(*, message_ids, now=None):
+    """One withdraw delivery per device that accepted the message's push (once: unique per kind); returns how many."""
+    now = now or timezone.now()
+    pushed = list(
+        Delivery.objects.filter(message_id__in=message_ids, kind=Delivery.PUSH, state=Delivery.ACCEPTED)
+        .values_list("message_id", "device_id")
+    )
+    if pushed:
+        Delivery.objects.bulk_create(
+            [Delivery(message_id=m, device_id=d, kind=Delivery.WITHDRAW, created_at=now, updated_at=now)
+             for m, d in pushed],
+            ignore_conflicts=True,
+        )
+    return len(pushed)
+
+
+def withdrawn_in_flight(deliveries, *, now=None):
+    """Messages withdrawn while this batch was pushing them: their devices get the withdraw push too.
+
+    Returns the ids of the messages that got withdraw deliveries (to be nudged).
+    """
+    accepted = {d.message_id for d in deliveries if d.kind == Delivery.PUSH and d.state == Delivery.ACCEPTED}
+    if not accepted:
+        return []
+    withdrawn = list(
+        Message.objects.filter(id__in=accepted, removed_reason=Message.WITHDRAWN).values_list("id", flat=True)
+    )
+    if withdrawn:
+        queue_withdraw_pushes(message_ids=withdrawn, now=now)
+    return withdrawn

@@ -1,7 +1,25 @@
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class MessageQuerySet(models.QuerySet):
+    def in_inbox(self, now=None):
+        """Only messages still in their recipient's inbox: not removed, not past their ttl."""
+        now = now or timezone.now()
+        return self.filter(removed_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 class Message(models.Model):
+    # Why a message left the inbox; its row (and so its status) stays for MESSAGE_STATUS_DAYS.
+    WITHDRAWN, EXPIRED, REPLACED, DELETED = "withdrawn", "expired", "replaced", "deleted"
+    REMOVAL_REASONS = [
+        (WITHDRAWN, "withdrawn by the sender"),
+        (EXPIRED, "expired (ttl)"),
+        (REPLACED, "replaced by a newer message"),
+        (DELETED, "deleted by the recipient"),
+    ]
+
     recipient = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="messages")
     text = models.TextField(max_length=1000)
@@ -12,9 +30,36 @@ class Message(models.Model):
     had_devices = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The sender's Idempotency-Key: a repeat within 24 h answers this message (unique per channel).
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # ttl: no push after this, and the message leaves the inbox.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The notification's collapse key; "" means the message's own id ("replace" takes the old one's).
+    collapse_id = models.CharField(max_length=32, blank=True, default="", db_default="")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.CharField(max_length=16, choices=REMOVAL_REASONS, blank=True, default="", db_default="")
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["recipient", "-id"])]
+        indexes = [
+            models.Index(fields=["recipient", "-id"]),
+            models.Index(
+                fields=["expires_at"], name="message_expiry", condition=Q(expires_at__isnull=False, removed_at__isnull=True)
+            ),
+            models.Index(fields=["removed_at"], name="message_removed", condition=Q(removed_at__isnull=False)),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="unique_idempotency_key",
+            )
+        ]
+
+    @property
+    def collapse_key(self):
+        return self.collapse_id or str(self.pk)
 
     def __str__(self):
         return f"#{self.pk} to {self.recipient_id}"
@@ -28,7 +73,8 @@ class Delivery(models.Model):
     ACCEPTED = "accepted"  # the provider took it
     INVALID_TOKEN = "invalid_token"  # the device's token is dead; the device was deactivated
     REJECTED = "rejected"  # permanently refused for this message
-    EXPIRED = "expired"  # still failing after the retry window
+    EXPIRED = "expired"  # still failing after the retry window, or the message's ttl ran out before the push
+    CANCELLED = "cancelled"  # the message was withdrawn, replaced or deleted before the push
     STATES = [
         (QUEUED, "queued"),
         (SENDING, "sending"),
@@ -36,10 +82,15 @@ class Delivery(models.Model):
         (INVALID_TOKEN, "invalid token"),
         (REJECTED, "rejected"),
         (EXPIRED, "expired"),
+        (CANCELLED, "cancelled"),
     ]
+    # A delivery pushes the message, or (after a withdraw) tells a device that got it to remove it.
+    PUSH, WITHDRAW = "push", "withdraw"
+    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw")]
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
     device = models.ForeignKey("users_app.Device", on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=8, choices=KINDS, default=PUSH, db_default=PUSH)
     state = models.CharField(max_length=16, choices=STATES, default=QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     provider_message_id = models.CharField(max_length=255, blank=True)
@@ -51,7 +102,7 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
-        constraints = [models.UniqueConstraint(fields=["message", "device"], name="unique_delivery")]
+        constraints = [models.UniqueConstraint(fields=["message", "device", "kind"], name="unique_delivery_kind")]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
 
     def __str__(self):

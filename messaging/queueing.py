@@ -104,6 +104,8 @@ def deliver_batch(message_id):
     now = timezone.now()
     changes = delivery.record(deliveries, results, now=now)
     nudge_retries(deliveries, now)
+    for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
+        nudge(message_id)  # withdrawn while its push was in flight: the withdraw push goes now
     return changes
 
 

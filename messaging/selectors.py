@@ -1,4 +1,4 @@
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, Min, OuterRef
 
 from kilopush.queries import count_subquery
 
@@ -7,7 +7,7 @@ from .models import Delivery, Message
 
 def _inbox_items():
     """Messages as the inbox shows them (with their channel)."""
-    return Message.objects.select_related("channel")
+    return Message.objects.in_inbox().select_related("channel")
 
 
 def inbox_page(*, user, after=None, before=None, limit=50, oldest_first=False):
@@ -35,7 +35,7 @@ def due_deliveries_count(now=None):
 
 
 def unread_count(user):
-    return Message.objects.filter(recipient=user, read_at__isnull=True).count()
+    return Message.objects.in_inbox().filter(recipient=user, read_at__isnull=True).count()
 
 
 # --- staff admin changelist ---
@@ -54,3 +54,71 @@ def messages_with_delivery_state(queryset, state):
     if state == "none":
         return queryset.filter(~Exists(Delivery.objects.filter(message=OuterRef("pk"))))
     return queryset.filter(Exists(Delivery.objects.filter(message=OuterRef("pk"), state=state)))
+
+
+# --- the sender's view: POST /v1/messages/status ---
+
+
+def _state(message, counts, read_at):
+    """The published states, first match wins (see the README's "Message status")."""
+    if message.removed_reason == Message.WITHDRAWN:
+        return "withdrawn"
+    if read_at is not None:
+        return "read"
+    if counts["pushed"] and message.important is not False:
+        return "pushed"  # also once its ttl removed it: it was shown
+    if message.removed_reason == Message.EXPIRED:
+        return "expired"
+    if message.important is False:
+        return "inbox_only"
+    if not counts["total"]:
+        # No delivery was made; or every push was cancelled before it went: a replaced message was taken back.
+        return "withdrawn" if counts["cancelled"] and message.removed_reason == Message.REPLACED else "inbox_only"
+    if counts["queued"]:
+        return "queued"
+    if counts["failed"] == counts["expired"]:
+        return "expired"  # every delivery ran out of time unpushed
+    return "failed"
+
+
+def message_status(*, channel_id, message_id):
+    """What the sender may know of one of its messages, or None (not this channel's, or unknown)."""
+    message = (
+        Message.objects.filter(id=message_id, channel_id=channel_id)
+        .select_related("recipient")
+        .only("id", "created_at", "read_at", "important", "removed_reason", "recipient__read_receipts")
+        .first()
+    )
+    if message is None:
+        return None
+    counts = {"queued": 0, "pushed": 0, "failed": 0, "expired": 0, "cancelled": 0, "total": 0}
+    pushed_at = None
+    rows = (
+        Delivery.objects.filter(message_id=message.pk, kind=Delivery.PUSH)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"), first=Min("updated_at"))
+    )
+    for state, n, first in rows:
+        if state in (Delivery.QUEUED, Delivery.SENDING):
+            counts["queued"] += n
+        elif state == Delivery.ACCEPTED:
+            counts["pushed"] += n
+            pushed_at = first
+        elif state == Delivery.CANCELLED:
+            counts["cancelled"] += n
+            continue
+        else:
+            counts["failed"] += n
+            if state == Delivery.EXPIRED:
+                counts["expired"] += n
+        counts["total"] += n
+    read_at = message.read_at if message.recipient.read_receipts else None
+    return {
+        "id": str(message.pk),
+        "state": _state(message, counts, read_at),
+        "created_at": message.created_at,
+        "pushed_at": pushed_at,
+        "read_at": read_at,
+        "devices": {"queued": counts["queued"], "pushed": counts["pushed"], "failed": counts["failed"]},
+    }

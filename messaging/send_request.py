@@ -1,5 +1,6 @@
 """Decoding and validating a POST /v1/messages/send body (the published contract)."""
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -13,6 +14,9 @@ from kilopush.errors import InvalidHeaders, InvalidValue
 from . import send_guards
 
 MAX_TEXT = 1000
+TTL_MIN, TTL_MAX = 60, 2_419_200  # one minute to 28 days (FCM's own maximum)
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+MAX_KEY = 255
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -23,7 +27,7 @@ class Field:
     """One field of the send request: `validate` checks it and send_schema.py describes it from this."""
 
     name: str
-    kind: str  # "required" (non-empty string), "url" (empty or http(s) URL), "flag" (0/1)
+    kind: str  # "required" (non-empty string), "url" (empty or http(s) URL), "flag" (0/1), "ttl", "id", "key"
     description: str
     max_length: int | None = None
 
@@ -41,6 +45,25 @@ FIELDS = (
         "absent: normal notification with sound; 1: high-priority, time-sensitive; 0: no alert, inbox only",
     ),
     Field("silent", "flag", "1 means important=0; important=1 with silent=1 is refused (4005)"),
+    Field(
+        "ttl",
+        "ttl",
+        f"Seconds the message lives, {TTL_MIN}–{TTL_MAX}: no push after it, and it leaves the inbox. "
+        "A JSON integer, or a decimal string in forms",
+    ),
+    Field(
+        "replace",
+        "id",
+        "The id of an earlier message of this channel to this recipient: the new one takes its place "
+        "and its notification (same collapse key)",
+    ),
+    Field(
+        "idempotency_key",
+        "key",
+        f"Like the Idempotency-Key header (1–{MAX_KEY} printable ASCII characters), for clients that "
+        "cannot set headers: a repeat within 24 h answers the first send's id",
+        max_length=MAX_KEY,
+    ),
 )
 
 
@@ -52,6 +75,13 @@ class SendRequest:
     message: str
     url: str = ""
     important: bool | None = None
+    ttl: int | None = None
+    replace: int | None = None
+    idempotency_key: str | None = None
+
+
+class FormFields(dict):
+    """A form's fields (every value a string), told apart from a JSON object where a type matters (ttl)."""
 
 
 def split_content_type(header):
@@ -85,7 +115,7 @@ def decode_body(request):
         raise InvalidHeaders(f"The form body is not valid {charset} or has too many fields") from None
     counts = Counter(key for key, _ in pairs)
     send_guards.refuse_repeated({key for key, count in counts.items() if count > 1})
-    return dict(pairs)
+    return FormFields(pairs)
 
 
 def _decode_multipart(request, codec):
@@ -99,10 +129,10 @@ def _decode_multipart(request, codec):
         # SuspiciousOperation: more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields or _FILES files.
         raise InvalidHeaders("The multipart body cannot be decoded") from None
     send_guards.refuse_repeated({key for key in post if len(post.getlist(key)) > 1})
-    return {key: post.get(key) for key in post}
+    return FormFields((key, post.get(key)) for key in post)
 
 
-def _required_string(data, field, max_length=None):
+def required_string(data, field, max_length=None):
     value = data.get(field)
     if value is None or value == "":
         raise InvalidValue(f"{field} is required")
@@ -143,9 +173,61 @@ def _url(data, field="url", max_length=MAX_TEXT):
     return value
 
 
-def validate(data):
-    """Checks the request's shape (4005) in a fixed field order; returns a SendRequest."""
+def _ttl(data, field="ttl", max_length=None):
+    """A JSON integer, or in a form a decimal string without sign or leading zero; empty or absent is None."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(data, FormFields):
+        if not (isinstance(value, str) and DECIMAL.fullmatch(value)):
+            raise InvalidValue(f"{field} must be a whole number of seconds")
+        value = int(value)
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"{field} must be an integer")
+    if not TTL_MIN <= value <= TTL_MAX:
+        raise InvalidValue(f"{field} must be between {TTL_MIN} and {TTL_MAX} seconds")
+    return value
+
+
+DECIMAL = re.compile(r"[1-9][0-9]{0,17}")  # what the schema's patterns say: no sign, no leading zero, < 10^18
+PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+
+def message_id(data, field="id", max_length=None, required=False):
+    """A message id as the send answer gave it (a decimal string) or a JSON integer; 4005 otherwise."""
+    value = data.get(field)
+    if value is None or value == "":
+        if required:
+            raise InvalidValue(f"{field} is required")
+        return None
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID:
+        return value
+    raise InvalidValue(f"{field} must be a message id")
+
+
+def idempotency_key(value, field="idempotency_key"):
+    """1–255 printable ASCII characters; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_KEY or not PRINTABLE.fullmatch(value):
+        raise InvalidValue(f"{field} must be 1–{MAX_KEY} printable ASCII characters")
+    return value
+
+
+def _key(data, field="idempotency_key", max_length=None):
+    return idempotency_key(data.get(field), field)
+
+
+def validate(data, *, idempotency_header=None):
+    """Checks the request's shape (4005) in a fixed field order; returns a SendRequest.
+
+    `idempotency_header`: the Idempotency-Key header's value, if sent; it wins over the field.
+    """
     values = {field.name: _CHECKS[field.kind](data, field.name, field.max_length) for field in FIELDS}
+    if idempotency_header is not None:
+        values["idempotency_key"] = idempotency_key(idempotency_header, "Idempotency-Key")
     silent = values.pop("silent")
     if silent:
         if values["important"]:
@@ -154,4 +236,4 @@ def validate(data):
     return SendRequest(**values)
 
 
-_CHECKS = {"required": _required_string, "url": _url, "flag": _flag}
+_CHECKS = {"required": required_string, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key}

@@ -8,10 +8,12 @@ as the README does, without touching the view.
 from kilopush.errors import describe_codes
 
 from .send_guards import URL_PATTERN
-from .send_request import FIELDS
+from .send_request import FIELDS, MAX_ID, MAX_KEY, TTL_MAX, TTL_MIN
 
 # The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
-SEND_ERROR_CODES = (4000, 4003, 4005, 4023, 4024, 4029)
+SEND_ERROR_CODES = (4000, 4003, 4005, 4009, 4023, 4024, 4029)
+# Status and withdraw: {token, secret, id}; another channel's message answers 4003 like a wrong secret.
+MESSAGE_ERROR_CODES = (4000, 4003, 4005, 4029)
 
 PATH = "/v1/messages/send"
 
@@ -32,12 +34,28 @@ _NO_NUL = "^[^\\u0000]*$"
 _URL = URL_PATTERN
 
 
+# 60..2419200 written out as decimal strings (no sign, no leading zero), as send_request._ttl reads forms.
+_TTL_FORM = (
+    "^$|^([6-9][0-9]|[1-9][0-9]{2,5}|1[0-9]{6}|2[0-3][0-9]{5}|240[0-9]{4}|241[0-8][0-9]{3}|2419[01][0-9]{2}|2419200)$"
+)
+_ID_STRING = {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}
+ID_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID}, _ID_STRING]}
+KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[\\u0020-\\u007e]*$"}
+
+
 def _field(field, flag):
     """The JSON schema of one send_request.FIELDS entry."""
+    form = flag is _FLAG_FORM
     if field.kind == "required":
         schema = {"type": "string", "minLength": 1, "pattern": _NO_NUL}
     elif field.kind == "url":
         schema = {"type": "string", "pattern": _URL}
+    elif field.kind == "ttl":
+        schema = {"type": "string", "pattern": _TTL_FORM} if form else {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}
+    elif field.kind == "id":
+        schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else dict(ID_SCHEMA)
+    elif field.kind == "key":
+        schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:
         schema = dict(flag)
     if field.max_length is not None:
@@ -108,6 +126,16 @@ def _error(description):
     }
 
 
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": KEY_SCHEMA,
+    "description": "A repeat of an accepted send of this channel with the same key within 24 h answers its id "
+    "and stores nothing; the same key with another to, message, url or important is 4009. "
+    "The idempotency_key field does the same for clients that cannot set headers.",
+}
+
 SEND_OPERATION = {
     "operationId": "messages_send",
     "summary": "Send a message to a User Token",
@@ -115,6 +143,7 @@ SEND_OPERATION = {
     "(a charset parameter is allowed). Every error is answered with HTTP 400 and the envelope's status.",
     "tags": ["messages"],
     "security": [],
+    "parameters": [IDEMPOTENCY_HEADER],
     "requestBody": {
         "required": True,
         "content": {
@@ -136,6 +165,105 @@ SEND_OPERATION = {
 }
 
 
+# --- POST /v1/messages/status and /v1/messages/withdraw: {token, secret, id} ---
+
+STATUS_PATH = "/v1/messages/status"
+WITHDRAW_PATH = "/v1/messages/withdraw"
+_CREDENTIALS = {
+    "token": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Token (c_…)"},
+    "secret": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Secret Key"},
+}
+MESSAGE_REQUEST = {
+    "type": "object",
+    "description": "Unknown fields are ignored.",
+    "properties": {**_CREDENTIALS, "id": {**ID_SCHEMA, "description": "The id the send answer gave (string or integer)"}},
+    "required": ["token", "secret", "id"],
+}
+MESSAGE_REQUEST_FORM = {
+    **MESSAGE_REQUEST,
+    "properties": {**_CREDENTIALS, "id": {**_ID_STRING, "description": "The id the send answer gave"}},
+}
+_WHEN = {"type": "string", "format": "date-time", "nullable": True}
+MESSAGE_STATUS = {
+    "type": "object",
+    "properties": {
+        "response": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer", "enum": [200]},
+                "message": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "state": {
+                            "type": "string",
+                            "enum": ["queued", "pushed", "read", "failed", "inbox_only", "expired", "withdrawn"],
+                        },
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "pushed_at": {**_WHEN, "description": "When a provider first accepted a push"},
+                        "read_at": {**_WHEN, "description": "null unless read and the recipient allows read receipts"},
+                        "devices": {
+                            "type": "object",
+                            "properties": {
+                                "queued": {"type": "integer", "minimum": 0},
+                                "pushed": {"type": "integer", "minimum": 0},
+                                "failed": {"type": "integer", "minimum": 0},
+                            },
+                            "required": ["queued", "pushed", "failed"],
+                        },
+                    },
+                    "required": ["id", "state", "created_at", "pushed_at", "read_at", "devices"],
+                },
+            },
+            "required": ["status", "message"],
+        }
+    },
+    "required": ["response"],
+}
+
+
+def _message_operation(operation_id, summary, description, ok_description, ok_schema):
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description + " Body: JSON, an HTML form or multipart/form-data. Every error is "
+        "answered with HTTP 400 and the envelope's status.",
+        "tags": ["messages"],
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/MessageRequest"}},
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/MessageRequestForm"}},
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/MessageRequestForm"}},
+            },
+        },
+        "responses": {
+            "200": {"description": ok_description, "content": {"application/json": {"schema": ok_schema}}},
+            "400": _error(describe_codes(*MESSAGE_ERROR_CODES)),
+            "405": _error("4005: use POST"),
+            "500": _error("Unexpected failure"),
+        },
+    }
+
+
+STATUS_OPERATION = _message_operation(
+    "messages_status",
+    "What became of a message",
+    "Its state (queued, pushed, read, failed, inbox_only, expired, withdrawn) and its deliveries.",
+    "The message's status",
+    {"$ref": "#/components/schemas/MessageStatus"},
+)
+WITHDRAW_OPERATION = _message_operation(
+    "messages_withdraw",
+    "Take a message back",
+    "It leaves the inbox, its queued pushes are cancelled, and devices that showed it get a withdraw push "
+    '({"type": "withdraw", "message_id"}). Idempotent.',
+    "Withdrawn",
+    {"$ref": "#/components/schemas/SendAccepted"},
+)
+
+
 def add_send_api(result, generator, request, public):
     """drf-spectacular postprocessing hook: adds the send API's path and components."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -143,5 +271,11 @@ def add_send_api(result, generator, request, public):
     schemas["SendRequest"] = SEND_REQUEST
     schemas["SendRequestForm"] = SEND_REQUEST_FORM
     schemas["SendAccepted"] = SEND_ACCEPTED
-    result.setdefault("paths", {})[PATH] = {"post": SEND_OPERATION}
+    schemas["MessageRequest"] = MESSAGE_REQUEST
+    schemas["MessageRequestForm"] = MESSAGE_REQUEST_FORM
+    schemas["MessageStatus"] = MESSAGE_STATUS
+    paths = result.setdefault("paths", {})
+    paths[PATH] = {"post": SEND_OPERATION}
+    paths[STATUS_PATH] = {"post": STATUS_OPERATION}
+    paths[WITHDRAW_PATH] = {"post": WITHDRAW_OPERATION}
     return result

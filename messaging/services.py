@@ -1,21 +1,26 @@
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
 from channels_app import quota
 from kilopush import crypto, metrics
-from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
+from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReused, InvalidValue, Throttled
 from stream_app import wake as stream_wake
 from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
 
+from . import delivery
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
 logger = logging.getLogger(__name__)
+
+FORBIDDEN = "Invalid channel token or secret"  # unknown token, wrong secret, another channel's message: one answer
 
 # The hot path writes in plain SQL: the ORM's per-query overhead was most of a send's cost.
 _DEVICES_WHERE = f"""
@@ -24,9 +29,16 @@ WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"
   AND d.push_token <> ''
   AND (d.platform <> '{Device.WEB}' OR (d.web_auth <> '' AND COALESCE(%(important)s, TRUE)))
 """  # browsers must show every push, so silent (important=false) messages get no Web Push
+_MESSAGE_COLUMNS = "recipient_id, channel_id, text, url, important, had_devices, created_at, " \
+    "idempotency_key, expires_at, collapse_id"
+_MESSAGE_VALUES = "%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, " \
+    f"EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
+# With an Idempotency-Key, a concurrent duplicate waits for the first one's commit, then inserts nothing.
+_ON_KEY_CONFLICT = "ON CONFLICT (channel_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 _INSERT_MESSAGE_SQL = f"""
-INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
-VALUES (%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s)
+INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
+VALUES ({_MESSAGE_VALUES})
+{{on_conflict}}
 RETURNING id
 """
 _INSERT_DELIVERIES_SQL = f"""
@@ -39,9 +51,10 @@ _STORE_PG_SQL = f"""
 WITH quota AS (
     {quota.take_sql(only_if="%(limited)s")}
 ), message AS (
-    INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
-    SELECT %(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s
+    INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
+    SELECT {_MESSAGE_VALUES}
     WHERE NOT %(limited)s OR EXISTS (SELECT 1 FROM quota)
+    {{on_conflict}}
     RETURNING id
 ), deliveries AS (
     INSERT INTO {Delivery._meta.db_table}
@@ -51,20 +64,34 @@ WITH quota AS (
 )
 SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
 """
+_STORE_PG_KEYED_SQL = _STORE_PG_SQL.format(on_conflict=_ON_KEY_CONFLICT)
+_STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
+_INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
+_INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class _KeyTaken(Exception):
+    """A concurrent send with the same Idempotency-Key committed first: roll this one back."""
 
 
 def message_send(*, request):
     """Accepts one message for delivery; returns (message id, extra response headers).
 
-    Checks run in the published precedence: 4003, 4005 (unknown recipient), 4023,
-    4024, 4029. The message and one queued Delivery per active device commit before
-    this returns; a worker is nudged after the commit.
+    Checks run in the published precedence: 4003, 4005 (unknown recipient or replace), 4023,
+    4024, 4009 (an Idempotency-Key reused for another message), 4029. The message and one
+    queued Delivery per active device commit before this returns; a worker is nudged after
+    the commit. A repeat of an accepted send (same channel and key within 24 h) answers
+    that send's id and stores nothing.
     """
     context = channel_send_context(channel_token=request.token, recipient_token=request.to)
     if context is None or not crypto.digests_match(request.secret, context.secret_digest):
-        raise Forbidden("Invalid channel token or secret")
+        raise Forbidden(FORBIDDEN)
     if context.recipient_id is None:
         raise InvalidValue("Unknown recipient")
+    collapse_id = ""
+    if request.replace is not None:
+        collapse_id = _collapse_key_of(request.replace, channel_id=context.channel_id, recipient_id=context.recipient_id)
     if context.channel_blocked or context.owner_blocked:
         raise Blocked("This channel is blocked")
     if context.recipient_blocked:
@@ -73,22 +100,30 @@ def message_send(*, request):
         raise Blacklisted()
 
     now = timezone.now()
+    when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
     params = {
         "recipient": context.recipient_id,
         "channel": context.channel_id,
         "text": request.message,
         "url": request.url,
         "important": request.important,
-        "now": connection.ops.adapt_datetimefield_value(now),  # raw SQL: as the ORM would store it
+        "now": when(now),
+        "idempotency_key": request.idempotency_key,
+        "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
+        "collapse_id": collapse_id,
         **quota.take_params(channel_id=context.channel_id, now=now),
         "limited": quota.is_limited(verified=context.channel_verified),
     }
-    if connection.vendor == "postgresql":
-        message_id, count, deliveries = _store_in_one_statement(params)
+    limit = quota.daily_limit(verified=context.channel_verified)
+    if request.idempotency_key is not None or request.replace is not None:
+        message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
+        if message_id is not None and count is _REPEAT:
+            return message_id, _current_headers(context.channel_id, limit, now)
+    elif connection.vendor == "postgresql":
+        message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
     else:
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     headers = {}
-    limit = quota.daily_limit(verified=context.channel_verified)
     if limit is not None:
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
@@ -102,14 +137,90 @@ def message_send(*, request):
     return message_id, headers
 
 
-def _store_in_one_statement(params):
+_REPEAT = object()  # the count of a repeated send: nothing was taken
+
+
+def _collapse_key_of(message_id, *, channel_id, recipient_id):
+    """The collapse key a replacement takes over; 4005 unless it is this channel's message to this recipient."""
+    row = (
+        Message.objects.filter(id=message_id, channel_id=channel_id, recipient_id=recipient_id)
+        .values_list("id", "collapse_id")
+        .first()
+    )
+    if row is None:
+        raise InvalidValue("replace: no such message of this channel to this recipient")
+    return row[1] or str(row[0])
+
+
+def _repeat_of(request, *, channel_id, recipient_id, now):
+    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
+    row = (
+        Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
+        .values_list("id", "recipient_id", "text", "url", "important", "created_at")
+        .first()
+    )
+    if row is None:
+        return None
+    message_id, recipient, text, url, important, created_at = row
+    if created_at <= now - IDEMPOTENCY_WINDOW:
+        # Older than the window: the key is free again (the old message keeps its row, not the key).
+        Message.objects.filter(id=message_id).update(idempotency_key=None)
+        return None
+    if (recipient, text, url, important) != (recipient_id, request.message, request.url, request.important):
+        raise IdempotencyKeyReused()
+    return message_id
+
+
+def _store_keyed(request, params, *, context, now, limit):
+    """The send with an Idempotency-Key or a replace: one transaction, rolled back if it stored nothing.
+
+    Returns (message id, count or _REPEAT, deliveries).
+    """
+    key = request.idempotency_key
+    for attempt in (1, 2, 3):
+        try:
+            with transaction.atomic():
+                if key is not None:
+                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now)
+                    if repeat is not None:
+                        return repeat, _REPEAT, 0
+                if connection.vendor == "postgresql":
+                    message_id, count, deliveries = _store_in_one_statement(
+                        _STORE_PG_KEYED_SQL if key is not None else _STORE_PG_SQL, params
+                    )
+                else:
+                    message_id, count, deliveries = _store_in_a_transaction(
+                        params, channel_id=context.channel_id, now=now, keyed=key is not None
+                    )
+                if message_id is None:
+                    over_limit = limit is not None and count is None
+                    if key is not None and (attempt == 1 or not over_limit):
+                        # A concurrent duplicate won (perhaps taking the quota's last unit too): undo
+                        # whatever this pass took, and look again now that it has committed.
+                        raise _KeyTaken()
+                    return None, count, 0  # over the daily limit: nothing was stored
+                if request.replace is not None:
+                    inbox_remove(message_ids=[request.replace], reason=Message.REPLACED, now=now)
+                return message_id, count, deliveries
+        except _KeyTaken:
+            continue
+    raise RuntimeError(f"Idempotency-Key of channel {context.channel_id} kept changing hands")
+
+
+def _current_headers(channel_id, limit, now):
+    if limit is None:
+        return {}
+    return quota.rate_limit_headers(limit=limit, count=quota.channel_sent_today(channel=channel_id, now=now), now=now)
+
+
+def _store_in_one_statement(sql, params):
     """Returns (message id or None when over the limit, today's count or None, deliveries queued)."""
     with connection.cursor() as cursor:
-        cursor.execute(_STORE_PG_SQL, params)
+        cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _store_in_a_transaction(params, *, channel_id, now):
+def _store_in_a_transaction(params, *, channel_id, now, keyed=False):
     """The same for databases without data-modifying CTEs (the embedded SQLite)."""
     with transaction.atomic(), connection.cursor() as cursor:
         count = None
@@ -117,8 +228,11 @@ def _store_in_a_transaction(params, *, channel_id, now):
             count = quota.channel_take_daily_quota(channel_id=channel_id, now=now)
             if count is None:
                 return None, None, 0
-        cursor.execute(_INSERT_MESSAGE_SQL, params)
-        message_id = cursor.fetchone()[0]
+        cursor.execute(_INSERT_MESSAGE_KEYED_SQL if keyed else _INSERT_MESSAGE_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None, count, 0
+        message_id = row[0]
         cursor.execute(_INSERT_DELIVERIES_SQL, {**params, "message": message_id})
         return message_id, count, cursor.rowcount
 
@@ -130,21 +244,22 @@ def enqueue_delivery(message_id, *, recipient_id=None):
 
 
 def inbox_mark_read(*, user, message_id):
-    """Marks one of the user's messages read; False if there is no such message of theirs.
+    """Marks one of the user's messages read; False if there is no such message in their inbox.
 
     The user's other devices learn it from their streams (an InboxEvent in the same transaction).
     """
     with transaction.atomic():
-        if Message.objects.filter(recipient=user, id=message_id, read_at__isnull=True).update(read_at=timezone.now()):
+        inbox = Message.objects.in_inbox().filter(recipient=user, id=message_id)
+        if inbox.filter(read_at__isnull=True).update(read_at=timezone.now()):
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
             return True
-        return Message.objects.filter(recipient=user, id=message_id).exists()
+        return inbox.exists()
 
 
 def inbox_mark_read_up_to(*, user, up_to):
-    """Marks every unread message of the user with an id up to `up_to` read; returns how many."""
+    """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
     with transaction.atomic():
-        count = Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
+        count = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
             read_at=timezone.now()
         )
         if count:
@@ -153,9 +268,85 @@ def inbox_mark_read_up_to(*, user, up_to):
 
 
 def inbox_delete(*, user, message_id):
-    """Deletes one of the user's messages (and its deliveries); False if there is no such message of theirs."""
+    """The recipient deletes one of their messages; False if there is no such message in their inbox.
+
+    The text and url go; the row stays (its status answers the sender for MESSAGE_STATUS_DAYS).
+    """
+    if not Message.objects.in_inbox().filter(recipient=user, id=message_id).exists():
+        return False
+    return bool(inbox_remove(message_ids=[message_id], reason=Message.DELETED))
+
+
+# --- leaving the inbox: withdraw, expiry, replace and delete all go through inbox_remove ---
+
+
+def inbox_remove(*, message_ids, reason, now=None):
+    """Takes messages out of their recipients' inboxes; returns [(message id, recipient id)] of those removed.
+
+    The one door out of the inbox (withdraw, ttl, replace, the recipient's delete), so every
+    removal tells open streams the same way. The rows stay, so the status keeps answering;
+    queued pushes end: `expired` for a ttl, `cancelled` otherwise.
+    """
+    now = now or timezone.now()
+    ids = list(message_ids)
+    if not ids:
+        return []
+    blank = {"text": "", "url": ""} if reason == Message.DELETED else {}
     with transaction.atomic():
-        deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
-        if deleted:
-            inbox_event_record(user_id=user.pk, kind=InboxEvent.DELETED, data={"id": message_id})
-    return bool(deleted)
+        removed = list(
+            Message.objects.select_for_update()
+            .filter(id__in=ids, removed_at__isnull=True)
+            .order_by("id")
+            .values_list("id", "recipient_id")
+        )
+        if not removed:
+            return []
+        removed_ids = [message_id for message_id, _ in removed]
+        Message.objects.filter(id__in=removed_ids).update(removed_at=now, removed_reason=reason, **blank)
+        end_state = Delivery.EXPIRED if reason == Message.EXPIRED else Delivery.CANCELLED
+        Delivery.objects.filter(message_id__in=removed_ids, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
+            state=end_state, last_error=f"message {reason}", next_attempt_at=None, updated_at=now
+        )
+        for message_id, recipient_id in removed:  # the recipient's open streams get `deleted`
+            inbox_event_record(user_id=recipient_id, kind=InboxEvent.DELETED, data={"id": message_id})
+    return removed
+
+
+def message_withdraw(*, channel_id, message_id, now=None):
+    """The sender takes a message back (idempotent): it leaves the inbox, its queued pushes are
+    cancelled, and devices that already showed it get a withdraw push. False: not this channel's message.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(id=message_id, channel_id=channel_id).first()
+        if message is None:
+            return False
+        inbox_remove(message_ids=[message.pk], reason=Message.WITHDRAWN, now=now)
+        if message.removed_reason not in ("", Message.WITHDRAWN):
+            # It had left the inbox otherwise (ttl, replace, delete): the sender's withdraw is what it is now.
+            Message.objects.filter(pk=message.pk).update(removed_reason=Message.WITHDRAWN)
+            Delivery.objects.filter(message=message, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
+                state=Delivery.CANCELLED, last_error="message withdrawn", next_attempt_at=None, updated_at=now
+            )
+        queued = delivery.queue_withdraw_pushes(message_ids=[message.pk], now=now)
+    if queued:
+        transaction.on_commit(lambda: enqueue_delivery(message.pk))
+    return True
+
+
+def messages_expire(*, now=None, limit=1000):
+    """Beat: takes messages past their ttl out of the inbox; forgets removed ones after MESSAGE_STATUS_DAYS.
+
+    Returns (expired, purged).
+    """
+    now = now or timezone.now()
+    due = list(
+        Message.objects.filter(expires_at__lte=now, removed_at__isnull=True)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    expired = inbox_remove(message_ids=due, reason=Message.EXPIRED, now=now)
+    keep_after = now - timedelta(days=settings.MESSAGE_STATUS_DAYS)
+    old = list(Message.objects.filter(removed_at__lt=keep_after).values_list("id", flat=True)[:limit])
+    purged = Message.objects.filter(id__in=old).delete()[1].get(Message._meta.label, 0) if old else 0
+    return len(expired), purged

@@ -19,6 +19,14 @@ def sweep_deliveries():
     sweep()
 
 
+@shared_task(expires=max(settings.MESSAGE_EXPIRY_INTERVAL, 1))
+def expire_messages_task():
+    """Beat: messages past their ttl leave the inbox; removed ones are forgotten after MESSAGE_STATUS_DAYS."""
+    from .services import messages_expire
+
+    messages_expire()
+
+
 @worker_init.connect
 def _say_which_providers(**kwargs):
     from .providers import startup_report

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from messaging.models import Delivery
+from reports_app.selectors import most_reported_channels
 from users_app.models import Device
 
 from . import selectors as stats
@@ -67,6 +68,7 @@ def admin_stats(request):
         "top_channels": top,
         "top_chart": bar_chart([(channel.name, n) for channel, n in top], title="Top channels by volume"),
         "near_limit": near_limit,
+        "most_reported": most_reported_channels(),
         "daily_limit": settings.CHANNEL_DAILY_LIMIT,
         "near_limit_percent": round(settings.ADMIN_NEAR_LIMIT_RATIO * 100),
     }

@@ -27,6 +27,10 @@ def test_every_code_is_in_the_readme():
 def test_both_schemas_describe_codes_from_the_table(client):
     schema = client.get("/v1/schema").json()
     send_400 = schema["paths"]["/v1/messages/send"]["post"]["responses"]["400"]["description"]
-    assert send_400 == errors.describe_codes(4000, 4003, 4005, 4023, 4024, 4029)
+    assert send_400 == errors.describe_codes(4000, 4003, 4005, 4009, 4023, 4024, 4029)
+    for path in ("/v1/messages/status", "/v1/messages/withdraw"):
+        assert schema["paths"][path]["post"]["responses"]["400"]["description"] == errors.describe_codes(
+            4000, 4003, 4005, 4029
+        )
     register_400 = schema["paths"]["/v1/app/register"]["post"]["responses"]["400"]["description"]
     assert register_400 == errors.describe_codes(4000, 4005)

@@ -131,6 +131,13 @@ class MeSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     channels = serializers.IntegerField(help_text="How many channels the user owns")
     unread = serializers.IntegerField(help_text="How many messages in the inbox are unread")
+    read_receipts = serializers.BooleanField(help_text="Senders see when you read their messages (default true)")
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    read_receipts = StrictBooleanField(
+        required=False, help_text="false: senders never see that or when you read their messages"
+    )
 
 
 class DeviceSerializer(serializers.Serializer):
@@ -217,6 +224,12 @@ class RegisterView(AppView):
         return Response(body, status=201)
 
 
+def _me(user):
+    me = {"token": user.token, "created_at": user.created_at, "read_receipts": user.read_receipts}
+    me.update(channels=channel_count_of(user), unread=unread_count(user))
+    return MeSerializer(me).data
+
+
 class MeView(AppView):
     @extend_schema(
         operation_id="app_me",
@@ -225,10 +238,20 @@ class MeView(AppView):
         responses={200: MeSerializer, **error_responses(401)},
     )
     def get(self, request):
-        user = request.user
-        me = {"token": user.token, "created_at": user.created_at}
-        me.update(channels=channel_count_of(user), unread=unread_count(user))
-        return Response(MeSerializer(me).data)
+        return Response(_me(request.user))
+
+    @extend_schema(
+        operation_id="app_me_update",
+        tags=["app: account"],
+        summary="Change the account's settings (read receipts)",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401)},
+    )
+    def patch(self, request):
+        data = validated(MeUpdateSerializer, request)
+        if "read_receipts" in data:
+            services.app_user_set_read_receipts(user=request.user, enabled=data["read_receipts"])
+        return Response(_me(request.user))
 
     @extend_schema(
         operation_id="app_me_delete",

@@ -15,6 +15,8 @@ class AppUser(models.Model):
     # The app's own credential, kept only as a keyed digest (kilopush.crypto.digest).
     access_token_digest = models.CharField(max_length=64, unique=True, editable=False)
     is_blocked = models.BooleanField("blocked", default=False)
+    # Senders see when a message was read (POST /v1/messages/status) only if this is on.
+    read_receipts = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -128,6 +128,12 @@ def app_user_set_blocked(*, user, blocked):
         account_changed(user_id=user.pk)  # its open streams close
 
 
+def app_user_set_read_receipts(*, user, enabled):
+    """Whether senders see that (and when) this user read their messages."""
+    AppUser.objects.filter(pk=user.pk).update(read_receipts=enabled)
+    user.read_receipts = enabled
+
+
 def blacklist_add(*, user, channel):
     entry, _ = BlacklistEntry.objects.get_or_create(user=user, channel=channel)
     return entry

@@ -114,7 +114,11 @@ def protocol_class(host, port):
 
 def request_for(push, topic):
     data = {key: str(value) for key, value in push.data.items()}
-    if push.important is False:
+    if push.data_only:
+        # A withdraw: a background push with the data at the top level, no alert, no sound.
+        message = {"aps": {"content-available": 1}, **data}
+        push_type, priority = PushType.BACKGROUND, 5
+    elif push.important is False:
         message = {"aps": {"content-available": 1}, **data, "title": push.title, "body": push.body}
         if push.image:
             message["image"] = push.image
@@ -135,7 +139,8 @@ def request_for(push, topic):
         message=message,
         notification_id=str(uuid.uuid4()),
         priority=priority,
-        collapse_key=push.collapse_id or None,
+        time_to_live=max(int(push.ttl), 0) if push.ttl is not None else None,  # aioapns: apns-expiration = now + ttl
+        collapse_key=(push.collapse_id or None) if not push.data_only else None,
         push_type=push_type,
         apns_topic=topic,
     )

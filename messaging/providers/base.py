@@ -16,11 +16,13 @@ class Push:
     important: bool | None = None  # None: alert with sound; True: time-sensitive; False: silent
     image: str = ""  # absolute URL of the channel logo, or ""
     badge: int | None = None  # APNs and Web Push: the recipient's unread count
-    collapse_id: str = ""  # the message id: a resent push replaces, never doubles, the notification
+    collapse_id: str = ""  # the message id (a replacement: the first one's): the phone shows one notification
     sandbox: bool = False  # APNs development environment
     web_keys: dict | None = None  # Web Push: the subscription's {"p256dh", "auth"} (token is its endpoint)
     created_at: str = ""  # ISO 8601, when the message was accepted (Web Push payload)
     channel_verified: bool = False  # Web Push payload
+    ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
+    data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
 
 
 class Outcome(enum.Enum):
@@ -28,6 +30,9 @@ class Outcome(enum.Enum):
     INVALID_TOKEN = "invalid_token"
     RETRY = "retry"
     REJECTED = "rejected"
+    # Decided by the pipeline before any push; never returned by a provider.
+    EXPIRED = "expired"  # the message's ttl ran out
+    CANCELLED = "cancelled"  # the message was withdrawn, replaced or deleted
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,14 @@ class Result:
     @classmethod
     def rejected(cls, reason):
         return cls(Outcome.REJECTED, reason=reason)
+
+    @classmethod
+    def expired(cls, reason="the message's ttl ran out before the push"):
+        return cls(Outcome.EXPIRED, reason=reason)
+
+    @classmethod
+    def cancelled(cls, reason):
+        return cls(Outcome.CANCELLED, reason=reason)
 
 
 def parse_retry_after(value):

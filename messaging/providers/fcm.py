@@ -109,14 +109,23 @@ class FCMClient(FCMNotification):
         return response
 
 
+def _android(push, config):
+    if push.ttl is not None:
+        config["ttl"] = f"{max(int(push.ttl), 0)}s"  # the time left at push time; FCM drops it after
+    return config
+
+
 def message_fields(push):
     """pyfcm parse_payload arguments for one Push (FCM data values are strings)."""
     data = {key: str(value) for key, value in push.data.items()}
+    if push.data_only:
+        # A withdraw: data only, so the app runs and removes the notification; nothing is shown.
+        return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "HIGH"})}
     if push.important is False:
         data.update(title=push.title, body=push.body)
         if push.image:
             data["image"] = push.image
-        return {"fcm_token": push.token, "data_payload": data, "android_config": {"priority": "NORMAL"}}
+        return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "NORMAL"})}
     notification = {"channel_id": "important" if push.important else "default", "sound": "default"}
     if push.collapse_id:
         notification["tag"] = push.collapse_id  # a resent push replaces the shown notification (apns-collapse-id)
@@ -126,7 +135,7 @@ def message_fields(push):
         "notification_body": push.body,
         "notification_image": push.image or None,
         "data_payload": data,
-        "android_config": {"priority": "HIGH", "notification": notification},
+        "android_config": _android(push, {"priority": "HIGH", "notification": notification}),
     }
 
 

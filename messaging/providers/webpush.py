@@ -75,8 +75,11 @@ def _shortened(text, fits):
 def payload(push, limit=MAX_PAYLOAD_BYTES):
     """The plaintext JSON a page's service worker reads: the inbox item plus the unread count, <= limit bytes.
 
-    A long message (then a long channel name) is shortened with '…'; the url never is.
+    A long message (then a long channel name) is shortened with '…'; the url never is. A withdraw
+    (`data_only`) is its data alone: {"type": "withdraw", "message_id"}.
     """
+    if push.data_only:
+        return _encoded({key: str(value) for key, value in push.data.items()})
     document = {
         "id": int(push.data.get("message_id") or push.collapse_id or 0),
         "channel": {"token": push.data.get("channel_token", ""), "name": push.title,
@@ -183,7 +186,9 @@ class WebPushProvider(Provider):
             logger.error("Could not sign the VAPID token (%s); check VAPID_PRIVATE_KEY and VAPID_SUBJECT", exc)
             return Result.retry(f"Web Push VAPID: {exc.__class__.__name__}")
         try:
-            response = pusher.send(payload(push), headers, ttl=self.ttl, content_encoding="aes128gcm",
+            # The message's time left at push time when it has a ttl, else WEBPUSH_TTL.
+            ttl = max(int(push.ttl), 0) if push.ttl is not None else self.ttl
+            response = pusher.send(payload(push), headers, ttl=ttl, content_encoding="aes128gcm",
                                    timeout=(CONNECT_TIMEOUT, self.timeout))
         except requests.Timeout:
             return Result.retry("Web Push timeout")

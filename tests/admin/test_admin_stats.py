@@ -86,12 +86,12 @@ def test_it_counts_deliveries_by_state_and_platform(page, channel, bob, charlie)
     add_message(channel, bob, states=[Delivery.ACCEPTED, Delivery.ACCEPTED, Delivery.INVALID_TOKEN])
     add_message(channel, charlie, states=[Delivery.EXPIRED])
     html = section(page(), "kp-deliveries")
-    # columns: queued, sending, accepted, invalid token, rejected, expired, total
+    # columns: queued, sending, accepted, invalid token, rejected, expired, cancelled, total
     def row(platform, *counts):
         return f"<tr><td>{platform}</td>" + "".join(f'<td class="num">{n}</td>' for n in counts) + "</tr>"
 
-    assert row("Android", 0, 0, 2, 1, 0, 0, 3) in html
-    assert row("iOS", 0, 0, 0, 0, 0, 1, 1) in html
+    assert row("Android", 0, 0, 2, 1, 0, 0, 0, 3) in html
+    assert row("iOS", 0, 0, 0, 0, 0, 1, 0, 1) in html
 
 
 def test_it_shows_the_dead_token_rate_per_platform(page, channel, bob):

@@ -149,6 +149,8 @@ def valid_body(method, path, objects):
         ("PATCH", "/v1/app/channels/{token}"): {"name": "Renamed"},
         ("POST", "/v1/app/messages/read"): {"up_to": objects["message_id"]},
         ("POST", "/v1/app/blocked"): {"channel": objects["channel"].token},
+        ("PATCH", "/v1/app/me"): {"read_receipts": False},
+        ("POST", "/v1/app/reports"): {"channel": objects["channel"].token, "reason": "spam"},
         ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
     }
     assert (method, path) in bodies, f"{method} {path}: add a valid body so the mass-assignment sweep covers it"

@@ -150,9 +150,14 @@ def test_mark_read_up_to_refuses_bad_values_with_4005(client, bob, body):
 def test_delete_a_message(client, bob, inbox):
     response = call(client, "DELETE", f"/v1/app/messages/{inbox[0]}", bob)
     assert response.status_code == 204
-    assert not Message.objects.filter(pk=inbox[0]).exists()
-    assert not Delivery.objects.filter(message_id=inbox[0]).exists()
-    assert Message.objects.count() == 4
+    assert inbox[0] not in [m["id"] for m in call(client, "GET", "/v1/app/messages", bob).json()["messages"]]
+    # The row stays for the sender's status (MESSAGE_STATUS_DAYS), without its text; nothing is pushed any more.
+    deleted = Message.objects.get(pk=inbox[0])
+    assert (deleted.removed_reason, deleted.text, deleted.url) == (Message.DELETED, "", "")
+    assert not Delivery.objects.filter(message_id=inbox[0], state=Delivery.QUEUED).exists()
+    assert Message.objects.filter(removed_at__isnull=True).count() == 4
+    again = call(client, "DELETE", f"/v1/app/messages/{inbox[0]}", bob)
+    assert (again.status_code, status_of(again)) == (404, 4004)
 
 
 @pytest.mark.parametrize("method, suffix", [("POST", "/read"), ("DELETE", "")])

@@ -27,6 +27,8 @@ from users_app.services import blacklist_add
 MAX_EXAMPLES = 50
 SEED = 20260707
 SEND_PATH = "/v1/messages/send"
+# The sender's other endpoints: {token, secret, id} of one of the channel's messages.
+MESSAGE_PATHS = ("/v1/messages/status", "/v1/messages/withdraw")
 
 # Loaded once at collection (making the schema needs no database); one test per operation.
 schema = schemathesis.openapi.from_wsgi("/v1/schema", application)
@@ -53,8 +55,10 @@ def world(db, settings, tmp_path):
         message_send(request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message=text))[0]
         for text in ("one", "two", "three")
     ]
+    own_message = message_send(request=SendRequest(to=alice.token, token=own.token, secret=own.secret, message="own"))[0]
     return {
         "auth": {"Authorization": f"Bearer {alice.access_token}"},
+        "own_message": {"token": own.token, "secret": own.secret, "id": str(own_message)},
         "path": {"token": own.token, "message_id": message_ids[-1], "device_id": alice.user.devices.get().pk},
         "blocked_path": {"token": spam.token},
         "send": {"to": alice.token, "token": own.token, "secret": own.secret},
@@ -73,8 +77,8 @@ def in_process_requests():
 
 def unverifiable_by_the_schema(case, real):
     """Schema-valid bodies the API must refuse: the schema cannot tell these apart from good ones."""
-    if case.path == SEND_PATH and not real:
-        return True  # made-up token and secret: the published contract answers 4003 with HTTP 400
+    if case.path in (SEND_PATH, *MESSAGE_PATHS) and not real:
+        return True  # made-up token and secret (or message id): the published contract answers 4003 with HTTP 400
     # A Web Push subscription: its endpoint must be on a push service (WEBPUSH_ENDPOINT_HOSTS) and p256dh a
     # point on P-256; made-up ones are refused (4005) by design.
     if isinstance(case.body, dict) and case.body.get("platform") == "web" and "subscription" in case.body:
@@ -90,6 +94,10 @@ def with_real_objects(case, world):
         case.path_parameters = {name: real.get(name, value) for name, value in case.path_parameters.items()}
     if case.path == SEND_PATH and isinstance(case.body, dict):
         case.body = {**case.body, **world["send"]}
+        if case.body.get("replace") not in (None, ""):
+            case.body["replace"] = world["own_message"]["id"]  # one of the channel's messages to alice
+    if case.path in MESSAGE_PATHS and isinstance(case.body, dict):
+        case.body = {**case.body, **world["own_message"]}
 
 
 @schema.parametrize()
