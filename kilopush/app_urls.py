@@ -14,6 +14,8 @@ MEDIA_PREFIX = re.escape(settings.MEDIA_URL.strip("/"))
 
 urlpatterns = [
     path("v1/app/register", users_api.RegisterView.as_view(), name="app-register"),
+    path("v1/app/link-codes", users_api.LinkCodesView.as_view(), name="app-link-codes"),
+    path("v1/app/link", users_api.LinkView.as_view(), name="app-link"),
     path("v1/app/me", users_api.MeView.as_view(), name="app-me"),
     path("v1/app/device", users_api.DeviceView.as_view(), name="app-device"),
     path("v1/app/messages", inbox_api.InboxView.as_view(), name="app-messages"),

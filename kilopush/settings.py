@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "users_app",
     "channels_app",
     "messaging",
+    "webapp",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,8 @@ INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 # Registrations and channel creations one client address may make (django-ratelimit, counted in Redis).
 APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
 APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
+# Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
+APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 25_000_000)
@@ -299,6 +302,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Static files are served by WhiteNoise from the apps too, so `make run` needs no collectstatic to show the web app.
+WHITENOISE_USE_FINDERS = envbool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 

@@ -14,4 +14,7 @@ urlpatterns = [
     path("admin/", include("kilopush.admin_urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---
+    # --- Web app ---
+    path("", include("webapp.urls")),
+    # --- end Web app ---
 ]

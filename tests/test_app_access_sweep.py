@@ -160,7 +160,7 @@ def privileged_value(field, bob, objects):
 
 def privileged_state():
     return {
-        "users": {u.pk: (u.token, u.access_token_digest, u.is_blocked) for u in AppUser.objects.all()},
+        "users": {u.pk: (u.token, tuple(u.access_tokens.values_list("digest", flat=True)), u.is_blocked) for u in AppUser.objects.all()},
         "channels": {
             c.pk: (c.owner_id, c.token, c.secret_digest, c.is_verified, c.is_blocked) for c in Channel.objects.all()
         },

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
 from kilopush.api import AppView, StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
-from kilopush.errors import NotFound
+from kilopush.errors import InvalidValue, NotFound
 from messaging.selectors import unread_count
 
 from . import selectors, services
@@ -52,6 +52,15 @@ class DeviceUpdateSchema(OpenApiSerializerExtension):
 class RegisterResponseSerializer(serializers.Serializer):
     user_token = serializers.CharField(help_text="The User Token (u_…): the public address people send to")
     access_token = serializers.CharField(help_text="The app's credential (Bearer); shown only once")
+
+
+class LinkCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Single use; type it (or open SITE/#link=CODE) on the other browser or phone")
+    expires_at = serializers.DateTimeField(help_text="10 minutes after it was made")
+
+
+class LinkSerializer(serializers.Serializer):
+    code = StrictCharField(max_length=64, help_text="A code from POST /v1/app/link-codes (case and dashes ignored)")
 
 
 class MeSerializer(serializers.Serializer):
@@ -116,6 +125,41 @@ class RegisterView(AppView):
         fields["app_version"] = fields["app_version"] or ""
         fields["locale"] = fields["locale"] or ""
         user, access_token = services.app_user_create(**fields)
+        body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
+        return Response(body, status=201)
+
+
+class LinkCodesView(AppView):
+    @extend_schema(
+        operation_id="app_link_codes_create",
+        tags=["app: account"],
+        summary="A code that links another browser or phone to this account",
+        request=None,
+        responses={201: LinkCodeSerializer, **error_responses(401)},
+    )
+    def post(self, request):
+        code, expires_at = services.link_code_create(user=request.user)
+        return Response(LinkCodeSerializer({"code": code, "expires_at": expires_at}).data, status=201)
+
+
+class LinkView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_link",
+        tags=["app: account"],
+        summary="Link this browser or phone to an account with a link code",
+        description="A wrong, used or expired code gets the same 400/4005 answer.",
+        request=LinkSerializer,
+        responses={201: RegisterResponseSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        throttle_by_client_ip(request, group="app-link", rate=settings.APP_LINK_RATE)
+        linked = services.link_code_redeem(code=validated(LinkSerializer, request)["code"])
+        if linked is None:
+            raise InvalidValue("Invalid link code: wrong, already used or expired")
+        user, access_token = linked
         body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
         return Response(body, status=201)
 

@@ -6,7 +6,7 @@ from .models import AppUser
 def app_user_by_access_token(access_token):
     if not access_token:
         return None
-    return AppUser.objects.filter(access_token_digest=crypto.digest(access_token)).first()
+    return AppUser.objects.filter(access_tokens__digest=crypto.digest(access_token)).first()
 
 
 
