@@ -5,6 +5,7 @@ Everything else the page does goes through the public /v1/... API.
 
 import functools
 import hashlib
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ SHELL_FILES = sorted(
 def shell_version():
     """Changes whenever a file of the shell changes, so browsers install the new service worker."""
     digest = hashlib.sha256()
-    for name in [*SHELL_FILES, "sw.js"]:
+    for name in [*SHELL_FILES, "js/sw.js"]:
         digest.update(name.encode())
         digest.update((STATIC_DIR / name).read_bytes())
     digest.update((Path(__file__).resolve().parent / "templates" / "webapp" / "index.html").read_bytes())
@@ -91,7 +92,7 @@ def index(request):
 @require_safe
 def service_worker(request):
     shell = ["/", *(static(f"webapp/{name}") for name in SHELL_FILES)]
-    head = f"const VERSION = {shell_version()!r};\nconst SHELL = {shell!r};\n".replace("'", '"')
+    head = f"const VERSION = {json.dumps(shell_version())};\nconst SHELL = {json.dumps(shell)};\n"
     body = head + (STATIC_DIR / "js" / "sw.js").read_text()
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -101,8 +102,6 @@ def service_worker(request):
 
 @require_safe
 def manifest(request):
-    import json
-
     body = {
         "name": "KILO.Push",
         "short_name": "KILO.Push",

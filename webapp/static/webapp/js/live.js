@@ -2,7 +2,7 @@
 // and polling of GET /v1/app/messages when the server has no stream or it cannot be reached.
 import { ApiError, api, session } from "./api.js";
 
-const POLL_MS = 1500;
+const POLL_MS = 1000;
 const RECONCILE_MS = 15000;
 const STREAM_RETRY_MAX_MS = 15000;
 

@@ -1,0 +1,158 @@
+"""The web app in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a real gunicorn.
+
+Every page a test opens fails the test on a console error, an uncaught exception or a CSP violation.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from django.conf import settings
+
+from tests.procs import database_url_for, http, start_gunicorn
+
+# Playwright's sync API keeps an event loop running in the test's thread; the ORM calls of the
+# tests are still synchronous (the documented way to use Django with Playwright's sync API).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.getenv("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 10_000  # how long a locator waits for the page; a wait, not a timing assertion
+# Reports CSP violations in the console (Chromium logs most of them itself; this catches all).
+WATCH_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+# TODO(i13): remove once issue 12 (config, devices, webpush) is merged.
+TEMPORARILY_MISSING = ("/v1/app/config", "/v1/app/devices", "/v1/app/webpush")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/web/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One gunicorn for the module's tests, on the test database (each test's transactional_db empties it)."""
+    tmp = tmp_path_factory.mktemp("web")
+    server = start_gunicorn(
+        tmp,
+        DATABASE_URL=database_url_for(),
+        REDIS_URL=settings.REDIS_URL,
+        MEDIA_ROOT=tmp / "media",
+        KILOPUSH_VAR_DIR=tmp / "var",
+        WEB_CONCURRENCY=2,
+        **extra_server_env(),
+    )
+    yield server
+    server.kill()
+
+
+def extra_server_env():
+    return {}
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions and CSP violations of every page of a context."""
+
+    def __init__(self):
+        self.problems = []
+
+    def watch(self, page):
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"uncaught: {exc}"))
+
+    def _console(self, msg):
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if any(path in url for path in TEMPORARILY_MISSING):
+            return
+        self.problems.append(f"console: {msg.text} ({url})")
+
+    def check(self):
+        assert not self.problems, "\n".join(self.problems)
+
+
+@pytest.fixture
+def new_context(chromium, site, transactional_db):
+    """new_context(**options) -> a browser context whose pages are watched; all are checked at the end."""
+    contexts = []
+
+    def _new(**options):
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("base_url", site.url)
+        context = chromium.new_context(**options)
+        context.set_default_timeout(WAIT_MS)
+        context.add_init_script(WATCH_CSP)
+        problems = PageProblems()
+        context.on("page", problems.watch)
+        contexts.append((context, problems))
+        return context
+
+    yield _new
+    for context, problems in contexts:
+        context.close()
+    for context, problems in contexts:
+        problems.check()
+
+
+@pytest.fixture
+def page(new_context):
+    return new_context().new_page()
+
+
+def api(site, method, path, body=None, token=None):
+    """Calls the API of the running site like any client; returns (HTTP status, JSON or None)."""
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(site.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw else None
+
+
+def send(site, **fields):
+    return api(site, "POST", "/v1/messages/send", fields)
+
+
+def chromium_installed():
+    return subprocess.run([CHROMIUM, "--version"], capture_output=True).returncode == 0
+
+
+__all__ = ["api", "send", "http", "WAIT_MS"]
