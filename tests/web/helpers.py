@@ -22,7 +22,7 @@ def tokens(page):
 
 def create_channel(page, name, logo_path=None):
     """Creates a channel from the Channels screen and returns it as the API shows it."""
-    page.get_by_role("link", name="Channels").click()
+    page.locator("#nav").get_by_role("link", name="Channels").click()
     page.get_by_label("Name").fill(name)
     if logo_path:
         page.locator("#create-channel input[type=file]").set_input_files(str(logo_path))
