@@ -11,7 +11,7 @@ def register(page):
     page.get_by_role("button", name="Create my inbox").click()
     expect(page.get_by_role("heading", name="Your inbox is ready")).to_be_visible()
     page.get_by_role("button", name="Open my inbox").click()
-    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
     return tokens(page)
 
 

@@ -14,7 +14,7 @@ def test_create_my_inbox_registers_a_web_install_and_opens_the_inbox_afterwards(
     assert user.devices.get().platform == "web"
     assert api(site, "GET", "/v1/app/me", token=stored["access_token"])[0] == 200
     page.reload()
-    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Create my inbox")).to_have_count(0)
 
 
