@@ -96,9 +96,9 @@ class PageProblems:
         url = (msg.location or {}).get("url", "")
         if any(path in url for path in TEMPORARILY_MISSING):
             return
-        # Chromium logs every 4xx answer of fetch(); a test that provokes one on purpose says so.
-        if msg.text.startswith("Failed to load resource: the server responded with a status of 4") and any(
-            path in url for path in self.allowed_http_errors
+        # Chromium logs every 4xx answer of fetch() and every failed load; a test that provokes one says so.
+        if msg.text.startswith("Failed to load resource: ") and any(
+            text in msg.text and path in url for text, path in self.allowed_http_errors
         ):
             return
         self.problems.append(f"console: {msg.text} ({url})")
@@ -115,7 +115,13 @@ def allowed_http_errors():
 @pytest.fixture
 def allow_http_errors(allowed_http_errors):
     """allow_http_errors("/v1/...") : this test expects 4xx answers from that path (the page shows them)."""
-    return allowed_http_errors.append
+    return lambda path: allowed_http_errors.append(("the server responded with a status of 4", path))
+
+
+@pytest.fixture
+def allow_offline_errors(allowed_http_errors):
+    """This test takes the browser offline: its loads fail with ERR_INTERNET_DISCONNECTED."""
+    allowed_http_errors.append(("net::ERR_INTERNET_DISCONNECTED", ""))
 
 
 @pytest.fixture
