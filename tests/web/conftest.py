@@ -40,10 +40,17 @@ document.addEventListener("securitypolicyviolation", (e) => {
 TEMPORARILY_MISSING = ("/v1/app/config", "/v1/app/devices", "/v1/app/webpush")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    wanted = "screenshots" in (config.getoption("markexpr") or "")
+    deselected = []
     for item in items:
         if "tests/web/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("screenshots") and not wanted:
+            deselected.append(item)  # `make screenshots` writes files; the normal run leaves them alone
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +78,15 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
         WEB_CONCURRENCY=2,
         **extra_server_env(),
     )
+    server.media_root = tmp / "media"
     yield server
     server.kill()
+
+
+@pytest.fixture
+def same_media(site, settings):
+    """Logos stored by the test itself land where the site serves them from."""
+    settings.MEDIA_ROOT = site.media_root
 
 
 def extra_server_env():

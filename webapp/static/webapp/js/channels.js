@@ -129,8 +129,8 @@ export async function detailScreen(token) {
 
   // --- tokens and secret
   const secretValue = el("code", { id: "secret", class: "secret" }, "•".repeat(24));
-  const showButton = el("button", { type: "button", id: "show-secret" }, "Show");
-  const copySecret = el("button", { type: "button", id: "copy-secret" }, "Copy");
+  const showButton = el("button", { type: "button", id: "show-secret", class: "small" }, "Show");
+  const copySecret = el("button", { type: "button", id: "copy-secret", class: "small" }, "Copy");
   const rotateButton = el("button", { type: "button", id: "rotate-secret", class: "danger" }, "Rotate secret…");
   const codes = el(
     "section",

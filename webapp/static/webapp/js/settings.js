@@ -4,6 +4,8 @@ import * as notify from "./notify.js";
 import { qrCanvas } from "./qr.js";
 import { busy, confirmDialog, copy, el, errorBox, show, timeElement, toast } from "./ui.js";
 
+const until = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
 export function formatCode(code) {
   return code.length > 5 ? `${code.slice(0, 5)}-${code.slice(5)}` : code;
 }
@@ -114,7 +116,7 @@ function linkSection() {
         el("p", {}, "On the other device, open this page and choose “I have a link code”, or scan the QR code:"),
         el("p", { class: "link-code", id: "link-code" }, formatCode(code)),
         qrCanvas(url, { label: "QR code that links another device" }),
-        el("p", { class: "muted" }, "Works once, until ", timeElement(expiresAt), "."),
+        el("p", { class: "muted" }, `Works once, until ${until.format(new Date(expiresAt))}.`),
       );
     } catch (error) {
       out.replaceChildren(errorBox(explain(error)));

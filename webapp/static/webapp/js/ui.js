@@ -106,7 +106,8 @@ export function refreshTimes(root = document) {
 
 export function logo(url, name, size = 40) {
   if (url) return el("img", { class: "logo", src: url, alt: "", width: size, height: size, loading: "lazy" });
-  const letter = (name || "?").trim().charAt(0).toUpperCase() || "?";
+  const letter = (name || "").trim().charAt(0).toUpperCase();
+  if (!letter) return el("span", { class: "logo placeholder none", "aria-hidden": "true" });
   return el("span", { class: "logo placeholder", "aria-hidden": "true" }, letter);
 }
 
