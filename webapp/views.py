@@ -125,3 +125,10 @@ def manifest(request):
     response = HttpResponse(json.dumps(body, indent=1), content_type="application/manifest+json")
     response["Cache-Control"] = "no-cache"
     return response
+
+
+@require_safe
+def favicon(request):
+    response = HttpResponse((STATIC_DIR / "icons" / "icon-32.png").read_bytes(), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

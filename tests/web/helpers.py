@@ -34,3 +34,14 @@ def create_channel(page, name, logo_path=None):
 
 def message(page, text):
     return page.locator("article.msg", has=page.locator("p.text", has_text=text))
+
+
+def wait_for_service_worker(page):
+    """Until the service worker controls the page (it claims it once the shell is kept).
+
+    page.evaluate, not wait_for_function: the latter evaluates strings in the page, which the CSP forbids.
+    """
+    page.evaluate(
+        """() => navigator.serviceWorker.controller || new Promise((resolve) =>
+            navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }))"""
+    )

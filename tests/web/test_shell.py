@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from channels_app.services import channel_create
 from tests.procs import http
 from tests.web.conftest import send
-from tests.web.helpers import create_channel, register
+from tests.web.helpers import create_channel, register, wait_for_service_worker
 from users_app.models import AppUser
 
 SCREENS = ["#/inbox", "#/channels", "#/blocked", "#/settings"]
@@ -63,8 +63,7 @@ def test_the_page_opens_offline_and_says_it_is_offline(new_context, allow_offlin
     context = new_context()
     page = context.new_page()
     register(page)
-    # The worker claims the open page once it has kept the shell.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_service_worker(page)
     context.set_offline(True)
     page.reload()
     expect(page.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
