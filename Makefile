@@ -33,7 +33,7 @@ test: install chromium
 # Fault tests, long versions (README "Faults"): bigger bursts, minutes-long outages, production intervals.
 chaos: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) KILOPUSH_CHAOS=1 \
-		$(BIN)/python -m pytest -p tests.chaos_report tests/test_faults_*.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -p tests.chaos_report tests/faults/test_faults_*.py $(PYTEST_ARGS)
 
 # Every screen of the web app at 360x740 and 1280x800, light and dark, into var/screenshots/.
 screenshots: install chromium

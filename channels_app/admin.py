@@ -3,11 +3,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from kilopush import admin_selectors
 from kilopush.admin_mixins import ObjectActionsMixin
 
+from . import selectors
 from .models import Channel
-from .selectors import channel_daily_limit, channel_sent_today
+from .quota import channel_daily_limit, channel_sent_today
 from .services import channel_rotate_secret, channel_set_blocked, channel_set_verified
 
 
@@ -48,7 +48,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return admin_selectors.channels_for_admin(super().get_queryset(request), now=timezone.now())
+        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now())
 
     def has_add_permission(self, request):
         return False

@@ -11,8 +11,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from kilopush.api import (
-    AppView,
+from kilopush.drf import (
     JSONParser,
     MultiPartParser,
     StrictCharField,
@@ -21,8 +20,9 @@ from kilopush.api import (
     validated,
 )
 from kilopush.errors import InvalidValue, NotFound
+from users_app.auth import AppView
 
-from . import selectors, services
+from . import quota, selectors, services
 
 # Only staff set these; an owner sending them is refused rather than silently ignored.
 PRIVILEGED_FIELDS = ("verified", "is_verified", "blocked", "is_blocked", "owner", "token", "secret")
@@ -49,11 +49,11 @@ class ChannelSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="null for verified channels (no limit)"))
     def get_daily_limit(self, channel):
-        return selectors.channel_daily_limit(channel)
+        return quota.channel_daily_limit(channel)
 
     @extend_schema_field(serializers.IntegerField(help_text="Messages accepted this UTC day"))
     def get_sent_today(self, channel):
-        return selectors.channel_sent_today(channel=channel, now=timezone.now())
+        return quota.channel_sent_today(channel=channel, now=timezone.now())
 
 
 class ChannelListSerializer(serializers.Serializer):

@@ -39,9 +39,6 @@ class Channel(models.Model):
         self.secret_encrypted = crypto.encrypt(value)
         self.secret_digest = crypto.digest(value)
 
-    def secret_matches(self, candidate):
-        return crypto.digests_match(candidate, self.secret_digest)
-
 
 class ChannelDailyCount(models.Model):
     """Accepted messages of one channel on one UTC day (the daily limit's counter)."""

@@ -6,21 +6,12 @@ from django.db import connection
 
 from users_app.models import AppUser, BlacklistEntry
 
-from .models import Channel, ChannelDailyCount
-from .services import utc_today
+from .models import Channel
+from . import quota
 
 
 def channel_by_token(token):
     return Channel.objects.select_related("owner").filter(token=token).first()
-
-
-def channel_sent_today(*, channel, now):
-    row = ChannelDailyCount.objects.filter(channel=channel, day=utc_today(now)).values_list("count", flat=True).first()
-    return row or 0
-
-
-def channel_daily_limit(channel):
-    return None if channel.is_verified else settings.CHANNEL_DAILY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -102,3 +93,11 @@ def channel_logo_url(channel, request=None):
     if request is not None:
         return request.build_absolute_uri(url)
     return url
+
+
+# --- staff admin changelist ---
+
+
+def channels_for_admin(queryset, *, now):
+    """Channels with `sent_today`: today's (UTC) count against the daily limit."""
+    return queryset.select_related("owner").annotate(sent_today=quota.sent_today_annotation(now=now))

@@ -1,27 +1,16 @@
-import datetime
 import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 
 from kilopush.errors import Forbidden, InvalidValue
 
 from .logos import logo_process
-from .models import Channel, ChannelDailyCount, new_channel_secret
+from .models import Channel, new_channel_secret
 
 logger = logging.getLogger(__name__)
-
-_COUNT_TABLE = ChannelDailyCount._meta.db_table
-# One atomic statement: takes a unit of today's quota if any is left, else returns no row.
-TAKE_QUOTA_SQL = f"""
-INSERT INTO {_COUNT_TABLE} (channel_id, day, count) VALUES (%(channel)s, %(day)s, 1)
-ON CONFLICT (channel_id, day) DO UPDATE SET count = {_COUNT_TABLE}.count + 1
-WHERE {_COUNT_TABLE}.count < %(limit)s
-RETURNING count
-"""
-
 
 def channel_create(*, owner, name, logo=None):
     """Creates a channel; `logo` is an uploaded image, re-encoded by logo_process (4005 if unusable)."""
@@ -61,27 +50,6 @@ def channel_set_verified(*, channel, verified):
 def channel_set_blocked(*, channel, blocked):
     Channel.objects.filter(pk=channel.pk).update(is_blocked=blocked)
     channel.is_blocked = blocked
-
-
-def utc_today(now):
-    return now.astimezone(datetime.timezone.utc).date()
-
-
-def next_utc_midnight(now):
-    today = utc_today(now)
-    return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc)
-
-
-def channel_take_daily_quota(*, channel_id, now):
-    """Counts one accepted message against today's limit; returns the count, or None if exhausted.
-
-    Must run inside the transaction that stores the message, so a refused or
-    failed send does not count.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(TAKE_QUOTA_SQL, {"channel": channel_id, "day": utc_today(now), "limit": settings.CHANNEL_DAILY_LIMIT})
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def logo_delete_on_commit(name):

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "users_app",
     "channels_app",
     "messaging",
+    "stats_app",
     "webapp",
 ]
 

@@ -1,17 +1,22 @@
+"""The project's URLs: each app's urls.py, the health check, the API schema and docs, the admin."""
+
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from kilopush.health import healthz
-from messaging.api import send_message
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("v1/messages/send", send_message, name="send-message"),
-    # --- App API ---
-    path("", include("kilopush.app_urls")),
+    # --- Send API and app API ---
+    path("", include("messaging.urls")),
+    path("", include("users_app.urls")),
+    path("", include("channels_app.urls")),
+    path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # --- end App API ---
     # --- Admin ---
-    path("admin/", include("kilopush.admin_urls")),
+    path("admin/", include("stats_app.urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---
     # --- Web app ---

@@ -1,8 +1,7 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 
-from kilopush import admin_selectors
-
+from . import selectors
 from .models import Delivery, Message
 
 
@@ -59,7 +58,7 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in {state for state, _ in self.lookup_choices}:
-            return admin_selectors.messages_with_delivery_state(queryset, self.value())
+            return selectors.messages_with_delivery_state(queryset, self.value())
         return queryset
 
 
@@ -95,7 +94,7 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return admin_selectors.messages_for_admin(super().get_queryset(request))
+        return selectors.messages_for_admin(super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

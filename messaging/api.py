@@ -1,84 +1,118 @@
-import logging
-import time
+"""The app API's inbox: a recipient's messages, newest first."""
 
-from django.conf import settings
-from django.core.cache import cache
-from django.views.decorators.csrf import csrf_exempt
-from django.http import JsonResponse
-from django_ratelimit.core import get_usage
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
 
-from kilopush.errors import ApiError, Forbidden, Throttled, as_api_error, envelope, internal_error_response
-from kilopush.net import client_ip, ratelimit_ip_key
+from channels_app.selectors import channel_logo_url
+from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, validated
+from kilopush.errors import NotFound
+from users_app.auth import AppView
 
-from . import send_request
-from .services import message_send
-
-logger = logging.getLogger(__name__)
-
-AUTH_FAILURE_GROUP = "send-auth-failure"
+from . import selectors, services
 
 
-def _blocked_key(request):
-    return f"send-blocked:{client_ip(request)}"
+class InboxQuerySerializer(serializers.Serializer):
+    after = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids above this")
+    before = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False, help_text="Only ids below this")
+    limit = QueryIntegerField(min_value=1, max_value=100, default=50, help_text="1–100")
 
 
-def _throttled_until(request):
-    """When this client's send ban ends (Unix time), or None. One cache read on the hot path."""
-    try:
-        return cache.get(_blocked_key(request))
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; not throttling failed sends", exc_info=True)
-        return None
+class InboxChannelSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+    verified = serializers.BooleanField(source="is_verified")
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logo_url(self, channel):
+        return channel_logo_url(channel, self.context.get("request"))
 
 
-def _record_auth_failure(request):
-    """Counts a 4003 with django-ratelimit; at the limit, bans the client until the window ends."""
-    try:
-        usage = get_usage(
-            request,
-            group=AUTH_FAILURE_GROUP,
-            key=ratelimit_ip_key,
-            rate=settings.SEND_AUTH_FAILURE_RATE,
-            increment=True,
-        )
-        if usage and usage["count"] >= usage["limit"] > 0:
-            seconds = max(usage["time_left"], 1)
-            cache.set(_blocked_key(request), int(time.time()) + seconds, timeout=seconds)
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; failed send not counted", exc_info=True)
+class InboxMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = InboxChannelSerializer()
+    message = serializers.CharField(source="text")
+    url = serializers.SerializerMethodField()
+    important = serializers.BooleanField(
+        allow_null=True, help_text="null: normal alert; true: time-sensitive; false: silent, inbox only"
+    )
+    created_at = serializers.DateTimeField()
+    read = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, message):
+        return message.url or None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_read(self, message):
+        return message.read_at is not None
 
 
-def _send_error(exc):
-    # The published contract answers every send error with HTTP 400.
-    return envelope(exc.status, exc.message, 400, exc.headers)
+class InboxSerializer(serializers.Serializer):
+    messages = InboxMessageSerializer(many=True)
 
 
-@csrf_exempt
-def send_message(request):
-    """POST /v1/messages/send: the published send API."""
-    if request.method != "POST":
-        response = envelope(4005, "Use POST", 405)
-        response["Allow"] = "POST"
-        return response
-    try:
-        banned_until = _throttled_until(request)
-        if banned_until is not None:
-            retry_after = max(int(banned_until - time.time()), 1)
-            raise Throttled("Too many failed attempts", headers={"Retry-After": str(retry_after)})
-        data = send_request.decode_body(request)
-        message_id, headers = message_send(request=send_request.validate(data))
-    except Forbidden as exc:
-        _record_auth_failure(request)
-        return _send_error(exc)
-    except ApiError as exc:
-        return _send_error(exc)
-    except Exception as exc:
-        mapped = as_api_error(exc)
-        if mapped is not None:
-            return _send_error(mapped)
-        logger.exception("Send failed")
-        return internal_error_response()
-    response = JsonResponse({"response": {"status": 200, "id": str(message_id)}})
-    for name, value in headers.items():
-        response[name] = value
-    return response
+class ReadUpToSerializer(serializers.Serializer):
+    up_to = IdField(help_text="Every message with an id up to this one is marked read")
+
+
+def _message_id(message_id):
+    if message_id > MAX_ID:
+        raise NotFound("No such message")
+    return message_id
+
+
+class InboxView(AppView):
+    @extend_schema(
+        operation_id="app_messages_list",
+        tags=["app: inbox"],
+        summary="The inbox, newest first",
+        parameters=[InboxQuerySerializer],
+        responses={200: InboxSerializer, **error_responses(400, 401)},
+    )
+    def get(self, request):
+        query = InboxQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages = selectors.inbox_page(user=request.user, **query.validated_data)
+        return Response(InboxSerializer({"messages": messages}, context={"request": request}).data)
+
+
+class MessageView(AppView):
+    @extend_schema(
+        operation_id="app_messages_delete",
+        tags=["app: inbox"],
+        summary="Delete a message from the inbox",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, message_id):
+        if not services.inbox_delete(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessageReadView(AppView):
+    @extend_schema(
+        operation_id="app_messages_read",
+        tags=["app: inbox"],
+        summary="Mark a message read",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id):
+        if not services.inbox_mark_read(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessagesReadView(AppView):
+    @extend_schema(
+        operation_id="app_messages_read_up_to",
+        tags=["app: inbox"],
+        summary="Mark every message up to an id read",
+        request=ReadUpToSerializer,
+        responses={204: None, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        services.inbox_mark_read_up_to(user=request.user, up_to=validated(ReadUpToSerializer, request)["up_to"])
+        return Response(status=204)

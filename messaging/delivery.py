@@ -1,9 +1,11 @@
-"""The delivery pipeline: claim, push, record. The Delivery row is the truth, the queue only a nudge.
+"""The delivery pipeline: claim -> render -> send -> record. The Delivery row is the truth.
 
-A task for one message claims that message's due deliveries, tops the batch up with other
-due deliveries (so one task pushes many messages concurrently), sends each platform's pushes
-through its provider in one call, and records every answer in one UPDATE. A claim is a
-conditional UPDATE (queued -> sending), so an ACCEPTED delivery is never claimed again.
+A claim takes one message's due deliveries and tops the batch up with other due deliveries
+(so one task pushes many messages concurrently); each platform's pushes go through its
+provider in one call, and every answer is recorded in one UPDATE. A claim is a conditional
+UPDATE (queued -> sending), so an ACCEPTED delivery is never claimed again.
+
+Nothing here queues a task: that is messaging/queueing.py, which runs this pipeline.
 """
 
 import logging
@@ -11,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from channels_app.selectors import channel_logo_url
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -29,6 +30,12 @@ logger = logging.getLogger(__name__)
 # --- claim -------------------------------------------------------------------------------
 
 
+def due(now):
+    """The one definition of a due delivery: queued, and its next attempt (if one was set) has come."""
+    return Q(state=Delivery.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+# due(now) in the claim's plain SQL (the latency path), word for word.
 _DUE = f"""state = '{Delivery.QUEUED}' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"""
 _CLAIM_PG_SQL = f"""
 WITH own AS (
@@ -69,17 +76,17 @@ def claim(message_id, *, limit=None, now=None):
 
 
 def _claim_portable(message_id, limit, now):
-    due = Delivery.objects.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Delivery.QUEUED)
+    due_rows = Delivery.objects.filter(due(now))
     with transaction.atomic():
         ids = []
         if message_id is not None:
             ids = list(
-                due.filter(message_id=message_id)
+                due_rows.filter(message_id=message_id)
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)[:limit]
             )
         if len(ids) < limit:
-            others = due.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
+            others = due_rows.exclude(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True)
             ids += list(others[: limit - len(ids)])
         if ids:
             Delivery.objects.filter(id__in=ids, state=Delivery.QUEUED).update(
@@ -92,12 +99,9 @@ def _claim_portable(message_id, limit, now):
 
 
 def logo_url(channel):
-    if not channel.logo:
-        return ""
-    url = channel.logo.url
-    if url.startswith(("http://", "https://")):
-        return url
-    return settings.SITE_URL + url if settings.SITE_URL else ""
+    """The logo for the push: channel_logo_url when it is absolute (a phone cannot follow a relative one), else ""."""
+    url = channel_logo_url(channel)
+    return url if url and url.startswith(("http://", "https://")) else ""
 
 
 def unread_counts(recipient_ids):
@@ -247,114 +251,3 @@ def retire_token(*, device, push_token, reason, now=None):
     if updated:
         logger.info("Device %s deactivated: %s", device.pk, reason)
     return bool(updated)
-
-
-# --- nudge -------------------------------------------------------------------------------
-
-
-def nudge(message_id, countdown=None):
-    """Queues a task for the message; if the broker is down the sweep finds the rows later."""
-    from .tasks import deliver_message as task
-
-    try:
-        task.apply_async((message_id,), countdown=countdown)
-        return True
-    except Exception:
-        logger.warning("Could not queue message %s; the sweep will pick it up", message_id, exc_info=True)
-        return False
-
-
-# While a nudge waits in the queue, its task will claim every delivery committed before
-# it starts (a claim takes other due deliveries too), so a send need not queue another.
-# This keeps both the send path and the worker from doing one task per message under load.
-NUDGE_PENDING_KEY = "delivery-nudge-pending"
-
-
-def nudge_coalesced(message_id):
-    """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
-    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
-        try:
-            if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
-                return True
-        except Exception:
-            logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
-    return nudge(message_id)
-
-
-def nudge_taken():
-    """A task starts: from now on, new deliveries need a new nudge."""
-    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
-        try:
-            cache.delete(NUDGE_PENDING_KEY)
-        except Exception:
-            logger.warning("Nudge flag unavailable", exc_info=True)
-
-
-def nudge_retries(deliveries, now):
-    """Short retries ride on a Celery countdown; longer ones wait in next_attempt_at for the sweep."""
-    due = set()
-    for delivery in deliveries:
-        if delivery.state == Delivery.QUEUED and delivery.next_attempt_at:
-            delay = max((delivery.next_attempt_at - now).total_seconds(), 0.0)
-            if delay <= settings.DELIVERY_COUNTDOWN_MAX:
-                due.add((delivery.message_id, round(delay + 0.05, 1)))
-    for message_id, delay in sorted(due):
-        nudge(message_id, countdown=delay)
-
-
-def deliver_message(message_id):
-    """One pass: claim a batch (this message first), push it, record the answers, schedule retries."""
-    nudge_taken()
-    deliveries = claim(message_id)
-    if not deliveries:
-        return {}
-    if len(deliveries) >= settings.DELIVERY_BATCH_SIZE:
-        nudge(None)  # more may be due: another worker process takes the next batch meanwhile
-    results = send(deliveries)
-    now = timezone.now()
-    changes = record(deliveries, results, now=now)
-    nudge_retries(deliveries, now)
-    return changes
-
-
-# --- sweep -------------------------------------------------------------------------------
-
-
-def sweep(*, now=None, limit=1000):
-    """Recovers lost work; returns the ids of the messages it re-queued.
-
-    - claims older than DELIVERY_CLAIM_TIMEOUT belonged to a worker that died: back to queued;
-    - queued deliveries due and untouched for DELIVERY_REQUEUE_AFTER lost their task (broker
-      down at send, Redis restarted without persistence, a countdown lost with its worker), or
-      are retries whose delay was too long for a countdown (due now, recorded long ago).
-    """
-    now = now or timezone.now()
-    requeue_after = timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
-    claimed_before = now - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT)
-    message_ids = set()
-    with transaction.atomic():
-        stale = list(
-            Delivery.objects.filter(state=Delivery.SENDING, claimed_at__lt=claimed_before)
-            .select_for_update(skip_locked=True)
-            .values_list("id", "message_id")[:limit]
-        )
-        if stale:
-            Delivery.objects.filter(id__in=[i for i, _ in stale], state=Delivery.SENDING).update(
-                state=Delivery.QUEUED, next_attempt_at=None, last_error="worker lost during the attempt", updated_at=now
-            )
-            logger.warning("Re-queued %d deliveries claimed by a lost worker", len(stale))
-            message_ids.update(m for _, m in stale)
-        overdue = list(
-            Delivery.objects.filter(state=Delivery.QUEUED, updated_at__lte=now - requeue_after)
-            .annotate(due_at=Coalesce("next_attempt_at", "created_at"))
-            .filter(due_at__lte=now)
-            .select_for_update(skip_locked=True)
-            .values_list("id", "message_id")[:limit]
-        )
-        if overdue:
-            # Touching updated_at means a nudge that gets lost again is retried after REQUEUE_AFTER.
-            Delivery.objects.filter(id__in=[i for i, _ in overdue], state=Delivery.QUEUED).update(updated_at=now)
-            message_ids.update(m for _, m in overdue)
-    for message_id in sorted(message_ids):
-        nudge(message_id)
-    return sorted(message_ids)

@@ -16,6 +16,32 @@ MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True)
+class Field:
+    """One field of the send request: `validate` checks it and send_schema.py describes it from this."""
+
+    name: str
+    kind: str  # "required" (non-empty string), "url" (empty or http(s) URL), "flag" (0/1)
+    description: str
+    max_length: int | None = None
+
+
+# The published fields, in the order validate() checks them (the first invalid one is reported).
+FIELDS = (
+    Field("to", "required", "The recipient's User Token (u_…)"),
+    Field("token", "required", "The Channel Token (c_…)"),
+    Field("secret", "required", "The Channel Secret Key"),
+    Field("message", "required", f"1–{MAX_TEXT} characters", max_length=MAX_TEXT),
+    Field("url", "url", "An http:// or https:// URL", max_length=MAX_TEXT),
+    Field(
+        "important",
+        "flag",
+        "absent: normal notification with sound; 1: high-priority, time-sensitive; 0: no alert, inbox only",
+    ),
+    Field("silent", "flag", "1 means important=0; important=1 with silent=1 is refused (4005)"),
+)
+
+
+@dataclass(frozen=True)
 class SendRequest:
     to: str
     token: str
@@ -89,7 +115,7 @@ def _required_string(data, field, max_length=None):
     return value
 
 
-def _flag(data, field):
+def _flag(data, field, max_length=None):
     """'0'/'1' (JSON 0/1 or false/true too); absent or empty is None."""
     value = data.get(field)
     if value is None or value == "":
@@ -101,14 +127,14 @@ def _flag(data, field):
     raise InvalidValue(f"{field} must be 0 or 1")
 
 
-def _url(data):
-    value = data.get("url")
+def _url(data, field="url", max_length=MAX_TEXT):
+    value = data.get(field)
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
         raise InvalidValue("url must be a string")
-    if len(value) > MAX_TEXT:
-        raise InvalidValue(f"url must be at most {MAX_TEXT} characters")
+    if len(value) > max_length:
+        raise InvalidValue(f"url must be at most {max_length} characters")
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -122,15 +148,13 @@ def _url(data):
 
 def validate(data):
     """Checks the request's shape (4005) in a fixed field order; returns a SendRequest."""
-    to = _required_string(data, "to")
-    token = _required_string(data, "token")
-    secret = _required_string(data, "secret")
-    message = _required_string(data, "message", MAX_TEXT)
-    url = _url(data)
-    important = _flag(data, "important")
-    silent = _flag(data, "silent")
+    values = {field.name: _CHECKS[field.kind](data, field.name, field.max_length) for field in FIELDS}
+    silent = values.pop("silent")
     if silent:
-        if important:
+        if values["important"]:
             raise InvalidValue("important=1 and silent=1 contradict each other")
-        important = False
-    return SendRequest(to=to, token=token, secret=secret, message=message, url=url, important=important)
+        values["important"] = False
+    return SendRequest(**values)
+
+
+_CHECKS = {"required": _required_string, "url": _url, "flag": _flag}

@@ -5,6 +5,8 @@ so drf-spectacular cannot inspect it; this hand-written path item describes it
 as the README does, without touching the view.
 """
 
+from .send_request import FIELDS
+
 PATH = "/v1/messages/send"
 
 _FLAG_JSON = {
@@ -26,24 +28,25 @@ _URL = (
 )
 
 
-def _required(description, **extra):
-    return {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": description, **extra}
+def _field(field, flag):
+    """The JSON schema of one send_request.FIELDS entry."""
+    if field.kind == "required":
+        schema = {"type": "string", "minLength": 1, "pattern": _NO_NUL}
+    elif field.kind == "url":
+        schema = {"type": "string", "pattern": _URL}
+    else:
+        schema = dict(flag)
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    return {**schema, "description": field.description}
 
 
 def _fields(flag):
-    return {
-        "to": _required("The recipient's User Token (u_…)"),
-        "token": _required("The Channel Token (c_…)"),
-        "secret": _required("The Channel Secret Key"),
-        "message": _required("1–1000 characters", maxLength=1000),
-        "url": {"type": "string", "maxLength": 1000, "pattern": _URL, "description": "An http:// or https:// URL"},
-        "important": {
-            **flag,
-            "description": "absent: normal notification with sound; 1: high-priority, time-sensitive; "
-            "0: no alert, inbox only",
-        },
-        "silent": {**flag, "description": "1 means important=0; important=1 with silent=1 is refused (4005)"},
-    }
+    return {field.name: _field(field, flag) for field in FIELDS}
+
+
+def _required_names():
+    return [field.name for field in FIELDS if field.kind == "required"]
 
 
 def _not_both(on):
@@ -55,7 +58,7 @@ SEND_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
     "properties": _fields(_FLAG_JSON),
-    "required": ["to", "token", "secret", "message"],
+    "required": _required_names(),
     "not": _not_both([1, True, "1"]),
 }
 SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}

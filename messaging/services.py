@@ -1,16 +1,16 @@
 import logging
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
-from channels_app.services import TAKE_QUOTA_SQL, channel_take_daily_quota, next_utc_midnight, utc_today
+from channels_app import quota
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
 from users_app.models import Device
 
 from .models import Delivery, Message
+from .queueing import nudge_coalesced
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ SELECT %(message)s, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s {_DEV
 # PostgreSQL: quota, message and deliveries in one atomic statement (one round trip, no BEGIN/COMMIT).
 _STORE_PG_SQL = f"""
 WITH quota AS (
-    {TAKE_QUOTA_SQL.replace("VALUES (%(channel)s, %(day)s, 1)", "SELECT %(channel)s, %(day)s, 1 WHERE %(limited)s")}
+    {quota.take_sql(only_if="%(limited)s")}
 ), message AS (
     INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
     SELECT %(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s
@@ -47,14 +47,6 @@ WITH quota AS (
 )
 SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
 """
-
-
-def rate_limit_headers(*, limit, count, now):
-    return {
-        "X-RateLimit-Limit": str(limit),
-        "X-RateLimit-Remaining": str(max(limit - count, 0)),
-        "X-RateLimit-Reset": str(int(next_utc_midnight(now).timestamp())),
-    }
 
 
 def message_send(*, request):
@@ -84,18 +76,17 @@ def message_send(*, request):
         "url": request.url,
         "important": request.important,
         "now": connection.ops.adapt_datetimefield_value(now),  # raw SQL: as the ORM would store it
-        "day": utc_today(now),
-        "limit": settings.CHANNEL_DAILY_LIMIT,
-        "limited": not context.channel_verified,
+        **quota.take_params(channel_id=context.channel_id, now=now),
+        "limited": quota.is_limited(verified=context.channel_verified),
     }
     if connection.vendor == "postgresql":
         message_id, count, deliveries = _store_in_one_statement(params)
     else:
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     headers = {}
-    if not context.channel_verified:
-        limit = settings.CHANNEL_DAILY_LIMIT
-        headers = rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
+    limit = quota.daily_limit(verified=context.channel_verified)
+    if limit is not None:
+        headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
     if deliveries:
@@ -115,7 +106,7 @@ def _store_in_a_transaction(params, *, channel_id, now):
     with transaction.atomic(), connection.cursor() as cursor:
         count = None
         if params["limited"]:
-            count = channel_take_daily_quota(channel_id=channel_id, now=now)
+            count = quota.channel_take_daily_quota(channel_id=channel_id, now=now)
             if count is None:
                 return None, None, 0
         cursor.execute(_INSERT_MESSAGE_SQL, params)
@@ -126,8 +117,6 @@ def _store_in_a_transaction(params, *, channel_id, now):
 
 def enqueue_delivery(message_id):
     """Nudges a worker (at most one waiting nudge at a time); if the broker is down the sweep recovers."""
-    from .delivery import nudge_coalesced
-
     nudge_coalesced(message_id)
 
 

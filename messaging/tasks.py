@@ -6,17 +6,17 @@ from django.conf import settings
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_message(message_id):
     """Pushes a batch of due deliveries, this message's first (the delivery pipeline)."""
-    from . import delivery
+    from .queueing import deliver_batch
 
-    delivery.deliver_message(message_id)
+    deliver_batch(message_id)
 
 
 @shared_task(expires=max(settings.DELIVERY_SWEEP_INTERVAL, 1))
 def sweep_deliveries():
     """Beat: re-queues lost, stale and due deliveries."""
-    from . import delivery
+    from .queueing import sweep
 
-    delivery.sweep()
+    sweep()
 
 
 @worker_init.connect

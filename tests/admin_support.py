@@ -1,12 +1,9 @@
-"""Helpers shared by the admin tests: staff users, admin actions, pages of a channel."""
+"""Helpers shared by the admin tests: staff users (fixtures, registered in tests/conftest.py), admin actions."""
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
-from django.utils import timezone
 
-from channels_app.models import ChannelDailyCount
-from channels_app.services import utc_today
 
 
 def changelist_url(app_label, model):
@@ -34,9 +31,3 @@ def moderator(db):
 @pytest.fixture
 def moderator_client(moderator):
     return login_client(moderator)
-
-
-def use_up_daily_limit(channel, settings):
-    ChannelDailyCount.objects.update_or_create(
-        channel=channel, day=utc_today(timezone.now()), defaults={"count": settings.CHANNEL_DAILY_LIMIT}
-    )

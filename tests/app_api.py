@@ -85,10 +85,6 @@ def call(client, method, path, person=None, body=None, *, raw=None, content_type
     return response
 
 
-def status_of(response):
-    return response.json()["response"]["status"]
-
-
 def image_bytes(fmt="PNG", size=(300, 200), color=(200, 30, 30, 255), **save_kwargs):
     mode = "RGBA" if fmt in ("PNG", "WEBP") else "RGB"
     image = Image.new(mode, size, color[: len(mode)])

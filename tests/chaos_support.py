@@ -1,4 +1,4 @@
-"""What the fault tests (tests/test_faults_*.py) share: their scale, the platform's processes, bursts, push accounting.
+"""What the fault tests (tests/faults/) share: their scale, the platform's processes, bursts, push accounting.
 
 Short versions run in `make test`. `make chaos` sets KILOPUSH_CHAOS=1: larger bursts, longer outages and the
 production intervals; it prints the figures the tests report (tests/chaos_report.py).
@@ -205,7 +205,7 @@ def deliveries_by_key(message_ids):
 
 def recipients(count, prefix="chaos"):
     """People with one device each, Android and iOS in turn."""
-    from tests.conftest import make_person
+    from tests.people import make_person
 
     people = []
     for i in range(count):

@@ -4,14 +4,15 @@ The suite runs against real PostgreSQL and Redis only (see Makefile and .ci/run)
 """
 
 import json
-from dataclasses import dataclass
-
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 
 from channels_app.services import channel_create
-from users_app.services import app_user_create
+from tests.people import Person, make_person  # noqa: F401 (make_person: used by the fixtures below)
+
+# Fixtures shared by several test folders, registered once here.
+pytest_plugins = ["tests.delivery_fixtures", "tests.admin_support", "tests.chaos_support"]
 
 
 def pytest_sessionstart(session):
@@ -26,27 +27,6 @@ def pytest_sessionstart(session):
 def _fresh_redis():
     cache.clear()  # FLUSHDB of the test Redis database: rate limits and queued tasks
     yield
-
-
-@dataclass
-class Person:
-    user: object
-    access_token: str
-
-    @property
-    def token(self):
-        return self.user.token
-
-    @property
-    def auth(self):
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.access_token}"}
-
-
-def make_person(platform="android", push_token=None, **kwargs):
-    if push_token is None:
-        push_token = "fcm-" + platform if platform == "android" else "ab" * 32
-    user, access_token = app_user_create(platform=platform, push_token=push_token, **kwargs)
-    return Person(user=user, access_token=access_token)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Fixtures for the delivery tests: the fake FCM and APNs servers and settings that point at them.
 
-Imported by the test modules that need them (`from tests.delivery_fixtures import *`).
+Registered for every test by tests/conftest.py (pytest_plugins).
 """
 
 import base64

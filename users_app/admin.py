@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
-from kilopush import admin_selectors
 from kilopush.admin_mixins import ObjectActionsMixin
 
+from . import selectors
 from .models import AppUser, BlacklistEntry, Device
 from .services import app_user_set_blocked
 
@@ -16,7 +16,7 @@ class HasActiveDevicesFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
-            return admin_selectors.app_users_with_active_devices(queryset, self.value() == "yes")
+            return selectors.app_users_with_active_devices(queryset, self.value() == "yes")
         return queryset
 
 
@@ -65,7 +65,7 @@ class AppUserAdmin(ObjectActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return admin_selectors.app_users_for_admin(super().get_queryset(request))
+        return selectors.app_users_for_admin(super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

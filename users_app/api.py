@@ -7,11 +7,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
-from kilopush.api import AppView, StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
+from kilopush.drf import StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
 from kilopush.errors import InvalidValue, NotFound
 from messaging.selectors import unread_count
 
 from . import selectors, services
+from .auth import AppView
 from .models import Device
 
 

@@ -3,7 +3,9 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
 
+from kilopush.drf import JSONParser
 from kilopush.errors import NotAuthenticated
 
 from .selectors import app_user_by_access_token
@@ -52,3 +54,11 @@ class AccessTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "The access token returned by POST /v1/app/register.",
         }
+
+
+class AppView(APIView):
+    # Base of the app API's views: Bearer access token required, JSON bodies.
+
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsAppUser]
+    parser_classes = [JSONParser]

@@ -1,6 +1,9 @@
-from kilopush import crypto
+from django.db.models import Exists, OuterRef
 
-from .models import AppUser
+from kilopush import crypto
+from kilopush.queries import count_subquery
+
+from .models import AppUser, Device
 
 
 def app_user_by_access_token(access_token):
@@ -16,10 +19,6 @@ def blacklisted_channels(user):
     return Channel.objects.filter(pk__in=user.blacklist.values("channel_id")).order_by("name", "id")
 
 
-def device_of(user):
-    return user.devices.order_by("-updated_at", "-id").first()
-
-
 def blacklisted_channel(*, user, token):
     """The channel with this token if the user blacklisted it, else None."""
     from channels_app.selectors import is_channel_token
@@ -27,3 +26,24 @@ def blacklisted_channel(*, user, token):
     if not is_channel_token(token):
         return None
     return blacklisted_channels(user).filter(token=token).first()
+
+
+# --- staff admin changelist ---
+
+
+def app_users_for_admin(queryset):
+    """App users with their numbers of devices, active devices, channels and received messages (one query)."""
+    from channels_app.models import Channel
+    from messaging.models import Message
+
+    return queryset.annotate(
+        device_count=count_subquery(Device.objects.all(), "user"),
+        has_active_devices=Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True)),
+        channel_count=count_subquery(Channel.objects.all(), "owner"),
+        message_count=count_subquery(Message.objects.all(), "recipient"),
+    )
+
+
+def app_users_with_active_devices(queryset, has_active):
+    active = Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True))
+    return queryset.filter(active) if has_active else queryset.filter(~active)

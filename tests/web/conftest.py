@@ -66,8 +66,11 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def site(django_db_setup, django_db_blocker, tmp_path_factory):
-    """One gunicorn for the module's tests, on the test database (each test's transactional_db empties it)."""
+def site(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """One gunicorn for the module's tests, on the test database (each test's transactional_db empties it).
+
+    A test module may set SITE_ENV = {...} for settings of its own.
+    """
     tmp = tmp_path_factory.mktemp("web")
     server = start_gunicorn(
         tmp,
@@ -76,7 +79,7 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
         MEDIA_ROOT=tmp / "media",
         KILOPUSH_VAR_DIR=tmp / "var",
         WEB_CONCURRENCY=2,
-        **extra_server_env(),
+        **{**extra_server_env(), **getattr(request.module, "SITE_ENV", {})},
     )
     server.media_root = tmp / "media"
     yield server

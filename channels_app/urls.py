@@ -1,0 +1,18 @@
+"""URLs of the app API's My channels and of the logo files (included from kilopush/urls.py)."""
+
+import re
+
+from django.conf import settings
+from django.urls import path, re_path
+
+from . import api
+
+MEDIA_PREFIX = re.escape(settings.MEDIA_URL.strip("/"))
+
+urlpatterns = [
+    path("v1/app/channels", api.ChannelsView.as_view(), name="app-channels"),
+    path("v1/app/channels/<str:token>", api.ChannelView.as_view(), name="app-channel"),
+    path("v1/app/channels/<str:token>/rotate-secret", api.RotateSecretView.as_view(), name="app-channel-rotate"),
+    # Served by the platform itself, DEBUG off included; a CDN may sit in front.
+    re_path(rf"^{MEDIA_PREFIX}/(?P<name>logos/[0-9a-f]{{32}}\.png)$", api.logo_file, name="channel-logo"),
+]

@@ -1,0 +1,158 @@
+"""DRF plumbing shared by the app API's views: parsers, body validation, strict fields, throttling, error docs.
+
+The base view with the app's credential is `users_app.auth.AppView`."""
+
+import logging
+
+from django.core.exceptions import SuspiciousOperation
+from django_ratelimit.core import get_usage
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError
+
+from kilopush.errors import InvalidHeaders, InvalidValue, Throttled
+from kilopush.net import ratelimit_ip_key
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL bigint: larger ids cannot exist and must not reach a query.
+MAX_ID = 2**63 - 1
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply") from None
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation:  # too many fields or files
+            raise ParseError("Multipart form parse error - too many parts") from None
+
+
+def body_of(request):
+    """The request body as a dict; 4000 for a body without Content-Type, 4005 for a non-object."""
+    if request.META.get("CONTENT_LENGTH") not in (None, "", "0") and not request.content_type:
+        raise InvalidHeaders("Content-Type must be application/json")
+    data = request.data
+    if not isinstance(data, dict):
+        raise InvalidValue("The body must be a JSON object")
+    return data
+
+
+def validated(serializer_class, request, **kwargs):
+    data = body_of(request)
+    serializer = serializer_class(data=data, **kwargs)
+    if hasattr(data, "getlist"):  # multipart: a field sent twice would silently lose all but its last value
+        for name in serializer.fields:
+            if len(data.getlist(name)) > 1:
+                raise InvalidValue(f"{name}: must be sent once")
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else (DRF's CharField would turn 12 into "12")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
+    # DRF refuses a NUL character in every CharField (4005); the schema says so too.
+    target_class = StrictCharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema.setdefault("pattern", r"^[^\u0000]+$")  # "+": drf-spectacular adds "" itself (allow_blank) in a oneOf
+        return schema
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class IdField(serializers.IntegerField):
+    """A positive message id, JSON integer only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter, as the schema says: present but empty (`?after=`) or given twice is invalid.
+
+    DRF would take an empty value of an optional field for an absent one, and the last of repeated values.
+    """
+
+    def get_value(self, dictionary):
+        values = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
+        if len(values) > 1:
+            return values  # given twice: invalid, not "the last one wins"
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+def throttle_by_client_ip(request, *, group, rate):
+    """Counts this request against the client address's `rate`; 4029 once it is used up.
+
+    If the cache is unreachable the throttle fails open, as the send API's does.
+    """
+    try:
+        usage = get_usage(request, group=group, key=ratelimit_ip_key, rate=rate, increment=True)
+    except Exception:
+        logger.warning("Rate-limit cache unreachable; not throttling %s", group, exc_info=True)
+        return
+    if usage and usage["should_limit"]:
+        raise Throttled(headers={"Retry-After": str(max(usage["time_left"], 1))})
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="4000, 4001, 4003, 4004, 4005 or 4029 (see the README)")
+    message = serializers.CharField(help_text="Readable text; do not parse it")
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    response = ErrorSerializer()
+
+
+_ERROR_MEANINGS = {
+    400: "4000: Content-Type missing or not accepted, or a body that cannot be decoded. "
+    "4005: a field missing, invalid or of the wrong type, or a body that is not an object.",
+    401: "4001: missing or invalid access token.",
+    403: "4003: not allowed.",
+    404: "4004: not found, or not yours.",
+    405: "4005: method not allowed.",
+    429: "4029: too many requests from this client address; see Retry-After.",
+}
+
+
+def error_responses(*http_statuses):
+    """drf-spectacular descriptions of the error envelopes a view can answer with."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {
+        status: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_MEANINGS[status])
+        for status in http_statuses
+    }

@@ -1,0 +1,127 @@
+"""Queueing delivery work: nudges (Celery tasks) for committed messages, one delivery pass, the sweep.
+
+The queue is only a nudge: a lost task costs latency, never a push, because the sweep finds
+the Delivery rows again. The task is imported here under its `*_task` name; the task module
+imports this one inside its functions.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from . import delivery
+from .models import Delivery
+from .tasks import deliver_message as deliver_message_task
+
+logger = logging.getLogger(__name__)
+
+
+# --- nudge -------------------------------------------------------------------------------
+
+
+def nudge(message_id, countdown=None):
+    """Queues a task for the message; if the broker is down the sweep finds the rows later."""
+    try:
+        deliver_message_task.apply_async((message_id,), countdown=countdown)
+        return True
+    except Exception:
+        logger.warning("Could not queue message %s; the sweep will pick it up", message_id, exc_info=True)
+        return False
+
+
+# While a nudge waits in the queue, its task will claim every delivery committed before
+# it starts (a claim takes other due deliveries too), so a send need not queue another.
+# This keeps both the send path and the worker from doing one task per message under load.
+NUDGE_PENDING_KEY = "delivery-nudge-pending"
+
+
+def nudge_coalesced(message_id):
+    """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
+    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
+        try:
+            if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
+                return True
+        except Exception:
+            logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
+    return nudge(message_id)
+
+
+def nudge_taken():
+    """A task starts: from now on, new deliveries need a new nudge."""
+    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
+        try:
+            cache.delete(NUDGE_PENDING_KEY)
+        except Exception:
+            logger.warning("Nudge flag unavailable", exc_info=True)
+
+
+def nudge_retries(deliveries, now):
+    """Short retries ride on a Celery countdown; longer ones wait in next_attempt_at for the sweep."""
+    due = set()
+    for delivery in deliveries:
+        if delivery.state == Delivery.QUEUED and delivery.next_attempt_at:
+            delay = max((delivery.next_attempt_at - now).total_seconds(), 0.0)
+            if delay <= settings.DELIVERY_COUNTDOWN_MAX:
+                due.add((delivery.message_id, round(delay + 0.05, 1)))
+    for message_id, delay in sorted(due):
+        nudge(message_id, countdown=delay)
+
+
+def deliver_batch(message_id):
+    """One pass: claim a batch (this message first), push it, record the answers, schedule retries."""
+    nudge_taken()
+    deliveries = delivery.claim(message_id)
+    if not deliveries:
+        return {}
+    if len(deliveries) >= settings.DELIVERY_BATCH_SIZE:
+        nudge(None)  # more may be due: another worker process takes the next batch meanwhile
+    results = delivery.send(deliveries)
+    now = timezone.now()
+    changes = delivery.record(deliveries, results, now=now)
+    nudge_retries(deliveries, now)
+    return changes
+
+
+# --- sweep -------------------------------------------------------------------------------
+
+
+def sweep(*, now=None, limit=1000):
+    """Recovers lost work; returns the ids of the messages it re-queued.
+
+    - claims older than DELIVERY_CLAIM_TIMEOUT belonged to a worker that died: back to queued;
+    - queued deliveries due and untouched for DELIVERY_REQUEUE_AFTER lost their task (broker
+      down at send, Redis restarted without persistence, a countdown lost with its worker), or
+      are retries whose delay was too long for a countdown (due now, recorded long ago).
+    """
+    now = now or timezone.now()
+    requeue_after = timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
+    claimed_before = now - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT)
+    message_ids = set()
+    with transaction.atomic():
+        stale = list(
+            Delivery.objects.filter(state=Delivery.SENDING, claimed_at__lt=claimed_before)
+            .select_for_update(skip_locked=True)
+            .values_list("id", "message_id")[:limit]
+        )
+        if stale:
+            Delivery.objects.filter(id__in=[i for i, _ in stale], state=Delivery.SENDING).update(
+                state=Delivery.QUEUED, next_attempt_at=None, last_error="worker lost during the attempt", updated_at=now
+            )
+            logger.warning("Re-queued %d deliveries claimed by a lost worker", len(stale))
+            message_ids.update(m for _, m in stale)
+        overdue = list(
+            Delivery.objects.filter(delivery.due(now), updated_at__lte=now - requeue_after)
+            .select_for_update(skip_locked=True)
+            .values_list("id", "message_id")[:limit]
+        )
+        if overdue:
+            # Touching updated_at means a nudge that gets lost again is retried after REQUEUE_AFTER.
+            Delivery.objects.filter(id__in=[i for i, _ in overdue], state=Delivery.QUEUED).update(updated_at=now)
+            message_ids.update(m for _, m in overdue)
+    for message_id in sorted(message_ids):
+        nudge(message_id)
+    return sorted(message_ids)

@@ -1,0 +1,73 @@
+"""The admin's statistics page (/admin/stats/); staff with permission to view messages."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from messaging.models import Delivery
+from users_app.models import Device
+
+from . import selectors as stats
+from .charts import bar_chart, column_chart
+
+PLATFORM_NAMES = dict(Device.PLATFORMS)
+STATE_NAMES = dict(Delivery.STATES)
+
+
+def admin_stats(request):
+    if not request.user.has_perm("messaging.view_message"):
+        raise PermissionDenied
+    now = timezone.now()
+    per_day = stats.messages_per_day(now=now)
+    by_platform = stats.deliveries_by_state_and_platform(now=now)
+    dead_rates = stats.dead_token_rate_by_platform(by_platform)
+    top = stats.top_channels(now=now)
+    near_limit = stats.channels_near_limit(now=now)
+
+    states = [state for state, _ in Delivery.STATES]
+    delivery_rows = [
+        {
+            "platform": PLATFORM_NAMES.get(platform, platform),
+            "counts": [counts.get(state, 0) for state in states],
+            "total": sum(counts.values()),
+        }
+        for platform, counts in sorted(by_platform.items())
+    ]
+    delivery_state_totals = [
+        (STATE_NAMES[state], sum(counts.get(state, 0) for counts in by_platform.values())) for state in states
+    ]
+    dead_rows = [
+        {"platform": PLATFORM_NAMES.get(platform, platform), "dead": dead, "finished": finished, "rate": rate * 100}
+        for platform, (dead, finished, rate) in sorted(dead_rates.items())
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Statistics",
+        "days": stats.STATS_DAYS,
+        "today_count": per_day[-1][1],
+        "period_count": sum(n for _, n in per_day),
+        "totals": stats.app_user_totals(),
+        "per_day_chart": column_chart(
+            [(day.strftime("%d %b"), n) for day, n in per_day],
+            title=f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days",
+            width=700,
+        ),
+        "state_names": [STATE_NAMES[state] for state in states],
+        "delivery_rows": delivery_rows,
+        "delivery_chart": bar_chart(delivery_state_totals, title="Deliveries by state"),
+        "dead_rows": dead_rows,
+        "dead_chart": bar_chart(
+            [(row["platform"], round(row["rate"], 1)) for row in dead_rows],
+            title="Dead-token rate per platform",
+            unit="%",
+            max_value=100,
+        ),
+        "top_channels": top,
+        "top_chart": bar_chart([(channel.name, n) for channel, n in top], title="Top channels by volume"),
+        "near_limit": near_limit,
+        "daily_limit": settings.CHANNEL_DAILY_LIMIT,
+        "near_limit_percent": round(settings.ADMIN_NEAR_LIMIT_RATIO * 100),
+    }
+    return TemplateResponse(request, "admin/kilopush_stats.html", context)

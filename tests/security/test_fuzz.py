@@ -1,0 +1,100 @@
+"""schemathesis against GET /v1/schema: no 5xx, and every answer matches the schema.
+
+The fuzzer calls the Django WSGI application in-process, authenticated as a real user
+(alice) who owns a channel, has messages in her inbox and a channel on her blacklist,
+so it gets past 401 and 404. In schema-valid ("positive") examples, path parameters,
+the send API's credentials and logo files are half of the time replaced with real ones,
+so the fuzzer also reaches the code behind a successful lookup. Each example runs in a
+savepoint that is rolled back: every example sees the same valid database (a
+DELETE /v1/app/me included). The run is derandomized with a fixed seed.
+"""
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import positive_data_acceptance
+
+from channels_app.services import channel_create
+from messaging.send_request import SendRequest
+from messaging.services import message_send
+from tests.people import make_person
+from users_app.services import blacklist_add
+
+MAX_EXAMPLES = 50
+SEED = 20260707
+SEND_PATH = "/v1/messages/send"
+
+# Loaded once at collection (making the schema needs no database); one test per operation.
+schema = schemathesis.openapi.from_wsgi("/v1/schema", get_wsgi_application())
+schema.config.seed = SEED
+# Unknown query parameters and fields are ignored by design ("Unknown fields are ignored"), not refused.
+schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, allow_extra_parameters=False)
+
+
+@pytest.fixture
+def world(db, settings, tmp_path):
+    # The fuzzer makes hundreds of requests from one address: the per-address throttles
+    # are tested elsewhere and must not turn its answers into 4029s here.
+    settings.APP_REGISTER_RATE = "100000/h"
+    settings.APP_CHANNEL_CREATE_RATE = "100000/h"
+    settings.SEND_AUTH_FAILURE_RATE = "100000/m"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alice, bob, charlie = make_person(), make_person(), make_person(platform="ios")
+    own = channel_create(owner=alice.user, name="Alice's alarms")
+    incoming = channel_create(owner=bob.user, name="Bob's bell")
+    spam = channel_create(owner=charlie.user, name="Spam")
+    blacklist_add(user=alice.user, channel=spam)
+    message_ids = [
+        message_send(request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message=text))[0]
+        for text in ("one", "two", "three")
+    ]
+    return {
+        "auth": {"Authorization": f"Bearer {alice.access_token}"},
+        "path": {"token": own.token, "message_id": message_ids[-1]},
+        "blocked_path": {"token": spam.token},
+        "send": {"to": alice.token, "token": own.token, "secret": own.secret},
+    }
+
+
+@pytest.fixture
+def in_process_requests():
+    # As in Django's test client: a request must not close the test's connection (and its transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def unverifiable_by_the_schema(case, real):
+    """Schema-valid bodies the API must refuse: the schema cannot tell these apart from good ones."""
+    if case.path == SEND_PATH and not real:
+        return True  # made-up token and secret: the published contract answers 4003 with HTTP 400
+    # A logo file: the schema says "binary"; an image the server can decode is not for it to say.
+    return (case.media_type or "").startswith("multipart/") and isinstance(case.body, dict) and "logo" in case.body
+
+
+def with_real_objects(case, world):
+    """Points a schema-valid case at alice's real objects: path ids and tokens, the send API's credentials."""
+    if case.path_parameters:
+        real = world["blocked_path"] if case.path.startswith("/v1/app/blocked/") else world["path"]
+        case.path_parameters = {name: real.get(name, value) for name, value in case.path_parameters.items()}
+    if case.path == SEND_PATH and isinstance(case.body, dict):
+        case.body = {**case.body, **world["send"]}
+
+
+@schema.parametrize()
+@schema.given(real=st.booleans())
+# The fixtures hold the real objects; each example rolls its changes back, so sharing them is safe.
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_the_api_answers_as_its_schema_says(case, real, world, in_process_requests):
+    if real and case.meta.generation.mode.is_positive:
+        with_real_objects(case, world)
+    excluded = [positive_data_acceptance] if unverifiable_by_the_schema(case, real) else []
+    with transaction.atomic():
+        case.call_and_validate(headers=world["auth"], excluded_checks=excluded)
+        transaction.set_rollback(True)

@@ -1,0 +1,15 @@
+"""URLs of the app API's account, device and blocked-channel views (included from kilopush/urls.py)."""
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("v1/app/register", api.RegisterView.as_view(), name="app-register"),
+    path("v1/app/link-codes", api.LinkCodesView.as_view(), name="app-link-codes"),
+    path("v1/app/link", api.LinkView.as_view(), name="app-link"),
+    path("v1/app/me", api.MeView.as_view(), name="app-me"),
+    path("v1/app/device", api.DeviceView.as_view(), name="app-device"),
+    path("v1/app/blocked", api.BlockedView.as_view(), name="app-blocked"),
+    path("v1/app/blocked/<str:token>", api.BlockedChannelView.as_view(), name="app-blocked-channel"),
+]
