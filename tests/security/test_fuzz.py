@@ -22,11 +22,12 @@ from channels_app.services import channel_create
 from messaging.send_request import SendRequest
 from messaging.services import message_send
 from tests.people import make_person
-from users_app.services import blacklist_add
+from users_app.services import blacklist_add, link_code_create
 
 MAX_EXAMPLES = 50
 SEED = 20260707
 SEND_PATH = "/v1/messages/send"
+LINK_PATH = "/v1/app/link"
 
 # Loaded once at collection (making the schema needs no database); one test per operation.
 schema = schemathesis.openapi.from_wsgi("/v1/schema", get_wsgi_application())
@@ -41,6 +42,7 @@ def world(db, settings, tmp_path):
     # are tested elsewhere and must not turn its answers into 4029s here.
     settings.APP_REGISTER_RATE = "100000/h"
     settings.APP_CHANNEL_CREATE_RATE = "100000/h"
+    settings.APP_LINK_RATE = "100000/h"
     settings.SEND_AUTH_FAILURE_RATE = "100000/m"
     settings.MEDIA_ROOT = tmp_path / "media"
     alice, bob, charlie = make_person(), make_person(), make_person(platform="ios")
@@ -57,6 +59,7 @@ def world(db, settings, tmp_path):
         "path": {"token": own.token, "message_id": message_ids[-1]},
         "blocked_path": {"token": spam.token},
         "send": {"to": alice.token, "token": own.token, "secret": own.secret},
+        "link": {"code": link_code_create(user=alice.user)[0]},  # each example rolls its use back
     }
 
 
@@ -74,6 +77,8 @@ def unverifiable_by_the_schema(case, real):
     """Schema-valid bodies the API must refuse: the schema cannot tell these apart from good ones."""
     if case.path == SEND_PATH and not real:
         return True  # made-up token and secret: the published contract answers 4003 with HTTP 400
+    if case.path == LINK_PATH and not real:
+        return True  # a made-up link code: 4005, as for a used or expired one
     # A logo file: the schema says "binary"; an image the server can decode is not for it to say.
     return (case.media_type or "").startswith("multipart/") and isinstance(case.body, dict) and "logo" in case.body
 
@@ -85,6 +90,8 @@ def with_real_objects(case, world):
         case.path_parameters = {name: real.get(name, value) for name, value in case.path_parameters.items()}
     if case.path == SEND_PATH and isinstance(case.body, dict):
         case.body = {**case.body, **world["send"]}
+    if case.path == LINK_PATH and isinstance(case.body, dict):
+        case.body = {**case.body, **world["link"]}
 
 
 @schema.parametrize()
