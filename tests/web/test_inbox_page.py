@@ -54,13 +54,28 @@ def test_message_text_is_shown_as_text_never_as_html(page, site):
     expect(item.locator("img[src=x], b")).to_have_count(0)
 
 
-def test_the_unread_count_is_in_the_title_and_the_nav(page, site):
+# Records what the page tells the Badging API (headless Chromium has no app badge to look at).
+RECORD_BADGE = """
+navigator.setAppBadge = (n) => { window.__kpBadge = n; return Promise.resolve(); };
+navigator.clearAppBadge = () => { window.__kpBadge = 0; return Promise.resolve(); };
+"""
+
+
+def test_the_unread_count_is_in_the_title_the_nav_and_the_app_badge(new_context, site):
+    context = new_context()
+    context.add_init_script(RECORD_BADGE)
+    page = context.new_page()
     stored, channel = inbox_with_channel(page)
     expect(page).to_have_title("KILO.Push")
     for n in range(3):
         send_to(site, stored, channel, f"Ping {n}")
     expect(page).to_have_title("(3) KILO.Push")
     expect(page.locator("#nav-unread")).to_have_text("3")
+    assert page.evaluate("window.__kpBadge") == 3
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page).to_have_title("KILO.Push")
+    expect(page.locator("#nav-unread")).to_be_hidden()
+    assert page.evaluate("window.__kpBadge") == 0
 
 
 def test_opening_a_message_marks_it_read(page, site):
