@@ -53,8 +53,10 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item not in deselected]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    # Per module, not per session: Playwright's sync API runs an asyncio loop in this thread while it is
+    # open, and the rest of the suite (stand-ins with their own event loops) must not find it running.
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
     from playwright.sync_api import sync_playwright
