@@ -10,7 +10,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 
-from kilopush.errors import InvalidHeaders, InvalidValue, Throttled
+from kilopush.errors import InvalidHeaders, InvalidValue, Throttled, describe_codes
 from kilopush.net import ratelimit_ip_key
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def throttle_by_client_ip(request, *, group, rate):
 
 
 class ErrorSerializer(serializers.Serializer):
-    status = serializers.IntegerField(help_text="4000, 4001, 4003, 4004, 4005 or 4029 (see the README)")
+    status = serializers.IntegerField(help_text="One of the codes in the README (kilopush.errors.CODES)")
     message = serializers.CharField(help_text="Readable text; do not parse it")
 
 
@@ -137,14 +137,14 @@ class ErrorEnvelopeSerializer(serializers.Serializer):
     response = ErrorSerializer()
 
 
-_ERROR_MEANINGS = {
-    400: "4000: Content-Type missing or not accepted, or a body that cannot be decoded. "
-    "4005: a field missing, invalid or of the wrong type, or a body that is not an object.",
-    401: "4001: missing or invalid access token.",
-    403: "4003: not allowed.",
-    404: "4004: not found, or not yours.",
-    405: "4005: method not allowed.",
-    429: "4029: too many requests from this client address; see Retry-After.",
+# The codes each HTTP status of the app API carries (their meanings: kilopush.errors.CODES).
+_CODES_BY_HTTP_STATUS = {
+    400: (4000, 4005),
+    401: (4001,),
+    403: (4003,),
+    404: (4004,),
+    405: (4005,),
+    429: (4029,),
 }
 
 
@@ -153,6 +153,6 @@ def error_responses(*http_statuses):
     from drf_spectacular.utils import OpenApiResponse
 
     return {
-        status: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_MEANINGS[status])
+        status: OpenApiResponse(ErrorEnvelopeSerializer, description=describe_codes(*_CODES_BY_HTTP_STATUS[status]))
         for status in http_statuses
     }

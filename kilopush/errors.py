@@ -56,6 +56,26 @@ class Throttled(ApiError):
     status, http_status, message = 4029, 429, "Too many requests"
 
 
+# Every status code either API answers with, and what it means: the one table that the
+# README's code lists and both OpenAPI descriptions (app API and send API) are built from.
+CODES = {
+    4000: "invalid or missing headers, or a body that cannot be decoded",
+    4001: "missing or invalid access token",
+    4003: "not allowed (send API: token and secret match no channel)",
+    4004: "not found, or not yours",
+    4005: "a field missing, invalid or of the wrong type, a body that is not an object, "
+    "or a method not allowed (send API: also an unknown recipient)",
+    4023: "blocked by staff",
+    4024: "the recipient has blacklisted the channel",
+    4029: "too many requests, see Retry-After (send API: also the daily limit, see X-RateLimit-*)",
+}
+
+
+def describe_codes(*codes):
+    """'4000: …; 4005: …' for the given codes, from CODES."""
+    return "; ".join(f"{code}: {CODES[code]}" for code in codes)
+
+
 def envelope(status, message, http_status, headers=None):
     response = JsonResponse({"response": {"status": status, "message": message}}, status=http_status)
     for name, value in (headers or {}).items():

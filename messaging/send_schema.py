@@ -5,7 +5,12 @@ so drf-spectacular cannot inspect it; this hand-written path item describes it
 as the README does, without touching the view.
 """
 
+from kilopush.errors import describe_codes
+
 from .send_request import FIELDS
+
+# The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
+SEND_ERROR_CODES = (4000, 4003, 4005, 4023, 4024, 4029)
 
 PATH = "/v1/messages/send"
 
@@ -125,12 +130,7 @@ SEND_OPERATION = {
             "headers": _RATE_HEADERS,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendAccepted"}}},
         },
-        "400": _error(
-            "4000: invalid headers or an undecodable body; 4003: token and secret match no channel; "
-            "4005: a field missing or invalid, or an unknown recipient; 4023: blocked by staff; "
-            "4024: the recipient blacklisted the channel; 4029: daily limit exhausted (X-RateLimit-* headers) "
-            "or too many failed attempts (Retry-After)"
-        ),
+        "400": _error(describe_codes(*SEND_ERROR_CODES)),
         "405": _error("4005: use POST"),
         "500": _error("Unexpected failure"),
     },
