@@ -15,6 +15,11 @@ def register(page):
     return tokens(page)
 
 
+def wait_until_live(page):
+    """Until the inbox receives live updates (the stream, or polling on a server without one)."""
+    expect(page.locator("#live-state")).to_have_attribute("data-mode", re.compile(r"^(live|polling)$"))
+
+
 def tokens(page):
     stored = page.evaluate("() => [localStorage.getItem('kp.access_token'), localStorage.getItem('kp.user_token')]")
     return {"access_token": stored[0], "user_token": stored[1]}

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from channels_app.services import channel_create
 from messaging.models import Message
 from tests.web.conftest import api, send
-from tests.web.helpers import message, register
+from tests.web.helpers import message, register, wait_until_live
 from users_app.models import AppUser
 
 ARRIVAL_MS = 2000  # the promise: a sent message shows within 2 s, without a reload
@@ -17,6 +17,7 @@ def inbox_with_channel(page):
     stored = register(page)
     user = AppUser.objects.get(token=stored["user_token"])
     channel = channel_create(owner=user, name="Garage")
+    wait_until_live(page)  # the 2 s are counted from an open inbox, not from a page still connecting
     return stored, channel
 
 
