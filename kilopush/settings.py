@@ -56,6 +56,8 @@ ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localh
 PORT = envint("PORT", 8000)
 SITE_URL = os.getenv("SITE_URL", "").rstrip("/")
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# Origins (scheme://host[:port]) whose pages may call the app API (/v1/app/...); the send API takes any origin.
+CORS_ALLOWED_ORIGINS = [o.strip().rstrip("/") for o in os.getenv("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
 
 # HTTPS=true: the deployment is served over TLS (directly or behind a proxy that sets
 # X-Forwarded-Proto); turns on redirects, secure cookies and HSTS.
@@ -92,6 +94,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: CORS headers go on every answer, the error envelopes and 500s included.
+    "kilopush.cors.CorsMiddleware",
     "kilopush.errors.ApiErrorMiddleware",
     "kilopush.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -6,27 +6,14 @@ Every page a test opens fails the test on a console error, an uncaught exception
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 from django.conf import settings
 
 from tests.procs import database_url_for, http, start_gunicorn
 
-# Playwright's sync API keeps an event loop running in the test's thread; the ORM calls of the
-# tests are still synchronous (the documented way to use Django with Playwright's sync API).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # the shared launch settings (Debian's chromium, flags)
 
-CHROMIUM = os.getenv("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 10_000  # how long a locator waits for the page; a wait, not a timing assertion
 # Reports CSP violations in the console (Chromium logs most of them itself; this catches all).
 WATCH_CSP = """
@@ -55,16 +42,29 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="module")
 def chromium():
-    # Per module, not per session: Playwright's sync API runs an asyncio loop in this thread while it is
-    # open, and the rest of the suite (stand-ins with their own event loops) must not find it running.
+    """Chromium driven with Playwright's sync API straight from the test thread, one per module.
+
+    These tests drive pages step by step (locators, expect), which tests/browser.py's browser thread would
+    wrap call by call. Playwright's sync API keeps an asyncio loop running in this thread while it is
+    open, so Django's async guard is off for these modules only (their ORM calls stay synchronous, as
+    pytest-playwright documents), and the loop is gone before any other module runs.
+    """
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +191,6 @@ def api(site, method, path, body=None, token=None):
 
 def send(site, **fields):
     return api(site, "POST", "/v1/messages/send", fields)
-
-
-def chromium_installed():
-    return subprocess.run([CHROMIUM, "--version"], capture_output=True).returncode == 0
 
 
 __all__ = ["api", "send", "http", "WAIT_MS"]
