@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from bench import stream as stream_bench
 from bench.load import percentile, run_at_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,6 +305,7 @@ def wait_for_arrivals(controls, count, timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the benchmark)")
+    parser.add_argument("--only", choices=["stream"], help="run one part alone: stream (the live stream's figures)")
     args = parser.parse_args(argv)
     seconds = 4 if args.quick else 10
     load_seconds = 8 if args.quick else 20
@@ -331,6 +333,16 @@ def main(argv=None):
         PATH=f"{BIN}:{env.get('PATH', '')}",
         LOG_LEVEL="WARNING",
     )
+    stream_args = dict(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc, free_port=free_port,
+                       wait_for_port=wait_for_port, python=PYTHON, root=ROOT, quick=args.quick)
+    if args.only == "stream":
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+        report = {"taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                              "python": platform.python_version()},
+                  "quick": args.quick, "stream": stream_bench.run(**stream_args)}
+        write_report(report, [])
+        return
     procs = []
     try:
         fakes, fake_settings, controls = start_fakes(env, log_dir, work_dir)
@@ -468,6 +480,7 @@ def main(argv=None):
     finally:
         for proc in reversed(procs):
             proc.stop()
+    stream = stream_bench.run(**stream_args)
 
     report = {
         "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -478,16 +491,26 @@ def main(argv=None):
         "latency_idle": idle,
         "latency_at_80_percent": loaded,
         "memory": memory,
+        "stream": stream,
     }
+    write_report(report, platform_rows(report))
+
+
+def write_report(report, rows):
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
     path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
-    print_table(report)
+    rows = rows + stream_bench.table_rows(report["stream"])
+    width = max(len(row[0]) for row in rows)
+    r = report
+    print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
+    for name, value, extra in rows:
+        print(f"  {name:<{width}}  {value:>22}  {extra}")
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-def print_table(r):
+def platform_rows(r):
     a, d, i, l, m = r["accept"], r["delivery"], r["latency_idle"], r["latency_at_80_percent"], r["memory"]
     rows = [
         ("accept: bare Django JSON view", f"{a['bare_django_view']['rps']} req/s", f"p50 {a['bare_django_view']['p50_ms']} ms, p99 {a['bare_django_view']['p99_ms']} ms"),
@@ -506,10 +529,7 @@ def print_table(r):
         ("peak RSS: web worker / celery worker", f"{m['web_worker_peak_rss_mb']} MB", f"{m['celery_worker_peak_rss_mb']} MB"),
     ]
     rows.append(("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""))
-    width = max(len(row[0]) for row in rows)
-    print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
-    for name, value, extra in rows:
-        print(f"  {name:<{width}}  {value:>22}  {extra}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,6 +1,97 @@
+"""The ASGI application of the `stream` process (uvicorn): the live stream, and the rest of the platform too."""
+
+import json
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kilopush.settings")
-application = get_asgi_application()
+
+STREAM_PATH = "/v1/app/stream"
+# A stream needs no session, user, messages or CSRF: only the security headers (the view renders its own errors).
+STREAM_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
+
+class StreamHandler(ASGIHandler):
+    """Django's ASGI handler for long-lived streams: a short middleware chain, and no thread of its own.
+
+    Django gives every request a thread for its synchronous code (signals, synchronous middleware),
+    kept until the response ends: one per open stream, for hours. A stream runs those steps once, at
+    its start, so it shares asgiref's one thread instead (see `__call__` below).
+    """
+
+    def load_middleware(self, is_async=False):
+        everything = settings.MIDDLEWARE
+        settings.MIDDLEWARE = STREAM_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = everything
+
+
+async def _refuse_body(send, path, limit):
+    """The answer BodySizeLimitMiddleware would give (on /v1/: the envelope), sent before Django runs."""
+    if path.startswith("/v1/"):
+        status = limit.http_status
+        body = json.dumps({"response": {"status": limit.status, "message": limit.message}}).encode()
+        content_type = b"application/json"
+    else:
+        status, body, content_type = 413, limit.message.encode(), b"text/plain; charset=utf-8"
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _capped_receive(scope, receive, send):
+    """Django's ASGI handler reads a whole body, of any size, before any middleware runs: the path's
+    cap (kilopush.middleware.body_limit) is applied first, reading incrementally, chunked bodies included.
+
+    Returns a receive callable replaying the body for Django, or None when the request was refused.
+    """
+    headers = dict(scope.get("headers") or ())
+    limit = body_limit(scope["path"], scope["method"], headers.get(b"content-type", b"").decode("latin-1"))
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit.bytes:
+        await _refuse_body(send, scope["path"], limit)
+        return None
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > limit.bytes:
+            await _refuse_body(send, scope["path"], limit)
+            return None
+        if not message.get("more_body", False):
+            break
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+class Application:
+    def __init__(self):
+        self.platform = ASGIHandler()
+        self.stream = StreamHandler()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            receive = await _capped_receive(scope, receive, send)
+            if receive is None:
+                return
+        if scope["type"] == "http" and scope["path"] == STREAM_PATH:
+            await self.stream.handle(scope, receive, send)  # ASGIHandler.__call__ minus ThreadSensitiveContext
+        else:
+            await self.platform(scope, receive, send)
+
+
+django.setup(set_prefix=False)
+from kilopush.middleware import body_limit  # noqa: E402 (needs the settings)
+
+application = Application()

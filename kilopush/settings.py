@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "messaging",
     "stats_app",
     "webapp",
+    "stream_app",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,25 @@ APNS_CA_FILE = os.getenv("APNS_CA_FILE", "")
 APNS_TIMEOUT = envfloat("APNS_TIMEOUT", 10.0)
 APNS_MAX_CONNECTIONS = envint("APNS_MAX_CONNECTIONS", 4)
 
+# Web Push (RFC 8030/8291/8292). Without VAPID_PRIVATE_KEY a key is generated once under KILOPUSH_VAR_DIR.
+PUSH_PROVIDER_WEB = envchoice("PUSH_PROVIDER_WEB", "webpush", ("webpush", "log"))
+VAPID_PRIVATE_KEY = envsecret("VAPID_PRIVATE_KEY", "")  # PEM, EC P-256 (python manage.py vapid_keygen)
+VAPID_SUBJECT = os.getenv("VAPID_SUBJECT", "mailto:admin@localhost")
+if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured(f"VAPID_SUBJECT must be a mailto: or https: URI, not {VAPID_SUBJECT!r}")
+WEBPUSH_TIMEOUT = envfloat("WEBPUSH_TIMEOUT", 10.0)
+WEBPUSH_CONCURRENCY = envint("WEBPUSH_CONCURRENCY", 32)  # parallel requests (and kept connections) per worker process
+WEBPUSH_CA_FILE = os.getenv("WEBPUSH_CA_FILE", "")  # an extra CA to trust (the stand-in's), on top of the usual ones
+# Push services a subscription endpoint may name (an SSRF guard); "*.example.com" matches subdomains.
+WEBPUSH_ENDPOINT_HOSTS = [
+    h.strip().lower()
+    for h in (
+        os.getenv("WEBPUSH_ENDPOINT_HOSTS")
+        or "fcm.googleapis.com,*.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com"
+    ).split(",")
+    if h.strip()
+]
+
 # Pipeline: the Delivery row is the truth, the Celery message only a nudge.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", 100)  # deliveries one task claims and sends concurrently
 DELIVERY_RETRY_BASE_DELAY = envfloat("DELIVERY_RETRY_BASE_DELAY", 5.0)  # first retry; doubles per attempt
@@ -279,6 +299,20 @@ if REDIS_URL:
     }
 
 # --- end Delivery ---
+
+# --- Stream (GET /v1/app/stream, served by the `stream` process: uvicorn, ASGI) ---
+
+# The stream process's port when it is not behind the same proxy as the API (make run: PORT + 1).
+STREAM_PORT = envint("STREAM_PORT", PORT + 1)
+# Absolute URL of the stream that clients are told (GET /v1/app/config); unset: derived from SITE_URL or the request.
+STREAM_URL = os.getenv("STREAM_URL", "").rstrip("/")
+# Seconds of silence after which a stream sends a `: keepalive` comment.
+STREAM_KEEPALIVE = envfloat("STREAM_KEEPALIVE", 25.0)
+if STREAM_KEEPALIVE <= 0:
+    raise ImproperlyConfigured("STREAM_KEEPALIVE must be above 0")
+CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
+
+# --- end Stream ---
 
 # --- Admin ---
 

@@ -9,6 +9,7 @@ from kilopush.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # --- Send API and app API ---
+    path("", include("stream_app.urls")),  # first: a stream keeps its URL resolution for hours
     path("", include("messaging.urls")),
     path("", include("users_app.urls")),
     path("", include("channels_app.urls")),

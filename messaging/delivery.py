@@ -117,9 +117,11 @@ def unread_counts(recipient_ids):
 def render(delivery, *, badge=None):
     message = delivery.message
     channel = message.channel
+    device = delivery.device
     data = {"message_id": str(message.pk), "channel_token": channel.token}
     if message.url:
         data["url"] = message.url
+    web = device.platform == Device.WEB
     return Push(
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
@@ -130,7 +132,10 @@ def render(delivery, *, badge=None):
         image=logo_url(channel),
         badge=badge,
         collapse_id=str(message.pk),
-        sandbox=delivery.device.sandbox,
+        sandbox=device.sandbox,
+        web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
+        created_at=message.created_at.isoformat().replace("+00:00", "Z") if web else "",
+        channel_verified=channel.is_verified if web else False,
     )
 
 
@@ -153,14 +158,15 @@ def send(deliveries):
     """Pushes the claimed deliveries; returns {delivery id: Result}. Platforms go out in parallel."""
     results = {}
     groups = {}
-    ios_recipients = [d.message.recipient_id for d in deliveries if d.device.platform == Device.IOS]
-    badges = unread_counts(ios_recipients) if ios_recipients else {}
+    badged = (Device.IOS, Device.WEB)  # the unread count shows as the app icon's badge
+    badge_recipients = [d.message.recipient_id for d in deliveries if d.device.platform in badged]
+    badges = unread_counts(badge_recipients) if badge_recipients else {}
     for delivery in deliveries:
         device = delivery.device
         if not device.is_active or not device.push_token:
             results[delivery.pk] = Result.invalid_token(device.deactivation_reason or "device is inactive")
             continue
-        badge = badges.get(delivery.message.recipient_id, 0) if device.platform == Device.IOS else None
+        badge = badges.get(delivery.message.recipient_id, 0) if device.platform in badged else None
         groups.setdefault(device.platform, []).append(render(delivery, badge=badge))
     if len(groups) == 1:
         [(platform, pushes)] = groups.items()

@@ -13,6 +13,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from stream_app import wake as stream_wake
+
 from . import delivery
 from .models import Delivery
 from .tasks import deliver_message as deliver_message_task
@@ -39,14 +41,25 @@ def nudge(message_id, countdown=None):
 NUDGE_PENDING_KEY = "delivery-nudge-pending"
 
 
-def nudge_coalesced(message_id):
-    """Queues a task unless one is already waiting; without Redis (embedded) always queues."""
+def nudge_coalesced(message_id, *, recipient_id=None):
+    """Queues a task unless one is already waiting; without Redis (embedded) always queues.
+
+    With `recipient_id`, the recipient's streams are woken in the same Redis round trip.
+    """
     if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
         try:
-            if not cache.add(NUDGE_PENDING_KEY, message_id, timeout=settings.DELIVERY_NUDGE_PENDING_TTL):
+            pipe = stream_wake.redis_client().pipeline(transaction=False)
+            # cache.add() in the pipeline: the same key and value encoding as Django's cache.
+            pipe.set(cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, nx=True,
+                     ex=settings.DELIVERY_NUDGE_PENDING_TTL)
+            if recipient_id is not None:
+                stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
+            if not pipe.execute()[0]:
                 return True
         except Exception:
             logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
+    elif recipient_id is not None:
+        stream_wake.publish(stream_wake.MESSAGE, recipient_id)
     return nudge(message_id)
 
 

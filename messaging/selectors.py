@@ -5,14 +5,24 @@ from kilopush.queries import count_subquery
 from .models import Delivery, Message
 
 
-def inbox_page(*, user, after=None, before=None, limit=50):
-    """The user's messages newest first, with ids strictly between `after` and `before`."""
-    messages = Message.objects.filter(recipient=user).select_related("channel")
+def _inbox_items():
+    """Messages as the inbox shows them (with their channel)."""
+    return Message.objects.select_related("channel")
+
+
+def inbox_page(*, user, after=None, before=None, limit=50, oldest_first=False):
+    """The user's messages newest first (or oldest first), with ids strictly between `after` and `before`."""
+    messages = _inbox_items().filter(recipient=user)
     if after is not None:
         messages = messages.filter(id__gt=after)
     if before is not None:
         messages = messages.filter(id__lt=before)
-    return list(messages.order_by("-id")[:limit])
+    return list(messages.order_by("id" if oldest_first else "-id")[:limit])
+
+
+def inbox_items(ids):
+    """The messages with these ids (anyone's: the live stream routes them), oldest first."""
+    return list(_inbox_items().filter(id__in=ids).order_by("id"))
 
 
 def unread_count(user):

@@ -7,6 +7,9 @@ from channels_app.selectors import channel_send_context
 from channels_app import quota
 from kilopush import crypto
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
+from stream_app import wake as stream_wake
+from stream_app.models import InboxEvent
+from stream_app.services import inbox_event_record
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -19,7 +22,8 @@ _DEVICES_WHERE = f"""
 FROM {Device._meta.db_table} d
 WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
-"""
+  AND (d.platform <> '{Device.WEB}' OR (d.web_auth <> '' AND COALESCE(%(important)s, TRUE)))
+"""  # browsers must show every push, so silent (important=false) messages get no Web Push
 _INSERT_MESSAGE_SQL = f"""
 INSERT INTO {Message._meta.db_table} (recipient_id, channel_id, text, url, important, had_devices, created_at)
 VALUES (%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s)
@@ -89,8 +93,11 @@ def message_send(*, request):
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    recipient_id = context.recipient_id
     if deliveries:
-        transaction.on_commit(lambda: enqueue_delivery(message_id))
+        transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
+    else:
+        transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
     return message_id, headers
 
 
@@ -115,26 +122,39 @@ def _store_in_a_transaction(params, *, channel_id, now):
         return message_id, count, cursor.rowcount
 
 
-def enqueue_delivery(message_id):
-    """Nudges a worker (at most one waiting nudge at a time); if the broker is down the sweep recovers."""
-    nudge_coalesced(message_id)
+def enqueue_delivery(message_id, *, recipient_id=None):
+    """Nudges a worker (at most one waiting nudge at a time) and wakes the recipient's streams; if the
+    broker is down the sweep recovers, and the streams find the message by polling."""
+    nudge_coalesced(message_id, recipient_id=recipient_id)
 
 
 def inbox_mark_read(*, user, message_id):
-    """Marks one of the user's messages read; False if there is no such message of theirs."""
-    message = Message.objects.filter(recipient=user, id=message_id)
-    if not message.exists():
-        return False
-    message.filter(read_at__isnull=True).update(read_at=timezone.now())
-    return True
+    """Marks one of the user's messages read; False if there is no such message of theirs.
+
+    The user's other devices learn it from their streams (an InboxEvent in the same transaction).
+    """
+    with transaction.atomic():
+        if Message.objects.filter(recipient=user, id=message_id, read_at__isnull=True).update(read_at=timezone.now()):
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
+            return True
+        return Message.objects.filter(recipient=user, id=message_id).exists()
 
 
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user with an id up to `up_to` read; returns how many."""
-    return Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(read_at=timezone.now())
+    with transaction.atomic():
+        count = Message.objects.filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        if count:
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"up_to": up_to})
+    return count
 
 
 def inbox_delete(*, user, message_id):
     """Deletes one of the user's messages (and its deliveries); False if there is no such message of theirs."""
-    deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
+    with transaction.atomic():
+        deleted, _ = Message.objects.filter(recipient=user, id=message_id).delete()
+        if deleted:
+            inbox_event_record(user_id=user.pk, kind=InboxEvent.DELETED, data={"id": message_id})
     return bool(deleted)

@@ -4,6 +4,7 @@ The suite runs against real PostgreSQL and Redis only (see Makefile and .ci/run)
 """
 
 import json
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -12,7 +13,7 @@ from channels_app.services import channel_create
 from tests.people import Person, make_person  # noqa: F401 (make_person: used by the fixtures below)
 
 # Fixtures shared by several test folders, registered once here.
-pytest_plugins = ["tests.delivery_fixtures", "tests.admin_support", "tests.chaos_support"]
+pytest_plugins = ["tests.delivery_fixtures", "tests.webpush_fixtures", "tests.admin_support", "tests.chaos_support"]
 
 
 def pytest_sessionstart(session):

@@ -76,8 +76,8 @@ class Process:
         self.kill(signal.SIGTERM)
 
 
-def start_gunicorn(tmp_path, **env):
-    port = free_port()
+def start_gunicorn(tmp_path, *, port=None, **env):
+    port = port or free_port()
     args = [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
         "kilopush.wsgi",
@@ -229,3 +229,28 @@ class TcpProxy:
 
     def close(self):
         self.cut()
+
+
+def start_stream(tmp_path, **env):
+    """The Procfile's `stream` process (uvicorn, ASGI), started and listening."""
+    port = free_port()
+    args = [
+        os.path.join(os.path.dirname(sys.executable), "uvicorn"),
+        "kilopush.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+    ]
+    proc = Process(args, base_env(**env), tmp_path / f"stream-{port}.log")
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError("the stream process did not start:\n" + proc.log())
+    proc.url = f"http://127.0.0.1:{port}"
+    proc.port = port
+    return proc

@@ -22,9 +22,10 @@ class HasActiveDevicesFilter(admin.SimpleListFilter):
 
 class DeviceInline(admin.TabularInline):
     model = Device
-    # The push token is the provider's address for the phone: not shown to staff.
+    # The push token (or Web Push endpoint and keys) is the provider's address for the device: not shown to staff.
     fields = [
         "platform",
+        "label",
         "is_active",
         "deactivated_at",
         "deactivation_reason",
@@ -32,6 +33,7 @@ class DeviceInline(admin.TabularInline):
         "app_version",
         "locale",
         "created_at",
+        "last_seen_at",
     ]
     readonly_fields = fields
     extra = 0

@@ -7,9 +7,17 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
-from kilopush.drf import StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
+from kilopush.drf import (
+    MAX_ID,
+    StrictBooleanField,
+    StrictCharField,
+    error_responses,
+    throttle_by_client_ip,
+    validated,
+)
 from kilopush.errors import InvalidValue, NotFound
 from messaging.selectors import unread_count
+from stream_app import selectors as stream_app_selectors
 
 from . import selectors, services
 from .auth import AppView
@@ -20,20 +28,68 @@ from .models import Device
 class DeviceUpdateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=[Device.ANDROID, Device.IOS, Device.WEB])
     push_token = StrictCharField(
-        max_length=4096, required=False, allow_blank=True, help_text="FCM or APNs token; required for android and ios"
+        max_length=4096, required=False, allow_blank=True,
+        help_text="FCM or APNs token; required for android and ios, ignored for web",
     )
     sandbox = StrictBooleanField(required=False, help_text="APNs development environment (iOS debug builds)")
     app_version = StrictCharField(max_length=64, required=False, allow_blank=True)
     locale = StrictCharField(max_length=35, required=False, allow_blank=True)
 
     def validate(self, attrs):
-        if attrs["platform"] in Device.PUSH_PLATFORMS and not attrs.get("push_token"):
+        if attrs["platform"] in Device.PHONE_PLATFORMS and not attrs.get("push_token"):
             raise serializers.ValidationError({"push_token": "This field is required for android and ios."})
         return attrs
 
 
+class SubscriptionKeysSerializer(serializers.Serializer):
+    p256dh = StrictCharField(max_length=200, help_text="base64url of the browser's P-256 public key (65 bytes)")
+    auth = StrictCharField(max_length=100, help_text="base64url of the 16-byte authentication secret")
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    """The browser's PushSubscription.toJSON(), as it is (expirationTime and other fields are ignored)."""
+
+    endpoint = StrictCharField(
+        max_length=4096, help_text="https:// URL on a push service named in WEBPUSH_ENDPOINT_HOSTS"
+    )
+    keys = SubscriptionKeysSerializer()
+
+
 class RegisterSerializer(DeviceUpdateSerializer):
-    pass
+    subscription = SubscriptionSerializer(required=False, help_text="web only: the browser's Web Push subscription")
+
+
+class DeviceCreateSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=[Device.ANDROID, Device.IOS, Device.WEB])
+    push_token = StrictCharField(max_length=4096, required=False, help_text="FCM or APNs token (android and ios)")
+    sandbox = StrictBooleanField(required=False, help_text="APNs development environment (iOS debug builds)")
+    subscription = SubscriptionSerializer(required=False, help_text="web: the browser's PushSubscription.toJSON()")
+    label = StrictCharField(max_length=64, required=False, allow_blank=True, help_text="A name for it, e.g. Laptop")
+
+    def validate(self, attrs):
+        if attrs["platform"] == Device.WEB:
+            if "subscription" not in attrs:
+                raise serializers.ValidationError({"subscription": "This field is required for web."})
+        elif not (attrs.get("push_token") or "").strip():
+            raise serializers.ValidationError({"push_token": "This field is required for android and ios."})
+        return attrs
+
+
+class DeviceCreateSchema(OpenApiSerializerExtension):
+    # The schema says what validate() enforces: web needs a subscription, android and ios a push_token.
+    target_class = DeviceCreateSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["anyOf"] = [
+            {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}, "required": ["subscription"]},
+            {
+                "properties": {"platform": {"pattern": f"^({Device.ANDROID}|{Device.IOS})$"},
+                               "push_token": {"pattern": r"\S"}},
+                "required": ["push_token"],
+            },
+        ]
+        return schema
 
 
 class DeviceUpdateSchema(OpenApiSerializerExtension):
@@ -80,6 +136,28 @@ class DeviceSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class DeviceItemSerializer(serializers.Serializer):
+    """One of the account's devices; its push token and keys never leave the server."""
+
+    id = serializers.IntegerField()
+    platform = serializers.CharField()
+    label = serializers.CharField()
+    active = serializers.BooleanField(source="is_active", help_text="false: the push service called it dead")
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True, help_text="When it last registered itself")
+
+
+class DeviceListSerializer(serializers.Serializer):
+    devices = DeviceItemSerializer(many=True)
+
+
+class WebPushKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField(
+        help_text="The VAPID public key (base64url, 65-byte uncompressed P-256 point): PushManager.subscribe's "
+                  "applicationServerKey"
+    )
+
+
 class BlockedChannelSerializer(serializers.Serializer):
     token = serializers.CharField()
     name = serializers.CharField()
@@ -101,7 +179,7 @@ class BlockSerializer(serializers.Serializer):
 def _device_fields(data):
     return {
         "platform": data["platform"],
-        "push_token": data.get("push_token", ""),
+        "push_token": data.get("push_token", "") if data["platform"] != Device.WEB else "",
         "sandbox": data.get("sandbox"),
         "app_version": data.get("app_version"),
         "locale": data.get("locale"),
@@ -121,7 +199,10 @@ class RegisterView(AppView):
     )
     def post(self, request):
         throttle_by_client_ip(request, group="app-register", rate=settings.APP_REGISTER_RATE)
-        fields = _device_fields(validated(RegisterSerializer, request))
+        data = validated(RegisterSerializer, request)
+        fields = _device_fields(data)
+        if data["platform"] == Device.WEB:
+            fields["subscription"] = data.get("subscription")
         fields["sandbox"] = bool(fields["sandbox"])
         fields["app_version"] = fields["app_version"] or ""
         fields["locale"] = fields["locale"] or ""
@@ -200,6 +281,90 @@ class DeviceView(AppView):
     def put(self, request):
         device = services.device_update(user=request.user, **_device_fields(validated(DeviceUpdateSerializer, request)))
         return Response(DeviceSerializer(device).data)
+
+
+class DevicesView(AppView):
+    @extend_schema(
+        operation_id="app_devices_list",
+        tags=["app: devices"],
+        summary="The account's devices (phones and browsers)",
+        responses={200: DeviceListSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(DeviceListSerializer({"devices": selectors.devices_of(request.user)}).data)
+
+    @extend_schema(
+        operation_id="app_devices_add",
+        tags=["app: devices"],
+        summary="Add a device: a phone's push token or a browser's Web Push subscription",
+        description="201 with the new device; 200 with the device if this account already has this token or "
+                    "endpoint. A token or endpoint another account holds moves to this one (its device there "
+                    "is deleted).",
+        request=DeviceCreateSerializer,
+        responses={201: DeviceItemSerializer, 200: DeviceItemSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        data = validated(DeviceCreateSerializer, request)
+        device, created = services.device_register(
+            user=request.user,
+            platform=data["platform"],
+            push_token=data.get("push_token", ""),
+            subscription=data.get("subscription"),
+            sandbox=data.get("sandbox", False),
+            label=data.get("label"),
+        )
+        return Response(DeviceItemSerializer(device).data, status=201 if created else 200)
+
+
+class DeviceItemView(AppView):
+    @extend_schema(
+        operation_id="app_devices_remove",
+        tags=["app: devices"],
+        summary="Remove one of the account's devices",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, device_id):
+        if device_id > MAX_ID or not services.device_delete(user=request.user, device_id=device_id):
+            raise NotFound("No such device")
+        return Response(status=204)
+
+
+class WebPushKeyView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_webpush_key",
+        tags=["app: devices"],
+        summary="The server's VAPID public key, for PushManager.subscribe",
+        responses={200: WebPushKeySerializer},
+    )
+    def get(self, request):
+        from messaging.vapid import application_server_key
+
+        return Response(WebPushKeySerializer({"public_key": application_server_key()}).data)
+
+
+class ConfigSerializer(serializers.Serializer):
+    stream_url = serializers.CharField(help_text="Absolute URL of the live stream (GET, Authorization: Bearer)")
+    webpush_public_key = serializers.CharField(help_text="The VAPID public key, as GET /v1/app/webpush gives it")
+
+
+class ConfigView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_config",
+        tags=["app: account"],
+        summary="Where a client finds things: the live stream's URL and the Web Push key",
+        responses={200: ConfigSerializer},
+    )
+    def get(self, request):
+        from messaging.vapid import application_server_key
+
+        config = {"stream_url": stream_app_selectors.stream_url(request), "webpush_public_key": application_server_key()}
+        return Response(ConfigSerializer(config).data)
 
 
 class BlockedView(AppView):

@@ -13,8 +13,19 @@ from .selectors import app_user_by_access_token
 CHALLENGE = 'Bearer realm="kilopush"'
 
 
-def _refused(message):
+def refused(message):
     return NotAuthenticated(message, headers={"WWW-Authenticate": CHALLENGE})
+
+
+def bearer_credential(header):
+    """The access token of an `Authorization: Bearer …` header value; 4001 if missing or malformed."""
+    if not header:
+        raise refused("Missing access token")
+    scheme, _, credential = header.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential or "\x00" in credential:
+        raise refused("Authorization must be 'Bearer <access token>'")
+    return credential
 
 
 class AccessTokenAuthentication(BaseAuthentication):
@@ -24,13 +35,10 @@ class AccessTokenAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        scheme, _, credential = header.strip().partition(" ")
-        credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential or "\x00" in credential:
-            raise _refused("Authorization must be 'Bearer <access token>'")
+        credential = bearer_credential(header)
         user = app_user_by_access_token(credential)
         if user is None:
-            raise _refused("Invalid access token")
+            raise refused("Invalid access token")
         return user, credential
 
     def authenticate_header(self, request):
@@ -40,7 +48,7 @@ class AccessTokenAuthentication(BaseAuthentication):
 class IsAppUser(BasePermission):
     def has_permission(self, request, view):
         if request.user is None:
-            raise _refused("Missing access token")
+            raise refused("Missing access token")
         return True
 
 

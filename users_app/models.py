@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models.functions import MD5
 
 from kilopush.crypto import random_hex_token
 
@@ -49,11 +50,17 @@ class LinkCode(models.Model):
 class Device(models.Model):
     ANDROID, IOS, WEB = "android", "ios", "web"
     PLATFORMS = [(ANDROID, "Android"), (IOS, "iOS"), (WEB, "Web")]
-    PUSH_PLATFORMS = (ANDROID, IOS)  # the platforms a push provider delivers to
+    PUSH_PLATFORMS = (ANDROID, IOS, WEB)  # the platforms a push provider delivers to
+    PHONE_PLATFORMS = (ANDROID, IOS)  # the platforms whose push token is a plain string
 
     user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="devices")
     platform = models.CharField(max_length=8, choices=PLATFORMS)
+    # FCM or APNs token, or a Web Push subscription's endpoint; it belongs to one device of one account.
     push_token = models.CharField(max_length=4096, blank=True)
+    # Web Push: the subscription's keys (RFC 8291), base64url.
+    web_p256dh = models.CharField("Web Push p256dh", max_length=100, blank=True)
+    web_auth = models.CharField("Web Push auth", max_length=32, blank=True)
+    label = models.CharField(max_length=64, blank=True, help_text="The person's name for it (\"Laptop\")")
     is_active = models.BooleanField("active", default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     deactivation_reason = models.CharField(max_length=255, blank=True)
@@ -62,9 +69,16 @@ class Device(models.Model):
     locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the device last registered itself")
 
     class Meta:
         indexes = [models.Index(fields=["user", "is_active"])]
+        constraints = [
+            # On a digest: a 4096-character token would not fit in a btree index entry.
+            models.UniqueConstraint(
+                MD5("push_token"), condition=~models.Q(push_token=""), name="unique_device_push_token"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_platform_display()} device of {self.user_id}"

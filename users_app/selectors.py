@@ -23,6 +23,10 @@ def blacklisted_channels(user):
     return Channel.objects.filter(pk__in=user.blacklist.values("channel_id")).order_by("name", "id")
 
 
+def devices_of(user):
+    return user.devices.order_by("created_at", "id")
+
+
 def blacklisted_channel(*, user, token):
     """The channel with this token if the user blacklisted it, else None."""
     from channels_app.selectors import is_channel_token

@@ -1,12 +1,19 @@
+import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models.functions import MD5
 from django.utils import timezone
 
 from kilopush import crypto
+from kilopush.errors import InvalidValue
 
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
+from .subscriptions import web_subscription
+
+logger = logging.getLogger(__name__)
 
 LINK_CODE_LIFETIME = timedelta(minutes=10)
 # No 0/O, 1/I/L: a code is read off one screen and typed on another.
@@ -52,15 +59,101 @@ def link_code_redeem(*, code, now=None):
     return user, access_token_create(user=user)
 
 
+def devices_with_push_token(push_token):
+    """The device holding this push token or endpoint (at most one: unique_device_push_token), on its index."""
+    return (
+        Device.objects.alias(push_token_md5=MD5("push_token"))
+        .filter(push_token_md5=hashlib.md5(push_token.encode()).hexdigest(), push_token=push_token)
+        .exclude(push_token="")
+    )
+
+
+def _take_push_token(*, user, push_token):
+    """A token or endpoint belongs to one account: another account's device holding it is deleted.
+
+    A phone reinstalled or a browser handed on must not keep receiving the old account's messages.
+    """
+    if not push_token:
+        return
+    deleted, _ = devices_with_push_token(push_token).exclude(user=user).delete()
+    if deleted:
+        logger.info("A push token moved to account %s; the other account's device was deleted", user.pk)
+
+
+def _retrying_a_race(write):
+    """Runs write() in a savepoint; if another request took the same token meanwhile, once more (it moves)."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _web_fields(platform, push_token, subscription):
+    """(push_token, p256dh, auth) to store: a web device's token is its checked subscription's endpoint."""
+    if platform != Device.WEB:
+        return push_token, "", ""
+    if subscription is None:
+        return "", "", ""
+    checked = web_subscription(subscription)  # 400/4005 before anything is written
+    return checked.endpoint, checked.p256dh, checked.auth
+
+
 @transaction.atomic
-def app_user_create(*, platform=Device.ANDROID, push_token="", sandbox=False, app_version="", locale=""):
+def app_user_create(*, platform=Device.ANDROID, push_token="", subscription=None, sandbox=False, app_version="",
+                    locale=""):
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
+    push_token, p256dh, auth = _web_fields(platform, push_token, subscription)
     user = AppUser.objects.create()
     access_token = access_token_create(user=user)
-    Device.objects.create(
-        user=user, platform=platform, push_token=push_token, sandbox=sandbox, app_version=app_version, locale=locale
-    )
+
+    def write():
+        _take_push_token(user=user, push_token=push_token)
+        Device.objects.create(
+            user=user, platform=platform, push_token=push_token, web_p256dh=p256dh, web_auth=auth, sandbox=sandbox,
+            app_version=app_version, locale=locale, last_seen_at=timezone.now(),
+        )
+
+    _retrying_a_race(write)
     return user, access_token
+
+
+def device_register(*, user, platform, push_token="", subscription=None, sandbox=False, label=None):
+    """Adds a device to the account; returns (device, created). The same token again is the same device.
+
+    A token or endpoint another account holds moves here (that account's device is deleted).
+    """
+    push_token, p256dh, auth = _web_fields(platform, push_token, subscription)
+    if not push_token:
+        raise InvalidValue("push_token is required" if platform != Device.WEB else "subscription is required")
+
+    def write():
+        _take_push_token(user=user, push_token=push_token)
+        device = devices_with_push_token(push_token).filter(user=user).select_for_update().first()
+        created = device is None
+        if created:
+            device = Device(user=user, push_token=push_token)
+        renewed = created or (device.platform, device.sandbox, device.web_p256dh, device.web_auth) != (
+            platform, sandbox, p256dh, auth
+        )
+        device.platform, device.sandbox, device.web_p256dh, device.web_auth = platform, sandbox, p256dh, auth
+        if label is not None:
+            device.label = label
+        device.last_seen_at = timezone.now()
+        if renewed:
+            device.is_active, device.deactivated_at, device.deactivation_reason = True, None, ""
+        device.save()
+        return device, created
+
+    return _retrying_a_race(write)
+
+
+def device_delete(*, user, device_id):
+    """Deletes one of the user's devices (with its pending deliveries); False if there is no such device of theirs."""
+    deleted, _ = Device.objects.filter(user=user, pk=device_id).delete()
+    return bool(deleted)
 
 
 def app_user_set_blocked(*, user, blocked):
@@ -80,39 +173,57 @@ def blacklist_remove(*, user, channel):
 def app_user_delete(*, user):
     """Deletes the user with their devices, channels (and their logos), messages and blacklist."""
     from channels_app.services import logo_delete_on_commit
+    from stream_app.services import account_changed
 
     with transaction.atomic():
         for name in user.channels.exclude(logo="").values_list("logo", flat=True):
             logo_delete_on_commit(name)
         AppUser.objects.filter(pk=user.pk).delete()
+        account_changed(user_id=user.pk)  # its open streams close
 
 
-@transaction.atomic
 def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None):
-    """Records the install's current push token; a new token makes the device deliverable again.
+    """Records the install's current push token (PUT /v1/app/device, the one-device API of the first apps).
 
-    The same dead token sent again stays inactive: pushing to it would only fail again.
+    The device is the account's one holding this token, else its most recent device of the same kind
+    (phone or web), else a new one. A new token makes the device deliverable again; the same dead
+    token sent again stays inactive: pushing to it would only fail again.
     """
-    device = Device.objects.select_for_update().filter(user=user).order_by("-updated_at", "-id").first()
-    if device is None:
-        device = Device(user=user)
-    renewed = (
-        device.pk is None
-        or device.platform != platform
-        or device.push_token != push_token
-        or (sandbox is not None and device.sandbox != sandbox)
-    )
-    device.platform = platform
-    device.push_token = push_token
-    if sandbox is not None:
-        device.sandbox = sandbox
-    if app_version is not None:
-        device.app_version = app_version
-    if locale is not None:
-        device.locale = locale
-    if renewed:
-        device.is_active = True
-        device.deactivated_at = None
-        device.deactivation_reason = ""
-    device.save()
-    return device
+    web = platform == Device.WEB
+
+    def write():
+        nonlocal push_token
+        device = None
+        if not web:
+            _take_push_token(user=user, push_token=push_token)
+            device = devices_with_push_token(push_token).filter(user=user).select_for_update().first()
+        if device is None:
+            kind = (Device.WEB,) if web else Device.PHONE_PLATFORMS
+            mine = Device.objects.select_for_update().filter(user=user, platform__in=kind)
+            device = mine.order_by("-updated_at", "-id").first() or Device(user=user)
+        if web:
+            push_token = device.push_token  # a browser's endpoint comes with its subscription (POST /v1/app/devices)
+        renewed = (
+            device.pk is None
+            or device.platform != platform
+            or device.push_token != push_token
+            or (sandbox is not None and device.sandbox != sandbox)
+        )
+        device.platform = platform
+        if device.push_token != push_token:
+            device.push_token, device.web_p256dh, device.web_auth = push_token, "", ""
+        if sandbox is not None:
+            device.sandbox = sandbox
+        if app_version is not None:
+            device.app_version = app_version
+        if locale is not None:
+            device.locale = locale
+        device.last_seen_at = timezone.now()
+        if renewed:
+            device.is_active = True
+            device.deactivated_at = None
+            device.deactivation_reason = ""
+        device.save()
+        return device
+
+    return _retrying_a_race(write)

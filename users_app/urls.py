@@ -10,6 +10,10 @@ urlpatterns = [
     path("v1/app/link", api.LinkView.as_view(), name="app-link"),
     path("v1/app/me", api.MeView.as_view(), name="app-me"),
     path("v1/app/device", api.DeviceView.as_view(), name="app-device"),
+    path("v1/app/devices", api.DevicesView.as_view(), name="app-devices"),
+    path("v1/app/devices/<int:device_id>", api.DeviceItemView.as_view(), name="app-devices-item"),
+    path("v1/app/webpush", api.WebPushKeyView.as_view(), name="app-webpush"),
+    path("v1/app/config", api.ConfigView.as_view(), name="app-config"),
     path("v1/app/blocked", api.BlockedView.as_view(), name="app-blocked"),
     path("v1/app/blocked/<str:token>", api.BlockedChannelView.as_view(), name="app-blocked-channel"),
 ]

@@ -42,7 +42,7 @@ def _origin(url):
 
 def stream_origin(request):
     """The origin of the live stream when it is served apart from the page (another port), else None."""
-    from webapp.stream import stream_url
+    from stream_app.selectors import stream_url
 
     origin = _origin(stream_url(request))
     return None if origin == _origin(request.build_absolute_uri("/")) else origin

@@ -1,4 +1,4 @@
-"""Which provider pushes to which platform: PUSH_PROVIDER_ANDROID / PUSH_PROVIDER_IOS.
+"""Which provider pushes to which platform: PUSH_PROVIDER_ANDROID / PUSH_PROVIDER_IOS / PUSH_PROVIDER_WEB.
 
 A provider whose credentials are missing is off: its platform falls back to the log
 provider, and `startup_report()` says so once when a worker starts.
@@ -23,12 +23,24 @@ def missing_settings(name):
         return [] if settings.FCM_CREDENTIALS else ["FCM_CREDENTIALS"]
     if name == "apns":
         return [s for s in ("APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC") if not getattr(settings, s)]
+    if name == "webpush":
+        from django.core.exceptions import ImproperlyConfigured
+
+        from messaging import vapid
+
+        try:
+            vapid.private_key()  # configured, or generated once under KILOPUSH_VAR_DIR
+        except (ImproperlyConfigured, OSError) as exc:
+            return [f"a valid VAPID key ({exc})"]
     return []
 
 
+CHOICE_SETTINGS = {"android": "PUSH_PROVIDER_ANDROID", "ios": "PUSH_PROVIDER_IOS", "web": "PUSH_PROVIDER_WEB"}
+
+
 def chosen(platform):
-    """(provider name, why it was not the configured one or "") for 'android' or 'ios'."""
-    name = settings.PUSH_PROVIDER_ANDROID if platform == "android" else settings.PUSH_PROVIDER_IOS
+    """(provider name, why it was not the configured one or "") for 'android', 'ios' or 'web'."""
+    name = getattr(settings, CHOICE_SETTINGS[platform])
     missing = missing_settings(name)
     if missing:
         return "log", f"{name} is off: {', '.join(missing)} not set"
@@ -60,13 +72,27 @@ def _build(platform):
             timeout=settings.APNS_TIMEOUT,
             max_connections=settings.APNS_MAX_CONNECTIONS,
         )
+    if name == "webpush":
+        from messaging import vapid
+
+        from .webpush import WebPushProvider
+
+        return WebPushProvider(
+            private_key=vapid.private_key(),
+            subject=settings.VAPID_SUBJECT,
+            ttl=settings.DELIVERY_MAX_AGE,  # the push service may hold it as long as we would retry
+            timeout=settings.WEBPUSH_TIMEOUT,
+            concurrency=settings.WEBPUSH_CONCURRENCY,
+            ca_file=settings.WEBPUSH_CA_FILE,
+            endpoint_hosts=settings.WEBPUSH_ENDPOINT_HOSTS,
+        )
     from .log import LogProvider
 
     return LogProvider(platform)
 
 
 def get_provider(platform):
-    """The provider for 'android' or 'ios', built once per process (after a fork, anew)."""
+    """The provider for 'android', 'ios' or 'web', built once per process (after a fork, anew)."""
     global _pid
     with _lock:
         if _pid != os.getpid():
@@ -92,7 +118,7 @@ def reset():
 def startup_report():
     """One line per platform: which provider pushes, and why a configured one is off."""
     lines = []
-    for platform, label in (("android", "Android"), ("ios", "iOS")):
+    for platform, label in (("android", "Android"), ("ios", "iOS"), ("web", "Web")):
         name, why = chosen(platform)
         if why:
             lines.append((logging.WARNING, f"{label} pushes: {why}; pushes are written to the log instead"))

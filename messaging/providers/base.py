@@ -15,9 +15,12 @@ class Push:
     data: dict  # string values: message_id, channel_token, url
     important: bool | None = None  # None: alert with sound; True: time-sensitive; False: silent
     image: str = ""  # absolute URL of the channel logo, or ""
-    badge: int | None = None  # APNs: the recipient's unread count
+    badge: int | None = None  # APNs and Web Push: the recipient's unread count
     collapse_id: str = ""  # the message id: a resent push replaces, never doubles, the notification
     sandbox: bool = False  # APNs development environment
+    web_keys: dict | None = None  # Web Push: the subscription's {"p256dh", "auth"} (token is its endpoint)
+    created_at: str = ""  # ISO 8601, when the message was accepted (Web Push payload)
+    channel_verified: bool = False  # Web Push payload
 
 
 class Outcome(enum.Enum):

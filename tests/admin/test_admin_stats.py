@@ -1,5 +1,6 @@
 import datetime
 import re
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -27,7 +28,8 @@ def add_message(channel, recipient, *, days_ago=0, states=()):
     if days_ago:
         Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - datetime.timedelta(days=days_ago))
     for state in states:
-        device = Device.objects.create(user=recipient.user, platform=recipient.user.devices.first().platform, push_token="t")
+        platform = recipient.user.devices.first().platform
+        device = Device.objects.create(user=recipient.user, platform=platform, push_token=f"t-{uuid.uuid4()}")
         Delivery.objects.create(message=message, device=device, state=state)
     return message
 

@@ -137,3 +137,14 @@ def test_the_change_page_offers_block_and_unblock_buttons(admin_client, bob):
     body = admin_client.get(f"{URL}{bob.user.pk}/change/").content.decode()
     assert 'name="action" value="block"' in body
     assert 'name="action" value="unblock"' in body
+
+
+def test_change_page_shows_a_browsers_label_but_not_its_subscription(admin_client, charlie):
+    device = Device.objects.create(user=charlie.user, platform=Device.WEB, label="Work laptop",
+                                   push_token="https://fcm.googleapis.com/fcm/send/secret-endpoint",
+                                   web_p256dh="BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                                   web_auth="tBHItJI5svbpez7KI4CCXg")
+    body = admin_client.get(f"{URL}{charlie.user.pk}/change/").content.decode()
+    assert "Work laptop" in body
+    for secret in (device.push_token, device.web_p256dh, device.web_auth):
+        assert secret not in body

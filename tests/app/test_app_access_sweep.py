@@ -55,7 +55,7 @@ def objects(alice, bob, charlie):
     message_id, _ = message_send(
         request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message="For alice")
     )
-    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id}
+    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get()}
 
 
 def path_to_alices_object(path, objects):
@@ -66,6 +66,8 @@ def path_to_alices_object(path, objects):
         return path.replace("{token}", objects["blacklisted"].token)
     if path.startswith("/v1/app/messages/{message_id}"):
         return path.replace("{message_id}", str(objects["message_id"]))
+    if path.startswith("/v1/app/devices/{device_id}"):
+        return path.replace("{device_id}", str(objects["device"].pk))
     raise AssertionError(f"{path}: say which of alice's objects this path names, so the BOLA sweep covers it")
 
 
@@ -96,6 +98,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "DELETE /v1/app/blocked/{token}",
         "POST /v1/app/messages/{message_id}/read",
         "DELETE /v1/app/messages/{message_id}",
+        "DELETE /v1/app/devices/{device_id}",
     }
     assert {p.id for p in WITH_JSON_BODY} >= {
         "POST /v1/app/register",
@@ -104,6 +107,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "PATCH /v1/app/channels/{token}",
         "POST /v1/app/messages/read",
         "POST /v1/app/blocked",
+        "POST /v1/app/devices",
     }
 
 
@@ -119,6 +123,7 @@ def test_another_user_cannot_reach_the_object(client, bob, objects, method, path
 def test_the_object_answers_like_one_that_does_not_exist(client, bob, objects, method, path, operation):
     alices = call(client, method, path_to_alices_object(path, objects), bob, sample_body(operation))
     missing_path = path.replace("{token}", "c_" + "0" * 40).replace("{message_id}", str(2**40))
+    missing_path = missing_path.replace("{device_id}", str(2**40))
     missing = call(client, method, missing_path, bob, sample_body(operation))
     assert alices.json() == missing.json()
 
@@ -145,6 +150,7 @@ def valid_body(method, path, objects):
         ("POST", "/v1/app/messages/read"): {"up_to": objects["message_id"]},
         ("POST", "/v1/app/blocked"): {"channel": objects["channel"].token},
         ("POST", "/v1/app/link"): {"code": link_code_create(user=objects["channel"].owner)[0]},
+        ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
     }
     assert (method, path) in bodies, f"{method} {path}: add a valid body so the mass-assignment sweep covers it"
     return bodies[method, path]
@@ -168,6 +174,7 @@ def privileged_state():
             c.pk: (c.owner_id, c.token, c.secret_digest, c.is_verified, c.is_blocked) for c in Channel.objects.all()
         },
         "blacklists": set(BlacklistEntry.objects.values_list("user_id", "channel_id")),
+        "devices": dict(Device.objects.values_list("id", "user_id")),
     }
 
 
@@ -196,5 +203,8 @@ def test_privileged_fields_are_never_assigned(client, alice, bob, objects, metho
         owner_id, token, _, is_verified, is_blocked = after["channels"][pk]
         assert (owner_id, token != body.get("token"), is_verified, is_blocked) == (alice.user.pk, True, False, False)
     assert {entry for entry in after["blacklists"] - before["blacklists"] if entry[0] != alice.user.pk} == set()
+    assert {pk: after["devices"][pk] for pk in before["devices"]} == before["devices"]  # no device changes hands
+    new_devices = {after["devices"][pk] for pk in after["devices"].keys() - before["devices"].keys()}
+    assert new_devices <= {alice.user.pk} or (method, path) == ("POST", "/v1/app/register")
     if response.status_code != 204 and "daily_limit" in response.json():
         assert response.json()["daily_limit"] == settings.CHANNEL_DAILY_LIMIT

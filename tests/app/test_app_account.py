@@ -184,7 +184,7 @@ def test_put_device_creates_a_device_when_the_user_has_none(client, alice):
 
 def test_put_device_changes_only_the_callers_device(client, alice, bob):
     call(client, "PUT", "/v1/app/device", alice, {"platform": "android", "push_token": "fcm-alice-2"})
-    assert bob.user.devices.get().push_token == "fcm-android"
+    assert bob.user.devices.get().push_token == bob.push_token
 
 
 def test_put_device_refuses_a_phone_without_push_token(client, alice):

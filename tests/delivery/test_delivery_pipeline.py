@@ -57,7 +57,7 @@ def test_a_delivery_claimed_by_another_worker_is_left_alone(push_settings, fcm, 
 
 
 def test_a_dead_token_deactivates_the_device_with_the_reason(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["unregistered"])
+    fcm.script.set_outcomes(bob.push_token, ["unregistered"])
     message = post(bob)
     queueing.deliver_batch(message.pk)
     device = Device.objects.get(user=bob.user)
@@ -69,7 +69,7 @@ def test_a_dead_token_deactivates_the_device_with_the_reason(push_settings, fcm,
 
 def test_a_dead_token_is_not_pushed_to_again_by_deliveries_already_queued(push_settings, fcm, bob, post):
     push_settings.DELIVERY_BATCH_SIZE = 1
-    fcm.script.set_outcomes("fcm-android", ["unregistered"])
+    fcm.script.set_outcomes(bob.push_token, ["unregistered"])
     first, second = post(bob), post(bob)
     queueing.deliver_batch(first.pk)
     queueing.deliver_batch(second.pk)
@@ -78,7 +78,7 @@ def test_a_dead_token_is_not_pushed_to_again_by_deliveries_already_queued(push_s
 
 
 def test_a_retired_device_gets_no_delivery_for_new_messages(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["unregistered"])
+    fcm.script.set_outcomes(bob.push_token, ["unregistered"])
     queueing.deliver_batch(post(bob).pk)
     later = post(bob)
     assert not Delivery.objects.filter(message=later).exists()
@@ -96,12 +96,12 @@ def test_an_inactive_device_gets_no_push(push_settings, fcm, bob, post):
 def test_a_fresh_token_is_not_retired_by_an_answer_about_the_old_one(db, bob):
     device = Device.objects.get(user=bob.user)
     Device.objects.filter(pk=device.pk).update(push_token="fcm-fresh")
-    assert not delivery.retire_token(device=device, push_token="fcm-android", reason="FCM 404 UNREGISTERED")
+    assert not delivery.retire_token(device=device, push_token=bob.push_token, reason="FCM 404 UNREGISTERED")
     assert Device.objects.get(pk=device.pk).is_active
 
 
 def test_a_transient_error_is_queued_again_after_the_backoff(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["unavailable"])
+    fcm.script.set_outcomes(bob.push_token, ["unavailable"])
     message = post(bob)
     before = timezone.now()
     queueing.deliver_batch(message.pk)
@@ -112,7 +112,7 @@ def test_a_transient_error_is_queued_again_after_the_backoff(push_settings, fcm,
 
 
 def test_a_retry_waits_at_least_the_retry_after(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["rate_limited:600"])
+    fcm.script.set_outcomes(bob.push_token, ["rate_limited:600"])
     message = post(bob)
     before = timezone.now()
     queueing.deliver_batch(message.pk)
@@ -127,7 +127,7 @@ def test_the_backoff_doubles_per_attempt_up_to_its_cap(settings):
 
 
 def test_a_delivery_still_failing_after_24_hours_expires(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["unavailable"])
+    fcm.script.set_outcomes(bob.push_token, ["unavailable"])
     message = post(bob)
     Delivery.objects.filter(message=message).update(created_at=timezone.now() - timedelta(hours=23, minutes=59, seconds=58))
     queueing.deliver_batch(message.pk)
@@ -137,7 +137,7 @@ def test_a_delivery_still_failing_after_24_hours_expires(push_settings, fcm, bob
 
 
 def test_a_rejected_push_is_recorded_and_not_retried(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["invalid_argument"])
+    fcm.script.set_outcomes(bob.push_token, ["invalid_argument"])
     message = post(bob)
     queueing.deliver_batch(message.pk)
     row = only_delivery(message)
@@ -147,7 +147,7 @@ def test_a_rejected_push_is_recorded_and_not_retried(push_settings, fcm, bob, po
 
 
 def test_a_short_retry_is_queued_as_a_countdown(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["unavailable"])
+    fcm.script.set_outcomes(bob.push_token, ["unavailable"])
     message = post(bob)
     queueing.deliver_batch(message.pk)
     [(name, args, eta)] = queued_tasks()
@@ -156,7 +156,7 @@ def test_a_short_retry_is_queued_as_a_countdown(push_settings, fcm, bob, post):
 
 
 def test_a_long_retry_waits_in_the_row_not_in_the_broker(push_settings, fcm, bob, post):
-    fcm.script.set_outcomes("fcm-android", ["rate_limited:3600"])
+    fcm.script.set_outcomes(bob.push_token, ["rate_limited:3600"])
     message = post(bob)
     queueing.deliver_batch(message.pk)
     assert queued_tasks() == []

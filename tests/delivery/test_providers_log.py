@@ -36,8 +36,16 @@ def test_the_startup_report_says_which_provider_is_off_and_why(no_credentials, c
     assert lines == [
         "Android pushes: fcm is off: FCM_CREDENTIALS not set; pushes are written to the log instead",
         "iOS pushes: apns is off: APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC not set; pushes are written to the log instead",
+        "Web pushes: webpush",  # needs no credentials: without VAPID_PRIVATE_KEY a key is generated
     ]
     assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_a_bad_vapid_key_turns_web_push_off_and_says_why(no_credentials, settings):
+    settings.VAPID_PRIVATE_KEY = "not a key"
+    [*_, web] = providers.startup_report()
+    assert web.startswith("Web pushes: webpush is off: a valid VAPID key (VAPID_PRIVATE_KEY is not a PEM private key")
+    assert isinstance(providers.get_provider("web"), LogProvider)
 
 
 def test_retry_after_is_read_as_seconds_or_an_http_date():

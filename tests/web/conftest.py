@@ -10,7 +10,7 @@ import shutil
 import pytest
 from django.conf import settings
 
-from tests.procs import database_url_for, http, start_gunicorn
+from tests.procs import TcpProxy, database_url_for, free_port, http, start_gunicorn, start_stream
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # the shared launch settings (Debian's chromium, flags)
 
@@ -21,10 +21,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
 });
 """
-
-
-# TODO(i13): remove once issue 12 (config, devices, webpush) is merged.
-TEMPORARILY_MISSING = ("/v1/app/config", "/v1/app/devices", "/v1/app/webpush")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -68,24 +64,41 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def site(request, django_db_setup, django_db_blocker, tmp_path_factory):
+def site(request, site_env, django_db_setup, django_db_blocker, tmp_path_factory):
     """One gunicorn for the module's tests, on the test database (each test's transactional_db empties it).
 
     A test module may set SITE_ENV = {...} for settings of its own.
     """
     tmp = tmp_path_factory.mktemp("web")
+    web_port = free_port()
+    env = {
+        "DATABASE_URL": database_url_for(),
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": tmp / "media",
+        "KILOPUSH_VAR_DIR": tmp / "var",
+        "PORT": web_port,  # the stream answers CORS for the page's origin, http://127.0.0.1:PORT
+        **site_env,
+        **getattr(request.module, "SITE_ENV", {}),
+    }
+    stream = start_stream(tmp, **env)
+    # The page reaches the stream through a proxy a test can cut (a dropped connection, a reconnect).
+    proxy = TcpProxy(stream.port)
     server = start_gunicorn(
-        tmp,
-        DATABASE_URL=database_url_for(),
-        REDIS_URL=settings.REDIS_URL,
-        MEDIA_ROOT=tmp / "media",
-        KILOPUSH_VAR_DIR=tmp / "var",
-        WEB_CONCURRENCY=2,
-        **{**extra_server_env(), **getattr(request.module, "SITE_ENV", {})},
+        tmp, port=web_port, WEB_CONCURRENCY=2, STREAM_URL=f"http://127.0.0.1:{proxy.port}/v1/app/stream", **env
     )
     server.media_root = tmp / "media"
+    server.stream, server.stream_proxy, server.env = stream, proxy, env
     yield server
     server.kill()
+    proxy.close()
+    stream.kill()
+
+
+@pytest.fixture
+def stream_proxy(site):
+    yield site.stream_proxy
+    site.stream_proxy.cut()
+    site.stream_proxy.restore()
 
 
 @pytest.fixture
@@ -94,7 +107,9 @@ def same_media(site, settings):
     settings.MEDIA_ROOT = site.media_root
 
 
-def extra_server_env():
+@pytest.fixture(scope="module")
+def site_env():
+    """Extra environment of the module's site (a module overrides this fixture, e.g. with the Web Push stand-in)."""
     return {}
 
 
@@ -113,8 +128,6 @@ class PageProblems:
         if msg.type != "error":
             return
         url = (msg.location or {}).get("url", "")
-        if any(path in url for path in TEMPORARILY_MISSING):
-            return
         # Chromium logs every 4xx answer of fetch() and every failed load; a test that provokes one says so.
         if msg.text.startswith("Failed to load resource: ") and any(
             text in msg.text and path in url for text, path in self.allowed_http_errors
@@ -135,6 +148,14 @@ def allowed_http_errors():
 def allow_http_errors(allowed_http_errors):
     """allow_http_errors("/v1/...") : this test expects 4xx answers from that path (the page shows them)."""
     return lambda path: allowed_http_errors.append(("the server responded with a status of 4", path))
+
+
+@pytest.fixture
+def allow_dropped_stream(allowed_http_errors):
+    """This test cuts the stream's connection: the open request ends unfinished, reconnects are refused."""
+    for text in ("net::ERR_INCOMPLETE_CHUNKED_ENCODING", "net::ERR_CONNECTION_REFUSED", "net::ERR_CONNECTION_RESET",
+                 "net::ERR_EMPTY_RESPONSE"):
+        allowed_http_errors.append((text, "/v1/app/stream"))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def restore_access_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users_app", "0002_moderators_group"),
+        ("users_app", "0004_device_unique_push_token"),
     ]
 
     operations = [

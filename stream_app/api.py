@@ -1,0 +1,91 @@
+"""GET /v1/app/stream: Server-Sent Events of the caller's inbox, served by the ASGI `stream` process."""
+
+import logging
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, StreamingHttpResponse
+
+from kilopush.errors import ApiError, InvalidValue, NotFound, envelope, error_response, internal_error_response
+from users_app.auth import bearer_credential
+
+from .hub import hub
+
+logger = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+
+
+def allowed_origins():
+    """The site's own origin: SITE_URL's, or the web port's on loopback when SITE_URL is unset."""
+    if settings.SITE_URL:
+        parts = urlsplit(settings.SITE_URL)
+        return {f"{parts.scheme}://{parts.netloc}"}
+    return {f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"}
+
+
+def _cors_headers(request):
+    origin = request.headers.get("Origin")
+    if origin and origin in allowed_origins():
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
+
+
+def _preflight(request, cors):
+    if request.headers.get("Origin") and "Access-Control-Allow-Origin" not in cors:
+        return envelope(4003, "Origin not allowed", 403)
+    response = HttpResponse(status=204)
+    response["Allow"] = "GET, OPTIONS"
+    if "Access-Control-Allow-Origin" in cors:
+        response["Access-Control-Allow-Methods"] = "GET"
+        response["Access-Control-Allow-Headers"] = "Authorization, Last-Event-ID"
+        response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _after(request):
+    """The id to replay after: the Last-Event-ID header (a reconnecting client), else ?after=, else None."""
+    value = request.headers.get("Last-Event-ID")
+    name = "Last-Event-ID"
+    if value is None:
+        values = request.GET.getlist("after")
+        if len(values) > 1:
+            raise InvalidValue("after: give it once")
+        value, name = (values[0] if values else None), "after"
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+        raise InvalidValue(f"{name}: a message id is expected")
+    return int(value)
+
+
+async def stream(request):
+    cors = _cors_headers(request)
+    if request.method == "OPTIONS":
+        response = _preflight(request, cors)
+        for name, value in cors.items():
+            response[name] = value
+        return response
+    try:
+        if request.method != "GET":
+            exc = ApiError("Method not allowed", headers={"Allow": "GET, OPTIONS"})
+            exc.status, exc.http_status = 4005, 405
+            raise exc
+        if not isinstance(request, ASGIRequest):  # a stream must never hold a WSGI thread
+            raise NotFound("The stream is served by the stream process (see STREAM_URL)")
+        user = await hub().authenticate(bearer_credential(request.headers.get("Authorization", "")))
+        opened = await hub().open(user, _after(request), request)
+    except ApiError as exc:
+        response = error_response(exc)
+    except Exception:
+        logger.exception("Stream failed to open")  # an envelope, never an HTML page
+        response = internal_error_response()
+    else:
+        response = StreamingHttpResponse(opened.frames(), content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache, no-store"
+        response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    for name, value in cors.items():
+        response[name] = value
+    return response
