@@ -88,6 +88,10 @@ def site(request, site_env, django_db_setup, django_db_blocker, tmp_path_factory
     )
     server.media_root = tmp / "media"
     server.stream, server.stream_proxy, server.env = stream, proxy, env
+    # Warm the workers up: a cold first request can take seconds on a loaded machine (imports, connections).
+    for _ in range(2 * 2):
+        http("GET", server.url + "/", timeout=60)
+        http("GET", server.url + "/v1/app/config", timeout=60)
     yield server
     server.kill()
     proxy.close()
