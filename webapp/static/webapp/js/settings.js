@@ -92,7 +92,7 @@ async function devicesSection() {
       }));
       list.append(el("li", { class: "device-row", dataset: { id: device.id } },
         el("span", { class: "grow" },
-          el("strong", {}, device.label || device.platform),
+          el("strong", {}, device.label || { web: "Web browser", android: "Android phone", ios: "iPhone or iPad" }[device.platform] || device.platform),
           mine ? el("span", { class: "badge" }, "this browser") : null,
           device.active ? null : el("span", { class: "badge important" }, "inactive"),
           el("br"),
