@@ -21,7 +21,9 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# make run starts the metric files afresh (prometheus_client multiprocess mode: one file per process).
 run: migrate
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$${KILOPUSH_VAR_DIR:-$(CURDIR)/var}/prometheus}"
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) WEB_PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 

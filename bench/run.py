@@ -126,6 +126,19 @@ def peak_rss_mb(pid):
     return None
 
 
+def wait_for_answer(url, timeout=120):
+    """The master listens before its workers have booted (slow on a busy machine): wait for an answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                time.sleep(2)  # the other worker processes boot meanwhile
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"no answer from {url}")
+
+
 def procfile_command(name, port):
     return PROCFILE[name].replace("${PORT:-8000}", str(port))
 
@@ -260,6 +273,7 @@ def wrk(url, body, seconds, connections, work_dir):
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    (work_dir / f"wrk-{url.rsplit('/', 1)[1]}.txt").write_text(out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -305,8 +319,71 @@ def wait_for_arrivals(controls, count, timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the benchmark)")
-    parser.add_argument("--only", choices=["stream"], help="run one part alone: stream (the live stream's figures)")
+    parser.add_argument("--only", choices=PHASES, action="append",
+                        help="run only this phase (repeatable); default: all of them")
     args = parser.parse_args(argv)
+    phases = args.only or PHASES
+    report = {
+        "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_at_start": os.getloadavg()},
+        "quick": args.quick,
+        "phases": phases,
+    }
+    if "embedded" in phases:
+        from bench import embedded
+
+        print("Embedded default (make run, nothing configured):")
+        report["embedded"] = embedded.run_all(quick=args.quick)
+    if set(phases) & {"accept", "delivery", "latency"}:
+        report.update(platform_phases(args, phases))
+    if "stream" in phases:
+        report["stream"] = stream_phase(args)
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+PHASES = ["embedded", "accept", "delivery", "latency", "stream"]
+
+
+def bench_env(db_url, redis_url):
+    """The environment of the processes the bench starts (production settings, bench URLs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FCM_", "APNS_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="kilopush.settings",
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        ROOT_URLCONF="bench.urls",
+        SECRET_KEY="bench-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SEND_AUTH_FAILURE_RATE="100000000/s",  # measure the 4003 path itself, not the ban after it
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def stream_phase(args):
+    """The live stream's figures (bench/stream.py), with the Procfile's web and stream processes."""
+    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    work_dir = ROOT / "var" / "bench"
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = bench_env(db_url, redis_url)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    return stream_bench.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
+                            free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT,
+                            quick=args.quick)
+
+
+def platform_phases(args, phases):
+    """PostgreSQL, Redis, gunicorn, the worker and the stand-ins: the production shape."""
     seconds = 4 if args.quick else 10
     load_seconds = 8 if args.quick else 20
     messages, devices = (400, 200) if args.quick else (2000, 200)
@@ -321,28 +398,7 @@ def main(argv=None):
     redis_client.flushdb()
     reset_database(db_url)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FCM_", "APNS_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="kilopush.settings",
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        ROOT_URLCONF="bench.urls",
-        SECRET_KEY="bench-" + "k" * 50,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SEND_AUTH_FAILURE_RATE="100000000/s",  # measure the 4003 path itself, not the ban after it
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-        LOG_LEVEL="WARNING",
-    )
-    stream_args = dict(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc, free_port=free_port,
-                       wait_for_port=wait_for_port, python=PYTHON, root=ROOT, quick=args.quick)
-    if args.only == "stream":
-        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-        report = {"taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                              "python": platform.python_version()},
-                  "quick": args.quick, "stream": stream_bench.run(**stream_args)}
-        write_report(report, [])
-        return
+    env = bench_env(db_url, redis_url)
     procs = []
     try:
         fakes, fake_settings, controls = start_fakes(env, log_dir, work_dir)
@@ -351,33 +407,34 @@ def main(argv=None):
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
         fixtures = json.loads(subprocess.run([PYTHON, "-c", FIXTURES, str(devices)], env=env, cwd=ROOT, check=True,
                                              capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        (work_dir / "fixtures.json").write_text(json.dumps(fixtures))
         port = free_port()
         web = Proc("web", procfile_command("web", port), env, log_dir, shell=True)
         procs.append(web)
         wait_for_port(port)
         base = f"http://127.0.0.1:{port}"
+        wait_for_answer(base + "/healthz")
         verified = fixtures["verified"]
         send_body = {"to": fixtures["recipients"][0], **verified, "message": "Bench: door bell"}
 
-        # Accept, with no worker running (the web tier alone; queued work is discarded after).
-        wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
-        wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
-        accept = {
-            "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
-            "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
-            "send_4029_over_limit": wrk(base + "/v1/messages/send",
-                                        {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
-            "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
-                                          {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
-        }
-        accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
-        clear_messages(db_url, redis_client, queue)
+        out = {}
+        if "accept" in phases:
+            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir)
+            clear_messages(db_url, redis_client, queue)
+            out["profile"] = run_profile(env, fixtures, args.quick)
+            out["accept"]["pgbench_same_sql"] = pgbench(db_url, out["profile"].pop("send_sql"), seconds, 16, work_dir)
+            out["accept"]["send_to_pgbench_ratio"] = round(
+                out["accept"]["send_200"]["rps"] / out["accept"]["pgbench_same_sql"]["tps"], 3)
+            clear_messages(db_url, redis_client, queue)
+        if "delivery" not in phases and "latency" not in phases:
+            out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
+            return out
 
         # Delivery throughput: queue `messages` pushes with the worker stopped, then let it run.
         bodies = [json.dumps({**verified, "to": fixtures["recipients"][i % devices], "message": f"Bench #{i}"}).encode()
                   for i in range(messages)]
         delivery = {}
-        for latency in (0.0, 0.05):
+        for latency in ((0.0, 0.05) if "delivery" in phases else ()):
             clear_messages(db_url, redis_client, queue)
             control(controls, "/_fake/reset", {})
             control(controls, "/_fake/default", {"outcome": "ok", "latency": latency})
@@ -402,9 +459,15 @@ def main(argv=None):
             }
             worker.stop()
             procs.remove(worker)
-        delivery["ratio_50ms_to_0ms"] = round(delivery["50ms"]["pushes_per_second"] / delivery["0ms"]["pushes_per_second"], 3)
-        delivery["steady_ratio_50ms_to_0ms"] = round(
-            delivery["50ms"]["steady_pushes_per_second"] / delivery["0ms"]["steady_pushes_per_second"], 3)
+        if delivery:
+            delivery["ratio_50ms_to_0ms"] = round(
+                delivery["50ms"]["pushes_per_second"] / delivery["0ms"]["pushes_per_second"], 3)
+            delivery["steady_ratio_50ms_to_0ms"] = round(
+                delivery["50ms"]["steady_pushes_per_second"] / delivery["0ms"]["steady_pushes_per_second"], 3)
+            out["delivery"] = delivery
+        if "latency" not in phases:
+            out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
+            return out
 
         # Accept-to-provider latency, idle and at 80% of the maximum accept rate, with the worker running.
         clear_messages(db_url, redis_client, queue)
@@ -480,56 +543,102 @@ def main(argv=None):
     finally:
         for proc in reversed(procs):
             proc.stop()
-    stream = stream_bench.run(**stream_args)
 
-    report = {
-        "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "quick": args.quick,
-        "accept": accept,
-        "delivery": delivery,
-        "latency_idle": idle,
-        "latency_at_80_percent": loaded,
-        "memory": memory,
-        "stream": stream,
+    out.update(latency_idle=idle, latency_at_80_percent=loaded, memory=memory)
+    return out
+
+
+def run_profile(env, fixtures, quick):
+    """pyinstrument flame graphs of a send, the bare view and a worker batch (bench/profile.py)."""
+    prefix = ROOT / "bench" / "results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
+    prefix.parent.mkdir(exist_ok=True)
+    env = {**env, "BENCH_PROFILE_REPEAT": env.get("BENCH_PROFILE_REPEAT", "200" if quick else "1000")}
+    out = subprocess.run([PYTHON, "-m", "bench.profile", str(prefix), json.dumps(fixtures)], env=env, cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def pgbench(db_url, statements, seconds, clients, work_dir):
+    """The ceiling: the statements of one send, replayed by pgbench with the same concurrency."""
+    script = work_dir / "send.sql"
+    script.write_text("".join(" ".join(sql.split()) + ";\n" for sql in statements))
+    out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script),
+                          db_url], capture_output=True, text=True, check=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    return {"tps": round(tps, 1), "latency_avg_ms": float(latency.group(1)) if latency else None,
+            "statements_per_send": len(statements)}
+
+
+def accept_phase(base, send_body, fixtures, seconds, work_dir):
+    """Accept, with no worker running (the web tier alone; queued work is discarded after)."""
+    wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
+    wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
+    accept = {
+        "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
+        "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
+        "send_200_full_stack": wrk(base + "/bench/send-full-stack", send_body, seconds, 16, work_dir),
+        "send_4029_over_limit": wrk(base + "/v1/messages/send",
+                                    {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
+        "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
+                                      {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
     }
-    write_report(report, platform_rows(report))
+    accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
+    accept["send_full_stack_to_bare_ratio"] = round(
+        accept["send_200_full_stack"]["rps"] / accept["bare_django_view"]["rps"], 3)
+    return accept
 
 
-def write_report(report, rows):
-    results_dir = ROOT / "bench" / "results"
-    results_dir.mkdir(exist_ok=True)
-    path = results_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2))
-    rows = rows + stream_bench.table_rows(report["stream"])
+def print_table(r):
+    rows = []
+    for e in r.get("embedded", []):
+        rows.append((f"embedded make run: {e['label']}", f"p50 {e['p50_ms']} ms",
+                     f"p95 {e['p95_ms']} ms, idle CPU {e['idle_cpu_cores_all_processes'] * 100:.2f}% of a core"))
+    if "accept" in r:
+        a = r["accept"]
+        for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),
+                          ("send 200 behind the full middleware", "send_200_full_stack"),
+                          ("4029 over the limit", "send_4029_over_limit"), ("4003 wrong secret", "send_4003_wrong_secret")):
+            rows.append((f"accept: {name}", f"{a[key]['rps']} req/s", f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"))
+        rows.append(("accept: send / bare (target >= 0.3)", f"{a['send_to_bare_ratio']}",
+                     f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
+        if "pgbench_same_sql" in a:
+            rows.append(("ceiling: pgbench, a send's SQL, 16 clients", f"{a['pgbench_same_sql']['tps']} sends/s",
+                         f"send / pgbench {a['send_to_pgbench_ratio']}"))
+    if "profile" in r:
+        p = r["profile"]
+        rows.append(("in-process CPU per call: send / bare", f"{p['send']['cpu_per_call_ms']} ms",
+                     f"{p['bare']['cpu_per_call_ms']} ms (bare/send {p['bare']['cpu_per_call_ms'] / p['send']['cpu_per_call_ms']:.3f})"))
+        rows.append(("in-process worker batch (CPU)", f"{p['worker_batch']['cpu_ms']} ms", f"{p['worker_batch']['deliveries']} deliveries"))
+    if "delivery" in r:
+        d = r["delivery"]
+        rows += [
+            ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
+            ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
+            ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
+        ]
+    if "latency_idle" in r:
+        i, l = r["latency_idle"], r["latency_at_80_percent"]
+        rows += [
+            ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
+            ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
+            (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
+            ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
+            ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
+            ("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""),
+        ]
+    if "memory" in r:
+        m = r["memory"]
+        rows.append(("peak RSS: web worker / celery worker", f"{m.get('web_worker_peak_rss_mb')} MB",
+                     f"{m.get('celery_worker_peak_rss_mb', '-')} MB"))
+    if "stream" in r:
+        rows += stream_bench.table_rows(r["stream"])
     width = max(len(row[0]) for row in rows)
-    r = report
-    print(f"\nKILO.Push benchmark ({r['machine']['cpus']} CPUs, {r['machine']['platform']}, Python {r['machine']['python']})")
+    machine = r["machine"]
+    print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "
+          f"load average {machine['load_average_at_start'][0]:.1f} at start, {machine['load_average_at_end'][0]:.1f} at end)")
     for name, value, extra in rows:
         print(f"  {name:<{width}}  {value:>22}  {extra}")
-    print(f"\nwritten to {path.relative_to(ROOT)}")
-
-
-def platform_rows(r):
-    a, d, i, l, m = r["accept"], r["delivery"], r["latency_idle"], r["latency_at_80_percent"], r["memory"]
-    rows = [
-        ("accept: bare Django JSON view", f"{a['bare_django_view']['rps']} req/s", f"p50 {a['bare_django_view']['p50_ms']} ms, p99 {a['bare_django_view']['p99_ms']} ms"),
-        ("accept: send 200 (verified channel)", f"{a['send_200']['rps']} req/s", f"p50 {a['send_200']['p50_ms']} ms, p99 {a['send_200']['p99_ms']} ms"),
-        ("accept: send / bare (target >= 0.5)", f"{a['send_to_bare_ratio']}", ""),
-        ("accept: 4029 over the limit", f"{a['send_4029_over_limit']['rps']} req/s", f"p50 {a['send_4029_over_limit']['p50_ms']} ms, p99 {a['send_4029_over_limit']['p99_ms']} ms"),
-        ("accept: 4003 wrong secret", f"{a['send_4003_wrong_secret']['rps']} req/s", f"p50 {a['send_4003_wrong_secret']['p50_ms']} ms, p99 {a['send_4003_wrong_secret']['p99_ms']} ms"),
-        ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
-        ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
-        ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
-        ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
-        ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
-        (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
-        ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
-        ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
-        ("peak RSS: web worker / celery worker", f"{m['web_worker_peak_rss_mb']} MB", f"{m['celery_worker_peak_rss_mb']} MB"),
-    ]
-    rows.append(("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""))
-    return rows
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 """The app API's My channels, and the platform's own serving of channel logos."""
 
-import unicodedata
-
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
@@ -23,6 +21,7 @@ from kilopush.errors import InvalidValue, NotFound
 from users_app.auth import AppView
 
 from . import quota, selectors, services
+from .names import NAME_PATTERN, channel_name_problem
 
 # Only staff set these; an owner sending them is refused rather than silently ignored.
 PRIVILEGED_FIELDS = ("verified", "is_verified", "blocked", "is_blocked", "owner", "token", "secret")
@@ -63,20 +62,17 @@ class ChannelListSerializer(serializers.Serializer):
 _LOGO_HELP = "PNG, JPEG or WebP up to 2 MB; stored as a square PNG of at most 256 px"
 
 
-# What validate_name enforces, for the schema: surrounding white space is trimmed, then
-# 1-64 characters with a non-space one and no control characters (C0, DEL, C1).
-@extend_schema_field(
-    {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 64,
-        "pattern": r"^\s*[^\u0000-\u001f\u007f-\u009f]*"
-        r"[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*\s*$",
-    }
-)
+# What validate_name enforces, for the schema: surrounding white space is trimmed, then 1-64
+# characters with a visible one and no control, format (Cf) or line/paragraph separator characters.
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN})
 class ChannelNameField(StrictCharField):
     def __init__(self, **kwargs):
-        super().__init__(max_length=64, help_text="1–64 characters, no control characters", **kwargs)
+        super().__init__(
+            max_length=64,
+            help_text="1–64 characters with a visible one; no control, format (bidi, zero-width) or "
+            "line separator characters",
+            **kwargs,
+        )
 
     def to_internal_value(self, data):
         # The limit holds for what was sent, as the schema says, not only for what is left once trimmed.
@@ -94,8 +90,9 @@ class ChannelCreateSerializer(serializers.Serializer):
     )
 
     def validate_name(self, value):
-        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-            raise serializers.ValidationError("Control characters are not allowed.")
+        problem = channel_name_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate(self, attrs):
@@ -195,11 +192,14 @@ class ChannelView(AppView):
         tags=["app: channels"],
         summary="Rename a channel or change its logo",
         request=_UPDATE_BODY,
-        responses={200: ChannelSerializer, **error_responses(400, 401, 404)},
+        responses={200: ChannelSerializer, **error_responses(400, 401, 404, 429)},
     )
     def patch(self, request, token):
         channel = _own_channel(request, token)
         data = _channel_body(request, ChannelUpdateSerializer)
+        if data.get("logo") is not None:
+            # A logo costs a decode: throttled per address like channel creation, before the decode.
+            throttle_by_client_ip(request, group="app-logo-update", rate=settings.APP_LOGO_UPDATE_RATE)
         changes = {key: data[key] for key in ("name", "logo") if key in data}
         channel = services.channel_update(channel=channel, **changes)
         return _render(channel, request)

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
     verbose_name = "Channels"
+
+    def ready(self):
+        from kilopush import checks_secret  # noqa: F401  (registers kilopush.E100 / W100)

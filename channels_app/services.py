@@ -9,11 +9,20 @@ from kilopush.errors import Forbidden, InvalidValue
 
 from .logos import logo_process
 from .models import Channel, new_channel_secret
+from .names import channel_name_problem
 
 logger = logging.getLogger(__name__)
 
+
+def _check_name(name):
+    problem = channel_name_problem(name)
+    if problem:
+        raise InvalidValue(f"name: {problem}")
+
+
 def channel_create(*, owner, name, logo=None):
     """Creates a channel; `logo` is an uploaded image, re-encoded by logo_process (4005 if unusable)."""
+    _check_name(name)
     if logo is not None:
         logo = logo_process(logo)  # decoded outside the transaction that locks the owner
     return _channel_create(owner=owner, name=name, logo=logo)
@@ -73,6 +82,7 @@ def channel_update(*, channel, name=None, logo=_UNCHANGED):
     """Renames a channel and/or replaces its logo (an upload) or removes it (logo=None)."""
     fields = []
     if name is not None:
+        _check_name(name)
         channel.name = name
         try:
             channel.full_clean(exclude=["logo", "secret_encrypted", "secret_digest", "owner"])

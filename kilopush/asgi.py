@@ -92,6 +92,9 @@ class Application:
 
 
 django.setup(set_prefix=False)
+from kilopush.checks import run_at_startup  # noqa: E402 (needs the settings)
 from kilopush.middleware import body_limit  # noqa: E402 (needs the settings)
+
+run_at_startup("stream")  # configuration errors stop the stream process before it serves
 
 application = Application()

@@ -6,7 +6,7 @@ Every API error leaves as {"response": {"status": <code>, "message": "..."}}.
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 
 logger = logging.getLogger("kilopush.errors")
@@ -120,6 +120,9 @@ def as_api_error(exc):
         return exc
     if isinstance(exc, RequestDataTooBig):
         return InvalidHeaders("Request body too large")
+    if isinstance(exc, Http404):
+        # Django's own 404, e.g. DRF's content negotiation for an unknown `?format=`.
+        return NotFound("Not found")
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         err = ApiError(str(exc.detail))
         err.status, err.http_status = 4005, 405

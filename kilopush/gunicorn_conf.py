@@ -21,3 +21,22 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-" if os.getenv("WEB_ACCESS_LOG", "") in ("1", "true") else None
+
+
+def child_exit(server, worker):
+    # A gone worker's live gauges must not be summed any more (prometheus_client multiprocess mode).
+    from kilopush import settings as kilopush_settings  # sets PROMETHEUS_MULTIPROC_DIR, as in the workers
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(kilopush_settings.PROMETHEUS_MULTIPROC_DIR))
+
+
+def on_starting(server):
+    # Configuration checks once, in the master, before any worker forks; errors stop the start.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kilopush.settings")
+    import django
+
+    django.setup()
+    from kilopush.checks import run_at_startup
+
+    run_at_startup("web")

@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.conf import settings
 
 
@@ -17,5 +19,23 @@ def client_ip(request):
     return forwarded[0] if forwarded else remote
 
 
+def throttle_key_of(address):
+    """The address a throttle counts against: IPv4 as is, IPv6 by its /64 (one subscriber's
+    network: a client can pick any of its 2^64 addresses), IPv4-mapped IPv6 as the IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
+    except ValueError:
+        return address  # not an address (a misconfigured proxy): counted as given
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_throttle_key(request):
+    return throttle_key_of(client_ip(request))
+
+
 def ratelimit_ip_key(group, request):
-    return client_ip(request)
+    return client_throttle_key(request)

@@ -51,7 +51,21 @@ def envsecret(name, default=None):
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envsecret("SECRET_KEY") or "django-insecure-embedded-default-set-SECRET_KEY-in-production"
+# SECRET_KEY: given, or (embedded mode only) generated once under KILOPUSH_VAR_DIR; see kilopush/secret_key.py.
+_DATABASE_URL_ENV = os.getenv("DATABASE_URL", "")
+SECRET_KEY = envsecret("SECRET_KEY") or ""
+SECRET_KEY_ORIGIN = "env"
+if not SECRET_KEY:
+    import secrets as _secrets
+
+    from kilopush.secret_key import embedded_secret_key
+
+    if not _DATABASE_URL_ENV or _DATABASE_URL_ENV.startswith("sqlite"):
+        _db_file = dj_database_url.parse(_DATABASE_URL_ENV or f"sqlite:///{VAR_DIR / 'kilopush.sqlite3'}")["NAME"]
+        SECRET_KEY, SECRET_KEY_ORIGIN = embedded_secret_key(VAR_DIR, _db_file)
+    else:
+        # A deployment without a key: the system check kilopush.E100 refuses to start.
+        SECRET_KEY, SECRET_KEY_ORIGIN = "unset-" + _secrets.token_urlsafe(50), "missing"
 ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 PORT = envint("PORT", 8000)
 SITE_URL = os.getenv("SITE_URL", "").rstrip("/")
@@ -108,6 +122,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# POST /v1/messages/send goes through MIDDLEWARE less these (kilopush/wsgi.py): the send API
+# has no use for static files, sessions, CSRF (it is exempt), users or flash messages.
+SEND_MIDDLEWARE_SKIP = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
 
 ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
@@ -155,10 +178,15 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     # Embedded: one web process (see Procfile), so a process-local cache is shared
-    # by all its threads; the broker is a spool directory polled by the worker.
+    # by all its threads; the broker is a spool directory, and each message written to it
+    # wakes the worker through a local socket (kilopush/embedded_broker.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "kilopush.embedded_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # false: kombu's plain polling of the spool (the fallback when a wake-up is lost).
+        "wakeup": envbool("EMBEDDED_BROKER_WAKEUP", True),
+        "polling_interval": envfloat("EMBEDDED_BROKER_POLL_INTERVAL", 1.0),
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
@@ -195,11 +223,14 @@ INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 # Registrations and channel creations one client address may make (django-ratelimit, counted in Redis).
 APP_REGISTER_RATE = os.getenv("APP_REGISTER_RATE", "20/h")
 APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
+# Logo uploads (create or update) one client address may make: each costs a decode (issue 16).
+APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 # Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
 APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
-LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 25_000_000)
+# 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
+LOGO_MAX_PIXELS = envint("LOGO_MAX_PIXELS", 16_000_000)
 LOGO_SIZE = envint("LOGO_SIZE", 256)
 # Cache-Control max-age of served logos; their names change whenever a logo changes.
 LOGO_CACHE_SECONDS = envint("LOGO_CACHE_SECONDS", 7 * 24 * 3600)
@@ -216,6 +247,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "messaging.send_schema.add_send_api",
+        "users_app.auth.add_blocked_responses",
     ],
 }
 
@@ -321,7 +353,58 @@ ADMIN_NEAR_LIMIT_RATIO = float(os.getenv("ADMIN_NEAR_LIMIT_RATIO", "0.8"))
 if not 0 < ADMIN_NEAR_LIMIT_RATIO <= 1:
     raise ImproperlyConfigured("ADMIN_NEAR_LIMIT_RATIO must be above 0 and at most 1")
 
+# Failed admin logins (issue 16): past either limit, logins are refused (429) until the window ends.
+ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS", "20/h")
+ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME = os.getenv("ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME", "10/h")
+
 # --- end Admin ---
+
+# --- Operations (metrics, retention, Redis on the send path) ---
+
+import ipaddress  # noqa: E402
+
+
+def envnetworks(name):
+    """A comma-separated list of addresses or CIDR networks."""
+    networks = []
+    for part in os.getenv(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {part.strip()!r} is not an address or network") from None
+    return networks
+
+
+# GET /metrics (Prometheus): off (404) unless METRICS_TOKEN is set; then Bearer METRICS_TOKEN is required.
+METRICS_TOKEN = envsecret("METRICS_TOKEN") or ""
+METRICS_ALLOWED_IPS = envnetworks("METRICS_ALLOWED_IPS")  # empty: any address (with the token)
+# Where every process writes its metric values; prometheus_client reads the variable when first imported.
+PROMETHEUS_MULTIPROC_DIR = Path(os.getenv("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "prometheus")
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+METRICS_SAMPLE_INTERVAL = envfloat("METRICS_SAMPLE_INTERVAL", 15.0)  # beat samples kilopush_due_deliveries
+
+# Retention: a beat task deletes old rows in batches (messaging/retention.py).
+MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 90)  # 0 keeps messages forever
+DELIVERY_RETENTION_DAYS = envint("DELIVERY_RETENTION_DAYS", 14)  # finished deliveries; 0 keeps them
+DAILY_COUNT_RETENTION_DAYS = envint("DAILY_COUNT_RETENTION_DAYS", 7)  # per-channel daily quota counters
+RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 1000)  # rows per DELETE (one short transaction each)
+RETENTION_INTERVAL = envfloat("RETENTION_INTERVAL", 3600.0)
+
+# Redis calls on the send path give up after REDIS_TIMEOUT seconds; after a failure the send path
+# skips Redis for REDIS_BREAKER_SECONDS (the sweep delivers what was accepted meanwhile).
+REDIS_TIMEOUT = envfloat("REDIS_TIMEOUT", 0.25)
+REDIS_BREAKER_SECONDS = envfloat("REDIS_BREAKER_SECONDS", 5.0)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+
+CELERY_BEAT_SCHEDULE.update({
+    "metrics-sample": {"task": "messaging.tasks.sample_metrics", "schedule": METRICS_SAMPLE_INTERVAL},
+    "retention-purge": {"task": "messaging.tasks.purge_old_rows", "schedule": RETENTION_INTERVAL},
+})
+
+# --- end Operations ---
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -360,7 +443,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"aioapns_retried": {"()": "messaging.providers.apns_logging.RetriedConnectionFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "aioapns": {"filters": ["aioapns_retried"]}},
 }

@@ -4,10 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from kilopush.admin_login import admin_login
 from kilopush.health import healthz
+from kilopush.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     # --- Send API and app API ---
     path("", include("stream_app.urls")),  # first: a stream keeps its URL resolution for hours
     path("", include("messaging.urls")),
@@ -17,6 +20,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # --- end App API ---
     # --- Admin ---
+    path("admin/login/", admin_login, name="admin-login"),  # throttled; before admin.site.urls' own login/
     path("admin/", include("stats_app.urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---

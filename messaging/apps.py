@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = "Messaging"
+
+    def ready(self):
+        from kilopush import checks  # noqa: F401  (registers kilopush.E001-E099, W001-W099)
+
+        from . import checks as messaging_checks  # noqa: F401  (kilopush.W001, W020)

@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from channels_app.selectors import channel_logo_url
+from kilopush import metrics
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -178,6 +179,7 @@ def send(deliveries):
     else:
         answers = {}
     for platform, pushes in groups.items():
+        metrics.provider_answered(platform, answers[platform])
         for push, result in zip(pushes, answers[platform]):
             results[push.delivery_id] = result
     return results
@@ -244,6 +246,7 @@ def record(deliveries, results, *, now=None):
             if result.outcome is Outcome.INVALID_TOKEN and delivery.device.is_active:
                 device = delivery.device
                 retire_token(device=device, push_token=device.push_token, reason=result.reason, now=now)
+    metrics.deliveries_recorded(deliveries, changes, now)
     for delivery in deliveries:
         delivery.__dict__.update(changes[delivery.pk])
     return changes
@@ -256,4 +259,5 @@ def retire_token(*, device, push_token, reason, now=None):
     )
     if updated:
         logger.info("Device %s deactivated: %s", device.pk, reason)
+        metrics.device_deactivated(device.platform)
     return bool(updated)

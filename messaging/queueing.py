@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from kilopush.cache import redis_breaker, redis_usable
 from stream_app import wake as stream_wake
 
 from . import delivery
@@ -27,10 +28,14 @@ logger = logging.getLogger(__name__)
 
 def nudge(message_id, countdown=None):
     """Queues a task for the message; if the broker is down the sweep finds the rows later."""
+    if settings.REDIS_URL and not redis_usable():
+        return False  # Redis failed a moment ago (circuit breaker): the sweep picks the rows up
     try:
         deliver_message_task.apply_async((message_id,), countdown=countdown)
         return True
-    except Exception:
+    except Exception as exc:
+        if settings.REDIS_URL:
+            redis_breaker.trip(exc)
         logger.warning("Could not queue message %s; the sweep will pick it up", message_id, exc_info=True)
         return False
 
@@ -46,6 +51,8 @@ def nudge_coalesced(message_id, *, recipient_id=None):
 
     With `recipient_id`, the recipient's streams are woken in the same Redis round trip.
     """
+    if settings.REDIS_URL and not redis_usable():
+        return False  # Redis failed a moment ago (circuit breaker): the sweep delivers, streams poll
     if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
         try:
             pipe = stream_wake.redis_client().pipeline(transaction=False)
@@ -56,7 +63,8 @@ def nudge_coalesced(message_id, *, recipient_id=None):
                 stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
             if not pipe.execute()[0]:
                 return True
-        except Exception:
+        except Exception as exc:
+            redis_breaker.trip(exc)  # a pipeline does not pass through BreakerRedis.execute_command
             logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
     elif recipient_id is not None:
         stream_wake.publish(stream_wake.MESSAGE, recipient_id)

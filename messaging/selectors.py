@@ -25,6 +25,15 @@ def inbox_items(ids):
     return list(_inbox_items().filter(id__in=ids).order_by("id"))
 
 
+def due_deliveries_count(now=None):
+    """Deliveries queued and due now (the queue depth the metrics sample)."""
+    from django.utils import timezone
+
+    from .delivery import due
+
+    return Delivery.objects.filter(due(now or timezone.now())).count()
+
+
 def unread_count(user):
     return Message.objects.filter(recipient=user, read_at__isnull=True).count()
 

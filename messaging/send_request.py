@@ -1,13 +1,16 @@
 """Decoding and validating a POST /v1/messages/send body (the published contract)."""
 
-import codecs
-import json
+from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from kilopush.errors import InvalidHeaders, InvalidValue
+
+from . import send_guards
 
 MAX_TEXT = 1000
 FORM = "application/x-www-form-urlencoded"
@@ -66,39 +69,36 @@ def decode_body(request):
     media_type, charset = split_content_type(request.META.get("CONTENT_TYPE"))
     if media_type not in (JSON, FORM, MULTIPART):
         raise InvalidHeaders("Content-Type must be application/json or application/x-www-form-urlencoded")
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        raise InvalidHeaders(f"Unknown charset {charset!r}") from None
+    codec = send_guards.text_codec(charset)
     if media_type == MULTIPART:
-        return _decode_multipart(request)
-    try:
-        text = request.body.decode(charset)
-    except UnicodeDecodeError:
-        raise InvalidHeaders(f"The body is not valid {charset}") from None
+        return _decode_multipart(request, codec)
+    text = send_guards.decode_text(request.body, charset)
     if media_type == JSON:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise InvalidHeaders("The body is not valid JSON") from None
+        data = send_guards.loads_json(text)
         if not isinstance(data, dict):
             raise InvalidValue("The body must be a JSON object")
         return data
     try:
-        return dict(parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict"))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidHeaders(f"The form body is not valid {charset}") from None
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=codec, errors="strict",
+                          max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    except (UnicodeError, ValueError):
+        raise InvalidHeaders(f"The form body is not valid {charset} or has too many fields") from None
+    counts = Counter(key for key, _ in pairs)
+    send_guards.refuse_repeated({key for key, count in counts.items() if count > 1})
+    return dict(pairs)
 
 
-def _decode_multipart(request):
+def _decode_multipart(request, codec):
     try:
         # Reading request.body first enforces DATA_UPLOAD_MAX_MEMORY_SIZE for files too.
         body = request.body
         from io import BytesIO
 
-        post, _files = MultiPartParser(request.META, BytesIO(body), [], request.encoding).parse()
-    except (MultiPartParserError, UnicodeDecodeError, ValueError):
+        post, _files = MultiPartParser(request.META, BytesIO(body), [], codec).parse()
+    except (MultiPartParserError, SuspiciousOperation, UnicodeError, LookupError, ValueError):
+        # SuspiciousOperation: more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields or _FILES files.
         raise InvalidHeaders("The multipart body cannot be decoded") from None
+    send_guards.refuse_repeated({key for key in post if len(post.getlist(key)) > 1})
     return {key: post.get(key) for key in post}
 
 
@@ -112,6 +112,7 @@ def _required_string(data, field, max_length=None):
         raise InvalidValue(f"{field} must be at most {max_length} characters")
     if "\x00" in value:
         raise InvalidValue(f"{field} must not contain NUL characters")
+    send_guards.refuse_surrogates(field, value)
     return value
 
 
@@ -135,14 +136,10 @@ def _url(data, field="url", max_length=MAX_TEXT):
         raise InvalidValue("url must be a string")
     if len(value) > max_length:
         raise InvalidValue(f"url must be at most {max_length} characters")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        raise InvalidValue("url is not a valid URL") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InvalidValue("url must be an http:// or https:// URL")
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise InvalidValue("url must not contain spaces or control characters")
+    send_guards.refuse_surrogates("url", value)
+    problem = send_guards.url_problem(value)
+    if problem:
+        raise InvalidValue(problem)
     return value
 
 

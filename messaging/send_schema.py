@@ -7,6 +7,7 @@ as the README does, without touching the view.
 
 from kilopush.errors import describe_codes
 
+from .send_guards import URL_PATTERN
 from .send_request import FIELDS
 
 # The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
@@ -25,12 +26,10 @@ _FLAG_FORM = {"type": "string", "enum": ["", "0", "1"]}
 
 
 # What send_request.validate accepts: required strings are non-empty without NUL; a url is
-# empty or http(s):// with a host (ASCII, no brackets) and no white space or control characters.
+# empty or http(s):// with a host (messaging.send_guards.URL_PATTERN: a DNS name or IPv4 address,
+# an optional port) and no white space or control characters.
 _NO_NUL = "^[^\\u0000]*$"
-_URL = (
-    "^$|^[Hh][Tt][Tt][Pp][Ss]?://[\\u0021\\u0022\\u0024-\\u002e\\u0030-\\u003e\\u0040-\\u005a\\u005c\\u005e-\\u007e]+"
-    "([/?#][^\\s\\u0000-\\u001f]*)?$"
-)
+_URL = URL_PATTERN
 
 
 def _field(field, flag):

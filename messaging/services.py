@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from channels_app.selectors import channel_send_context
 from channels_app import quota
-from kilopush import crypto
+from kilopush import crypto, metrics
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue, Throttled
 from stream_app import wake as stream_wake
 from stream_app.models import InboxEvent
@@ -93,6 +93,7 @@ def message_send(*, request):
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
         if message_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
+    metrics.message_accepted(context.channel_verified)
     recipient_id = context.recipient_id
     if deliveries:
         transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))

@@ -24,3 +24,21 @@ def _say_which_providers(**kwargs):
     from .providers import startup_report
 
     startup_report()
+
+
+@shared_task(expires=max(settings.METRICS_SAMPLE_INTERVAL, 1))
+def sample_metrics():
+    """Beat: samples kilopush_due_deliveries (the queue depth, from the Delivery rows, not the broker)."""
+    from kilopush import metrics
+
+    from .selectors import due_deliveries_count
+
+    metrics.DUE_DELIVERIES.set(due_deliveries_count())
+
+
+@shared_task(expires=max(settings.RETENTION_INTERVAL, 60))
+def purge_old_rows():
+    """Beat: deletes messages, deliveries and daily counters past their retention, in batches."""
+    from . import retention
+
+    retention.purge()

@@ -20,7 +20,8 @@ from django.db import close_old_connections
 from rest_framework.renderers import JSONRenderer
 
 from messaging.selectors import inbox_items, inbox_page
-from users_app.auth import refused
+from kilopush import metrics
+from users_app.auth import AccountBlocked, refused
 from users_app.selectors import app_user_by_access_token
 
 from . import selectors, wake
@@ -193,6 +194,8 @@ class Hub:
         user = await self._db(self._open_executor, app_user_by_access_token, access_token)
         if user is None:
             raise refused("Invalid access token")
+        if user.is_blocked:
+            raise AccountBlocked()  # 403/4023; the streams it had open close at the account check
         return user
 
     async def open(self, user, after, request):
@@ -204,6 +207,7 @@ class Hub:
             stream = Stream(self, user_id=user.id, digest=user.access_token_digest, after=after or 0, request=request)
             self.by_user.setdefault(user.id, set()).add(stream)
             self.connected.set()
+            metrics.stream_opened()
         try:
             replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, request)
         except BaseException:
@@ -225,7 +229,8 @@ class Hub:
     def unregister(self, stream):
         stream.closed = True
         streams = self.by_user.get(stream.user_id)
-        if streams is not None:
+        if streams is not None and stream in streams:
+            metrics.stream_closed()
             streams.discard(stream)
             if not streams:
                 del self.by_user[stream.user_id]

@@ -5,7 +5,7 @@ from django.db import connection
 from django.http.request import split_domain_port
 
 from messaging.models import Message
-from users_app.models import AccessToken
+from users_app.models import AccessToken, AppUser
 
 from .models import InboxEvent
 
@@ -29,6 +29,7 @@ def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None)
     digests {user id: {digest, ...}} or None).
     """
     message, event, token = Message._meta.db_table, InboxEvent._meta.db_table, AccessToken._meta.db_table
+    user = AppUser._meta.db_table
     params = []
     parts = [f"SELECT {MAX_ROW}, (SELECT max(id) FROM {message}), (SELECT max(id) FROM {event}), NULL, NULL"]
     if user_ids:
@@ -44,8 +45,8 @@ def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None)
         )
     if account_ids:
         parts.append(
-            f"SELECT {ACCOUNT_ROW}, user_id, NULL, digest, NULL FROM {token} "
-            f"WHERE {_in('user_id', sorted(account_ids), params)}"
+            f"SELECT {ACCOUNT_ROW}, t.user_id, NULL, t.digest, NULL FROM {token} t JOIN {user} u ON u.id = t.user_id "
+            f"WHERE NOT u.is_blocked AND {_in('t.user_id', sorted(account_ids), params)}"  # blocked by staff: streams close
         )
     messages, events, maxima, digests = [], [], (0, 0), ({} if account_ids is not None else None)
     with connection.cursor() as cursor:

@@ -58,6 +58,10 @@ def publish(kind, user_id):
     """Wakes the stream processes for this user; without Redis (embedded) they poll instead."""
     if not settings.REDIS_URL:
         return
+    from kilopush.cache import redis_usable
+
+    if not redis_usable():
+        return  # Redis failed a moment ago (circuit breaker): streams find it by polling
     try:
         redis_client().publish(channel_name(), payload(kind, user_id))
     except Exception:

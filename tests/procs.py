@@ -39,7 +39,9 @@ def database_url_for(port=None):
 
 
 def base_env(**overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DATABASE_URL", "REDIS_URL"))}
+    # PROMETHEUS_MULTIPROC_DIR: each child derives its own from KILOPUSH_VAR_DIR unless a test shares one.
+    dropped = ("PYTEST_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     env.update(DJANGO_SETTINGS_MODULE="kilopush.settings", PYTHONUNBUFFERED="1")
     env.update({k: str(v) for k, v in overrides.items()})
     return env

@@ -22,6 +22,7 @@ from stream_app import selectors as stream_app_selectors
 from . import selectors, services
 from .auth import AppView
 from .models import Device
+from .push_tokens import APNS_TOKEN_MAX, APNS_TOKEN_PATTERN, FCM_TOKEN_MAX, FCM_TOKEN_PATTERN
 
 
 
@@ -29,7 +30,7 @@ class DeviceUpdateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=[Device.ANDROID, Device.IOS, Device.WEB])
     push_token = StrictCharField(
         max_length=4096, required=False, allow_blank=True,
-        help_text="FCM or APNs token; required for android and ios, ignored for web",
+        help_text="FCM token (printable ASCII, no spaces) or APNs token (hex, at most 200); required for android and ios, ignored for web",
     )
     sandbox = StrictBooleanField(required=False, help_text="APNs development environment (iOS debug builds)")
     app_version = StrictCharField(max_length=64, required=False, allow_blank=True)
@@ -93,7 +94,8 @@ class DeviceCreateSchema(OpenApiSerializerExtension):
 
 
 class DeviceUpdateSchema(OpenApiSerializerExtension):
-    # The schema says what validate() enforces: android and ios need a push_token with a non-space character.
+    # The schema says what validate() and users_app.push_tokens enforce: android needs an FCM token
+    # (printable ASCII without spaces), ios an APNs token (hex).
     target_class = DeviceUpdateSerializer
     match_subclasses = True
 
@@ -101,7 +103,20 @@ class DeviceUpdateSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["anyOf"] = [
             {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}},
-            {"properties": {"push_token": {"pattern": r"\S"}}, "required": ["push_token"]},
+            {
+                "properties": {
+                    "platform": {"pattern": f"^{Device.ANDROID}$"},
+                    "push_token": {"pattern": FCM_TOKEN_PATTERN, "maxLength": FCM_TOKEN_MAX},
+                },
+                "required": ["push_token"],
+            },
+            {
+                "properties": {
+                    "platform": {"pattern": f"^{Device.IOS}$"},
+                    "push_token": {"pattern": APNS_TOKEN_PATTERN, "maxLength": APNS_TOKEN_MAX},
+                },
+                "required": ["push_token"],
+            },
         ]
         return schema
 

@@ -11,6 +11,7 @@ from kilopush import crypto
 from kilopush.errors import InvalidValue
 
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
+from .push_tokens import validate_push_token
 from .subscriptions import web_subscription
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,11 @@ def _retrying_a_race(write):
                 raise
 
 
-def _web_fields(platform, push_token, subscription):
+def _push_fields(platform, push_token, subscription):
     """(push_token, p256dh, auth) to store: a web device's token is its checked subscription's endpoint."""
     if platform != Device.WEB:
+        if push_token:
+            validate_push_token(platform, push_token)  # 400/4005 before anything is written
         return push_token, "", ""
     if subscription is None:
         return "", "", ""
@@ -105,7 +108,7 @@ def _web_fields(platform, push_token, subscription):
 def app_user_create(*, platform=Device.ANDROID, push_token="", subscription=None, sandbox=False, app_version="",
                     locale=""):
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
-    push_token, p256dh, auth = _web_fields(platform, push_token, subscription)
+    push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
     user = AppUser.objects.create()
     access_token = access_token_create(user=user)
 
@@ -125,7 +128,7 @@ def device_register(*, user, platform, push_token="", subscription=None, sandbox
 
     A token or endpoint another account holds moves here (that account's device is deleted).
     """
-    push_token, p256dh, auth = _web_fields(platform, push_token, subscription)
+    push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
     if not push_token:
         raise InvalidValue("push_token is required" if platform != Device.WEB else "subscription is required")
 
@@ -157,8 +160,12 @@ def device_delete(*, user, device_id):
 
 
 def app_user_set_blocked(*, user, blocked):
+    from stream_app.services import account_changed
+
     AppUser.objects.filter(pk=user.pk).update(is_blocked=blocked)
     user.is_blocked = blocked
+    if blocked:
+        account_changed(user_id=user.pk)  # its open streams close
 
 
 def blacklist_add(*, user, channel):
@@ -190,6 +197,8 @@ def device_update(*, user, platform, push_token, sandbox=None, app_version=None,
     token sent again stays inactive: pushing to it would only fail again.
     """
     web = platform == Device.WEB
+    if push_token and not web:
+        validate_push_token(platform, push_token)
 
     def write():
         nonlocal push_token

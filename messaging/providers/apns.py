@@ -8,6 +8,7 @@ drops (the pipeline decides; apns-collapse-id keeps a resend to one notification
 """
 
 import asyncio
+import dataclasses
 import json
 import logging
 import ssl
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 from aioapns import APNs, NotificationRequest, PushType
 from aioapns.common import NotificationResult
 from aioapns.connection import APNsTLSClientProtocol
+
+from users_app.push_tokens import push_token_problem
 
 from .base import Provider, Result, parse_retry_after
 
@@ -35,6 +38,11 @@ PROVIDER_TOKEN_REASONS = {
     "Forbidden",
 }
 DEAD_TOKEN_REASONS = {"Unregistered", "BadDeviceToken", "DeviceTokenNotForTopic"}
+# A token that is not hex would put a line break or a space in the request path: h2 (ours or
+# the server's) then tears down the whole connection with every push in flight on it. APNs
+# answers a token of the wrong shape with 400 BadDeviceToken, so that is the answer it gets,
+# without ever being sent.
+MALFORMED_TOKEN_ANSWER = (400, "BadDeviceToken")
 
 
 def result_from_answer(status, reason, retry_after):
@@ -193,6 +201,9 @@ class APNsProvider(Provider):
         return client
 
     async def _send_one(self, push):
+        if push_token_problem("ios", push.token):
+            result = result_from_answer(*MALFORMED_TOKEN_ANSWER, None)
+            return dataclasses.replace(result, reason=result.reason + " (malformed token, not sent)")
         request = request_for(push, self.topic)
         try:
             answer = await asyncio.wait_for(self._client(push.sandbox).send_notification(request), self.timeout)

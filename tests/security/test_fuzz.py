@@ -12,7 +12,7 @@ DELETE /v1/app/me included). The run is derandomized with a fixed seed.
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
+from kilopush.wsgi import application  # the send API on its own middleware chain, as gunicorn serves it
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -30,7 +30,7 @@ SEND_PATH = "/v1/messages/send"
 LINK_PATH = "/v1/app/link"
 
 # Loaded once at collection (making the schema needs no database); one test per operation.
-schema = schemathesis.openapi.from_wsgi("/v1/schema", get_wsgi_application())
+schema = schemathesis.openapi.from_wsgi("/v1/schema", application)
 schema.config.seed = SEED
 # Unknown query parameters and fields are ignored by design ("Unknown fields are ignored"), not refused.
 schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, allow_extra_parameters=False)
@@ -43,6 +43,7 @@ def world(db, settings, tmp_path):
     settings.APP_REGISTER_RATE = "100000/h"
     settings.APP_CHANNEL_CREATE_RATE = "100000/h"
     settings.APP_LINK_RATE = "100000/h"
+    settings.APP_LOGO_UPDATE_RATE = "100000/h"
     settings.SEND_AUTH_FAILURE_RATE = "100000/m"
     settings.MEDIA_ROOT = tmp_path / "media"
     alice, bob, charlie = make_person(), make_person(), make_person(platform="ios")

@@ -237,7 +237,9 @@ def test_another_origin_gets_no_cors_permission(stream, bob, origin):
 
 
 def test_with_site_url_the_origin_is_site_urls(tmp_path, stream_env):
-    proc = start_stream(tmp_path, SITE_URL="https://push.example.org/", **stream_env)
+    # SITE_URL's host must be allowed (configuration check kilopush.E031 refuses to start otherwise).
+    proc = start_stream(tmp_path, SITE_URL="https://push.example.org/", ALLOWED_HOSTS="push.example.org,127.0.0.1",
+                        **stream_env)
     try:
         assert preflight(proc, "https://push.example.org").headers["Access-Control-Allow-Origin"] == (
             "https://push.example.org"

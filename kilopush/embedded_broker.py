@@ -1,0 +1,138 @@
+"""The embedded default's Celery broker: kombu's filesystem spool, with a wake-up instead of a 1 s poll.
+
+kombu's filesystem transport finds new messages by listing the spool directory once per
+`polling_interval` (1 s), so a push waited 0.5 s on average before the worker saw it. Here
+every publisher (web, beat, the worker's own retries) also sends one datagram to a local
+socket that the consuming worker waits on, so the worker wakes the moment a message file is
+written and sleeps otherwise. The spool stays the truth: a lost or unsent datagram (no
+worker listening yet, a second worker on the same spool) costs at most one poll interval.
+
+The socket is named after the spool folder: an abstract Unix socket on Linux (nothing on
+disk, released when the worker dies), a socket file beside the spool elsewhere.
+"""
+
+import hashlib
+import os
+import select
+import socket
+import sys
+from time import monotonic
+
+from kombu.transport import filesystem
+from kombu.transport.virtual.base import Empty
+
+
+def wake_address(data_folder):
+    """The worker's wake-up address for this spool folder, or None where Unix sockets are missing."""
+    if not hasattr(socket, "AF_UNIX"):
+        return None
+    folder = os.path.realpath(data_folder)
+    if sys.platform.startswith("linux"):
+        return "\0kilopush-broker-" + hashlib.sha256(folder.encode()).hexdigest()[:32]
+    path = os.path.join(os.path.dirname(folder), "broker-wake.sock")
+    return path if len(path) < 100 else None
+
+
+# One listener per spool and process (bound by the first connection that waits, kept for the
+# process's life); None where another process listens already or sockets are missing.
+_listeners = {}
+
+
+def listener_for(data_folder):
+    address = wake_address(data_folder)
+    if address in _listeners or address is None:
+        return _listeners.get(address)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        if not address.startswith("\0"):
+            try:
+                os.unlink(address)  # a socket file left by a worker that died
+            except FileNotFoundError:
+                pass
+        listener.bind(address)
+        listener.setblocking(False)
+    except OSError:
+        listener.close()  # another worker listens on this spool already: this one polls
+        listener = None
+    _listeners[address] = listener
+    return listener
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        super()._put(queue, payload, **kwargs)
+        self.connection.wake_consumer(self.data_folder_in)
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
+
+    def __init__(self, client, **kwargs):
+        super().__init__(client, **kwargs)
+        self.wakeup = client.transport_options.get("wakeup", True)
+        self._sender = None
+
+    # --- publisher side ---
+
+    def wake_consumer(self, data_folder):
+        """Tells a waiting worker to look now; never fails (the poll is the fallback)."""
+        if not self.wakeup:
+            return
+        address = wake_address(data_folder)
+        if address is None:
+            return
+        try:
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
+            self._sender.sendto(b"!", address)
+        except OSError:
+            pass  # nobody listening, or its buffer is full of wake-ups already
+
+    # --- consumer side ---
+
+    def _listen(self, data_folder):
+        if not self.wakeup:
+            return None
+        return listener_for(data_folder)
+
+    def _wait(self, seconds):
+        listener = self._listen(self._data_folder())
+        if listener is None:
+            if seconds > 0:
+                select.select([], [], [], seconds)
+            return
+        ready, _, _ = select.select([listener], [], [], max(seconds, 0))
+        if ready:
+            try:
+                while listener.recv(64):
+                    pass
+            except OSError:
+                pass  # drained
+
+    def _data_folder(self):
+        return self.client.transport_options.get("data_folder_in", "data_in")
+
+    def drain_events(self, connection, timeout=None):
+        """kombu's virtual drain_events, waiting on the wake-up socket instead of sleeping."""
+        started = monotonic()
+        # Listen before the first look: a message written after it also leaves a datagram.
+        self._listen(self._data_folder())
+        while True:
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                elapsed = monotonic() - started
+                if timeout is not None and elapsed >= timeout:
+                    raise socket.timeout()
+                wait = self.polling_interval or 0
+                if timeout is not None:
+                    wait = min(wait, timeout - elapsed)
+                self._wait(wait)
+
+    def close_connection(self, connection):
+        super().close_connection(connection)
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
