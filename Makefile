@@ -9,7 +9,7 @@ STREAM_PORT ?= $(shell echo $$(($(PORT) + 1)))
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/kilopush)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/9)
 
-.PHONY: install migrate run test bench chaos clean
+.PHONY: install migrate run test bench chaos clean chromium screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,15 +27,22 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) WEB_PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
-test: install
-	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
+# The browser tests (tests/web) drive Debian's chromium; Playwright never downloads a browser.
+chromium:
 	command -v chromium >/dev/null || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
+
+test: install chromium
+	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Fault tests, long versions (README "Faults"): bigger bursts, minutes-long outages, production intervals.
 chaos: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) KILOPUSH_CHAOS=1 \
 		$(BIN)/python -m pytest -p tests.chaos_report tests/faults/test_faults_*.py $(PYTEST_ARGS)
+
+# Every screen of the web app at 360x740 and 1280x800, light and dark, into var/screenshots/.
+screenshots: install chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m screenshots tests/web/test_screenshots.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

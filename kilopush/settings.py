@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "messaging",
     "stats_app",
     "reports_app",
+    "webapp",
     "stream_app",
 ]
 
@@ -227,6 +228,8 @@ APP_CHANNEL_CREATE_RATE = os.getenv("APP_CHANNEL_CREATE_RATE", "30/h")
 APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 # Abuse reports (POST /v1/app/reports) one account, and one client address, may file.
 APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
+# Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
+APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 # 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
@@ -429,6 +432,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Static files are served by WhiteNoise from the apps too, so `make run` needs no collectstatic to show the web app.
+WHITENOISE_USE_FINDERS = envbool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 

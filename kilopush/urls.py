@@ -25,4 +25,7 @@ urlpatterns = [
     path("admin/", include("stats_app.urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---
+    # --- Web app ---
+    path("", include("webapp.urls")),
+    # --- end Web app ---
 ]

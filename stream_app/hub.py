@@ -394,7 +394,7 @@ class Hub:
         if digests is not None:
             for user_id in account_ids:  # not the streams opened while the query ran: they are newer
                 for stream in list(self.by_user.get(user_id, ())):
-                    if digests.get(user_id) != stream.digest:  # account deleted (or its token replaced)
+                    if stream.digest not in digests.get(user_id, ()):  # account deleted (or its token revoked)
                         stream.close()
 
         if not self.history:  # every stream closed meanwhile

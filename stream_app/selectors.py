@@ -5,7 +5,7 @@ from django.db import connection
 from django.http.request import split_domain_port
 
 from messaging.models import Message
-from users_app.models import AppUser
+from users_app.models import AccessToken, AppUser
 
 from .models import InboxEvent
 
@@ -23,12 +23,13 @@ def _in(column, values, params):
 
 def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None):
     """One statement: the users' message ids and inbox events above the floors, the global maxima, and the
-    access token digests of `account_ids` (when given).
+    access token digests of `account_ids` (when given; an account may have several, one per linked device).
 
     Returns (messages [(id, user id)], events [(id, user id, kind, data)], (max message id, max event id),
-    digests {user id: digest} or None).
+    digests {user id: {digest, ...}} or None).
     """
-    message, event, user = Message._meta.db_table, InboxEvent._meta.db_table, AppUser._meta.db_table
+    message, event, token = Message._meta.db_table, InboxEvent._meta.db_table, AccessToken._meta.db_table
+    user = AppUser._meta.db_table
     params = []
     parts = [f"SELECT {MAX_ROW}, (SELECT max(id) FROM {message}), (SELECT max(id) FROM {event}), NULL, NULL"]
     if user_ids:
@@ -44,8 +45,8 @@ def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None)
         )
     if account_ids:
         parts.append(
-            f"SELECT {ACCOUNT_ROW}, id, NULL, access_token_digest, NULL FROM {user} "
-            f"WHERE NOT is_blocked AND {_in('id', sorted(account_ids), params)}"  # blocked by staff: streams close
+            f"SELECT {ACCOUNT_ROW}, t.user_id, NULL, t.digest, NULL FROM {token} t JOIN {user} u ON u.id = t.user_id "
+            f"WHERE NOT u.is_blocked AND {_in('t.user_id', sorted(account_ids), params)}"  # blocked by staff: streams close
         )
     messages, events, maxima, digests = [], [], (0, 0), ({} if account_ids is not None else None)
     with connection.cursor() as cursor:
@@ -58,7 +59,7 @@ def changes_since(*, user_ids, message_floor=0, event_floor=0, account_ids=None)
             elif row_type == MAX_ROW:
                 maxima = (a or 0, b or 0)
             else:
-                digests[a] = c
+                digests.setdefault(a, set()).add(c)
     messages.sort()
     events.sort()
     return messages, events, maxima, digests

@@ -78,8 +78,8 @@ class Process:
         self.kill(signal.SIGTERM)
 
 
-def start_gunicorn(tmp_path, **env):
-    port = free_port()
+def start_gunicorn(tmp_path, *, port=None, **env):
+    port = port or free_port()
     args = [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
         "kilopush.wsgi",

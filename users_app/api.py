@@ -15,7 +15,7 @@ from kilopush.drf import (
     throttle_by_client_ip,
     validated,
 )
-from kilopush.errors import NotFound
+from kilopush.errors import InvalidValue, NotFound
 from messaging.selectors import unread_count
 from stream_app import selectors as stream_app_selectors
 
@@ -126,6 +126,15 @@ class RegisterResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField(help_text="The app's credential (Bearer); shown only once")
 
 
+class LinkCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Single use; type it (or open SITE/#link=CODE) on the other browser or phone")
+    expires_at = serializers.DateTimeField(help_text="10 minutes after it was made")
+
+
+class LinkSerializer(serializers.Serializer):
+    code = StrictCharField(max_length=64, help_text="A code from POST /v1/app/link-codes (case and dashes ignored)")
+
+
 class MeSerializer(serializers.Serializer):
     user_token = serializers.CharField(source="token")
     created_at = serializers.DateTimeField()
@@ -228,6 +237,41 @@ def _me(user):
     me = {"token": user.token, "created_at": user.created_at, "read_receipts": user.read_receipts}
     me.update(channels=channel_count_of(user), unread=unread_count(user))
     return MeSerializer(me).data
+
+
+class LinkCodesView(AppView):
+    @extend_schema(
+        operation_id="app_link_codes_create",
+        tags=["app: account"],
+        summary="A code that links another browser or phone to this account",
+        request=None,
+        responses={201: LinkCodeSerializer, **error_responses(401)},
+    )
+    def post(self, request):
+        code, expires_at = services.link_code_create(user=request.user)
+        return Response(LinkCodeSerializer({"code": code, "expires_at": expires_at}).data, status=201)
+
+
+class LinkView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_link",
+        tags=["app: account"],
+        summary="Link this browser or phone to an account with a link code",
+        description="A wrong, used or expired code gets the same 400/4005 answer.",
+        request=LinkSerializer,
+        responses={201: RegisterResponseSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        throttle_by_client_ip(request, group="app-link", rate=settings.APP_LINK_RATE)
+        linked = services.link_code_redeem(code=validated(LinkSerializer, request)["code"])
+        if linked is None:
+            raise InvalidValue("Invalid link code: wrong, already used or expired")
+        user, access_token = linked
+        body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
+        return Response(body, status=201)
 
 
 class MeView(AppView):

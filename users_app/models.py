@@ -12,8 +12,6 @@ class AppUser(models.Model):
     """A person with the app. `token` is their public address, never a credential."""
 
     token = models.CharField("User Token", max_length=42, unique=True, default=new_user_token, editable=False)
-    # The app's own credential, kept only as a keyed digest (kilopush.crypto.digest).
-    access_token_digest = models.CharField(max_length=64, unique=True, editable=False)
     is_blocked = models.BooleanField("blocked", default=False)
     # Senders see when a message was read (POST /v1/messages/status) only if this is on.
     read_receipts = models.BooleanField(default=True, db_default=True)
@@ -24,6 +22,31 @@ class AppUser(models.Model):
 
     def __str__(self):
         return self.token
+
+
+class AccessToken(models.Model):
+    """One of the account's app credentials: each linked browser or phone has its own."""
+
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="access_tokens")
+    # Kept only as a keyed digest (kilopush.crypto.digest).
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"access token of {self.user_id}"
+
+
+class LinkCode(models.Model):
+    """A short-lived, single-use code that gives another browser or phone an access token to the account."""
+
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="link_codes")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"link code of {self.user_id}"
 
 
 class Device(models.Model):

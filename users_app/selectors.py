@@ -9,7 +9,11 @@ from .models import AppUser, Device
 def app_user_by_access_token(access_token):
     if not access_token:
         return None
-    return AppUser.objects.filter(access_token_digest=crypto.digest(access_token)).first()
+    digest = crypto.digest(access_token)
+    user = AppUser.objects.filter(access_tokens__digest=digest).first()
+    if user is not None:
+        user.access_token_digest = digest  # which of the account's credentials this request came with
+    return user
 
 
 

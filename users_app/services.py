@@ -1,6 +1,7 @@
 import hashlib
 import logging
 import secrets
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import MD5
@@ -9,15 +10,54 @@ from django.utils import timezone
 from kilopush import crypto
 from kilopush.errors import InvalidValue
 
-from .models import AppUser, BlacklistEntry, Device
+from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
 from .push_tokens import validate_push_token
 from .subscriptions import web_subscription
 
 logger = logging.getLogger(__name__)
 
+LINK_CODE_LIFETIME = timedelta(minutes=10)
+# No 0/O, 1/I/L: a code is read off one screen and typed on another.
+LINK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+LINK_CODE_LENGTH = 10
+
 
 def new_access_token():
     return "a_" + secrets.token_urlsafe(32)
+
+
+def access_token_create(*, user):
+    """A new credential for the account (another browser or phone); returns the token, shown only once."""
+    access_token = new_access_token()
+    AccessToken.objects.create(user=user, digest=crypto.digest(access_token))
+    return access_token
+
+
+def normalize_link_code(code):
+    """What a person typed, as stored: case, spaces and dashes do not matter."""
+    return "".join(ch for ch in code.upper() if ch not in " -\t")
+
+
+def link_code_create(*, user, now=None):
+    """A single-use code, valid for 10 minutes, that links another browser or phone; returns (code, expires_at)."""
+    now = now or timezone.now()
+    code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+    expires_at = now + LINK_CODE_LIFETIME
+    LinkCode.objects.filter(expires_at__lt=now - LINK_CODE_LIFETIME).delete()  # old ones are of no use
+    LinkCode.objects.create(user=user, digest=crypto.digest(code), expires_at=expires_at)
+    return code, expires_at
+
+
+@transaction.atomic
+def link_code_redeem(*, code, now=None):
+    """Uses the code once; returns (user, access_token), or None for a wrong, used or expired code alike."""
+    now = now or timezone.now()
+    digest = crypto.digest(normalize_link_code(code))
+    # One conditional UPDATE: two browsers racing for one code cannot both win.
+    if not LinkCode.objects.filter(digest=digest, used_at=None, expires_at__gt=now).update(used_at=now):
+        return None
+    user = AppUser.objects.get(link_codes__digest=digest)
+    return user, access_token_create(user=user)
 
 
 def devices_with_push_token(push_token):
@@ -69,8 +109,8 @@ def app_user_create(*, platform=Device.ANDROID, push_token="", subscription=None
                     locale=""):
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
     push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
-    access_token = new_access_token()
-    user = AppUser.objects.create(access_token_digest=crypto.digest(access_token))
+    user = AppUser.objects.create()
+    access_token = access_token_create(user=user)
 
     def write():
         _take_push_token(user=user, push_token=push_token)

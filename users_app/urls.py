@@ -6,6 +6,8 @@ from . import api
 
 urlpatterns = [
     path("v1/app/register", api.RegisterView.as_view(), name="app-register"),
+    path("v1/app/link-codes", api.LinkCodesView.as_view(), name="app-link-codes"),
+    path("v1/app/link", api.LinkView.as_view(), name="app-link"),
     path("v1/app/me", api.MeView.as_view(), name="app-me"),
     path("v1/app/device", api.DeviceView.as_view(), name="app-device"),
     path("v1/app/devices", api.DevicesView.as_view(), name="app-devices"),

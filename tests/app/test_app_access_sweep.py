@@ -18,8 +18,8 @@ from messaging.send_request import SendRequest
 from messaging.services import message_send
 from tests.app_api import call, openapi
 from tests.helpers import status_of
-from users_app.models import AppUser, BlacklistEntry, Device
-from users_app.services import blacklist_add
+from users_app.models import AccessToken, AppUser, BlacklistEntry, Device
+from users_app.services import blacklist_add, link_code_create
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +151,7 @@ def valid_body(method, path, objects):
         ("POST", "/v1/app/blocked"): {"channel": objects["channel"].token},
         ("PATCH", "/v1/app/me"): {"read_receipts": False},
         ("POST", "/v1/app/reports"): {"channel": objects["channel"].token, "reason": "spam"},
+        ("POST", "/v1/app/link"): {"code": link_code_create(user=objects["channel"].owner)[0]},
         ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
     }
     assert (method, path) in bodies, f"{method} {path}: add a valid body so the mass-assignment sweep covers it"
@@ -169,7 +170,8 @@ def privileged_value(field, bob, objects):
 
 def privileged_state():
     return {
-        "users": {u.pk: (u.token, u.access_token_digest, u.is_blocked) for u in AppUser.objects.all()},
+        "users": {u.pk: (u.token, u.is_blocked) for u in AppUser.objects.all()},
+        "access_tokens": set(AccessToken.objects.values_list("user_id", "digest")),
         "channels": {
             c.pk: (c.owner_id, c.token, c.secret_digest, c.is_verified, c.is_blocked) for c in Channel.objects.all()
         },
@@ -192,8 +194,12 @@ def test_privileged_fields_are_never_assigned(client, alice, bob, objects, metho
         return
     for kind in ("users", "channels"):  # what existed keeps its privileged attributes
         assert {pk: after[kind][pk] for pk in before[kind]} == before[kind]
+    # No credential is lost or moved; a new one (register, link) belongs to a new user or the link code's owner.
+    assert before["access_tokens"] <= after["access_tokens"]
+    new_owners = {user_id for user_id, _ in after["access_tokens"] - before["access_tokens"]}
+    assert new_owners <= (after["users"].keys() - before["users"].keys()) | {objects["channel"].owner_id}
     for pk in after["users"].keys() - before["users"].keys():  # a new user (register) starts plain
-        token, _, is_blocked = after["users"][pk]
+        token, is_blocked = after["users"][pk]
         assert (token != body.get("token"), is_blocked) == (True, False)
     for pk in after["channels"].keys() - before["channels"].keys():  # a new channel is alice's and plain
         owner_id, token, _, is_verified, is_blocked = after["channels"][pk]

@@ -22,13 +22,14 @@ from channels_app.services import channel_create
 from messaging.send_request import SendRequest
 from messaging.services import message_send
 from tests.people import make_person
-from users_app.services import blacklist_add
+from users_app.services import blacklist_add, link_code_create
 
 MAX_EXAMPLES = 50
 SEED = 20260707
 SEND_PATH = "/v1/messages/send"
 # The sender's other endpoints: {token, secret, id} of one of the channel's messages.
 MESSAGE_PATHS = ("/v1/messages/status", "/v1/messages/withdraw")
+LINK_PATH = "/v1/app/link"
 
 # Loaded once at collection (making the schema needs no database); one test per operation.
 schema = schemathesis.openapi.from_wsgi("/v1/schema", application)
@@ -43,6 +44,7 @@ def world(db, settings, tmp_path):
     # are tested elsewhere and must not turn its answers into 4029s here.
     settings.APP_REGISTER_RATE = "100000/h"
     settings.APP_CHANNEL_CREATE_RATE = "100000/h"
+    settings.APP_LINK_RATE = "100000/h"
     settings.APP_LOGO_UPDATE_RATE = "100000/h"
     settings.SEND_AUTH_FAILURE_RATE = "100000/m"
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -62,6 +64,7 @@ def world(db, settings, tmp_path):
         "path": {"token": own.token, "message_id": message_ids[-1], "device_id": alice.user.devices.get().pk},
         "blocked_path": {"token": spam.token},
         "send": {"to": alice.token, "token": own.token, "secret": own.secret},
+        "link": {"code": link_code_create(user=alice.user)[0]},  # each example rolls its use back
     }
 
 
@@ -79,6 +82,8 @@ def unverifiable_by_the_schema(case, real):
     """Schema-valid bodies the API must refuse: the schema cannot tell these apart from good ones."""
     if case.path in (SEND_PATH, *MESSAGE_PATHS) and not real:
         return True  # made-up token and secret (or message id): the published contract answers 4003 with HTTP 400
+    if case.path == LINK_PATH and not real:
+        return True  # a made-up link code: 4005, as for a used or expired one
     # A Web Push subscription: its endpoint must be on a push service (WEBPUSH_ENDPOINT_HOSTS) and p256dh a
     # point on P-256; made-up ones are refused (4005) by design.
     if isinstance(case.body, dict) and case.body.get("platform") == "web" and "subscription" in case.body:
@@ -98,6 +103,8 @@ def with_real_objects(case, world):
             case.body["replace"] = world["own_message"]["id"]  # one of the channel's messages to alice
     if case.path in MESSAGE_PATHS and isinstance(case.body, dict):
         case.body = {**case.body, **world["own_message"]}
+    if case.path == LINK_PATH and isinstance(case.body, dict):
+        case.body = {**case.body, **world["link"]}
 
 
 @schema.parametrize()

@@ -1,0 +1,120 @@
+"""Blocking, linking another browser, devices, deleting the account, a revoked token."""
+
+import re
+
+from playwright.sync_api import expect
+
+from channels_app.services import channel_create
+from tests.web.conftest import api, send
+from tests.web.helpers import message, register, tokens
+from users_app.models import AccessToken, AppUser
+
+
+def own_channel(stored, name="Garage"):
+    return channel_create(owner=AppUser.objects.get(token=stored["user_token"]), name=name)
+
+
+def test_block_from_a_message_then_sends_get_4024_then_unblock(page, site):
+    stored = register(page)
+    channel = own_channel(stored, "Spammy")
+    fields = dict(to=stored["user_token"], token=channel.token, secret=channel.secret)
+    assert send(site, **fields, message="Buy now")[0] == 200
+    item = message(page, "Buy now")
+    item.get_by_role("button", name="Block channel").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Spammy")
+    dialog.get_by_role("button", name="Block").click()
+    expect(page.locator("#toast")).to_have_text("Spammy is blocked.")
+    status, body = send(site, **fields, message="Again")
+    assert body["response"]["status"] == 4024
+    page.locator("#nav").get_by_role("link", name="Blocked").click()
+    row = page.locator("#blocked-list li", has_text="Spammy")
+    expect(row).to_be_visible()
+    row.get_by_role("button", name="Unblock").click()
+    expect(page.locator("#blocked-list li", has_text="Spammy")).to_have_count(0)
+    assert send(site, **fields, message="Welcome back")[0] == 200
+
+
+def link_code(page):
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    page.get_by_role("button", name="Link another browser or phone").click()
+    shown = page.locator("#link-code").text_content()
+    assert re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", shown)
+    return shown
+
+
+def test_link_a_second_browser_by_code_and_a_message_shows_in_both(new_context, site):
+    first = new_context().new_page()
+    stored = register(first)
+    code = link_code(first)
+    qr = first.locator("#link-code-box canvas.qr")
+    expect(qr).to_have_attribute("data-text", f"{site.url}/#link={code.replace('-', '')}")
+
+    second = new_context().new_page()  # another browser: its own storage
+    second.goto("/")
+    second.get_by_role("button", name="I have a link code").click()
+    second.get_by_label("Link code from your other device").fill(code.lower())
+    second.get_by_role("button", name="Link this browser").click()
+    expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    linked = tokens(second)
+    assert linked["user_token"] == stored["user_token"]
+    assert linked["access_token"] != stored["access_token"]
+
+    channel = own_channel(stored)
+    assert send(site, to=stored["user_token"], token=channel.token, secret=channel.secret, message="Both")[0] == 200
+    first.locator("#nav").get_by_role("link", name="Inbox").click()
+    for page in (first, second):
+        expect(message(page, "Both")).to_be_visible()
+
+
+def test_opening_the_link_of_the_qr_code_links_at_once(new_context, site):
+    first = new_context().new_page()
+    stored = register(first)
+    code = link_code(first).replace("-", "")
+    second = new_context().new_page()
+    second.goto(f"/#link={code}")
+    expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    assert tokens(second)["user_token"] == stored["user_token"]
+    assert "link=" not in second.url  # the used code does not stay in the address bar or history
+
+
+def test_a_used_link_code_is_refused_in_plain_words(new_context, site, allow_http_errors):
+    allow_http_errors("/v1/app/link")
+    first = new_context().new_page()
+    register(first)
+    code = link_code(first).replace("-", "")
+    assert api(site, "POST", "/v1/app/link", {"code": code})[0] == 201
+    second = new_context().new_page()
+    second.goto(f"/#link={code}")
+    expect(second.locator("#notice")).to_contain_text("wrong, already used or expired")
+    expect(second.get_by_role("button", name="Create my inbox")).to_be_visible()
+
+
+def test_delete_the_account_after_typing_to_confirm(page, site):
+    stored = register(page)
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    button = page.get_by_role("button", name="Delete my account")
+    expect(button).to_be_disabled()
+    page.locator("#delete-confirm").fill("dele")
+    expect(button).to_be_disabled()
+    page.locator("#delete-confirm").fill("delete")
+    button.click()
+    expect(page.get_by_role("button", name="Create my inbox")).to_be_visible()
+    assert not AppUser.objects.filter(token=stored["user_token"]).exists()
+    assert tokens(page) == {"access_token": None, "user_token": None}
+
+
+def test_a_revoked_token_goes_back_to_the_first_screen_and_says_why(new_context, site, allow_http_errors):
+    allow_http_errors("/v1/app/")
+    first = new_context().new_page()
+    stored = register(first)
+    code = link_code(first).replace("-", "")
+    second = new_context().new_page()
+    second.goto(f"/#link={code}")
+    expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    assert api(site, "DELETE", "/v1/app/me", token=stored["access_token"])[0] == 204
+    assert not AccessToken.objects.exists()
+    # The page's next call (live updates poll or stream) is refused, and the page says so by itself.
+    expect(second.locator("#notice")).to_contain_text("signed out")
+    expect(second.locator("#nav")).to_be_hidden()
+    expect(second.get_by_role("button", name="Create my inbox")).to_be_visible()

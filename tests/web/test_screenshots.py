@@ -1,0 +1,100 @@
+"""Screenshots of every screen at 360x740 and 1280x800, light and dark: `make screenshots` (var/screenshots/).
+
+Not part of the normal run (deselected unless `-m screenshots` is given): it writes files for people to look at.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect
+
+from channels_app.services import channel_create
+from messaging.models import Message
+from tests.web.conftest import send
+from tests.web.helpers import message, register
+from users_app.models import AppUser
+from users_app.services import blacklist_add
+
+pytestmark = pytest.mark.screenshots
+OUT = Path(settings.BASE_DIR) / "var" / "screenshots"
+SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
+
+
+def logo_upload(path, color):
+    image = Image.new("RGB", (256, 256), color)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([56, 56, 200, 200], fill=(255, 255, 255))
+    draw.ellipse([96, 96, 160, 160], fill=color)
+    image.save(path)
+    return path
+
+
+def seed(site, user_token, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    user = AppUser.objects.get(token=user_token)
+    channels = {}
+    for name, color in (("Front door", (31, 111, 235)), ("Nightly backups", (26, 127, 55)), ("CI builds", (198, 40, 40))):
+        upload = SimpleUploadedFile("logo.png", logo_upload(tmp_path / f"{color}.png", color).read_bytes())
+        channels[name] = channel_create(owner=user, name=name, logo=upload if name != "CI builds" else None)
+    spam = channel_create(owner=AppUser.objects.create(), name="Daily deals")
+    blacklist_add(user=user, channel=spam)
+    for name, text, extra in (
+        ("Nightly backups", "Backup finished: 12.4 GB in 6 min 12 s.", {}),
+        ("CI builds", "Build #512 of main failed: 3 tests failed in tests/web.", {"url": "https://ci.example.com/builds/512"}),
+        ("Nightly backups", "Backup of db-2 took longer than usual (41 min).", {}),
+        ("Front door", "Someone rang the bell.", {"important": 1}),
+        ("Front door", "<img src=x onerror=alert(1)> is shown as text, never as HTML.", {}),
+    ):
+        channel = channels[name]
+        status, body = send(site, to=user_token, token=channel.token, secret=channel.secret, message=text, **extra)
+        assert status == 200, body
+    first_two = Message.objects.filter(recipient=user).order_by("id")[:2]
+    Message.objects.filter(pk__in=[m.pk for m in first_two]).update(read_at="2026-01-01T00:00:00Z")
+    return channels
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
+    OUT.mkdir(parents=True, exist_ok=True)
+    page = new_context(viewport=SIZES[size], color_scheme=scheme).new_page()
+
+    def shot(name, full_page=False):
+        if full_page:
+            page.evaluate("window.scrollTo(0, 0)")  # else the sticky header is drawn where the page was scrolled to
+        page.wait_for_timeout(300)  # let images decode and the toast settle
+        suffix = "" if scheme == "light" else "-dark"
+        page.screenshot(path=str(OUT / f"{name}-{SIZES[size]['width']}x{SIZES[size]['height']}{suffix}.png"), full_page=full_page)
+
+    page.goto("/")
+    expect(page.get_by_role("button", name="Create my inbox")).to_be_visible()
+    shot("welcome")
+    page.get_by_role("button", name="I have a link code").click()
+    shot("welcome-link-code")
+    page.get_by_role("button", name="Create my inbox").click()
+    expect(page.get_by_role("heading", name="Your inbox is ready")).to_be_visible()
+    shot("ready")
+    page.get_by_role("button", name="Open my inbox").click()
+    user_token = page.evaluate("localStorage.getItem('kp.user_token')")
+    channels = seed(site, user_token, tmp_path)
+    page.reload()
+    expect(message(page, "Someone rang the bell.")).to_be_visible()
+    shot("inbox")
+    page.goto("/#/channels")
+    expect(page.locator("#channel-list")).to_be_visible()
+    shot("channels")
+    page.goto(f"/#/channels/{channels['Front door'].token}")
+    expect(page.locator("#snippet")).to_be_visible()
+    shot("channel")
+    shot("channel-full", full_page=True)
+    page.goto("/#/blocked")
+    expect(page.locator("#blocked-list")).to_be_visible()
+    shot("blocked")
+    page.goto("/#/settings")
+    page.get_by_role("button", name="Link another browser or phone").click()
+    expect(page.locator("#link-code")).to_be_visible()
+    shot("settings")
+    shot("settings-full", full_page=True)

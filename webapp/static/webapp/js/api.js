@@ -1,0 +1,128 @@
+// The one door to the KILO.Push API: fetch, the Bearer token and the {"response": {...}} error envelope.
+
+const TOKEN_KEY = "kp.access_token";
+const USER_KEY = "kp.user_token";
+
+export class ApiError extends Error {
+  constructor(status, message, { http = 0, retryAfter = null } = {}) {
+    super(message);
+    this.status = status; // 40xx code of the envelope; 0 when the server could not be reached
+    this.http = http;
+    this.retryAfter = retryAfter; // seconds, for 4029
+  }
+
+  get offline() {
+    return this.status === 0;
+  }
+}
+
+export const session = {
+  get accessToken() {
+    return localStorage.getItem(TOKEN_KEY);
+  },
+  get userToken() {
+    return localStorage.getItem(USER_KEY);
+  },
+  save({ access_token, user_token }) {
+    localStorage.setItem(TOKEN_KEY, access_token);
+    localStorage.setItem(USER_KEY, user_token);
+  },
+  clear() {
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith("kp.")) localStorage.removeItem(key);
+    }
+  },
+};
+
+// Someone (main.js) is told when the server no longer knows our access token.
+let onRevoked = () => {};
+export function whenRevoked(callback) {
+  onRevoked = callback;
+}
+
+export async function request(method, path, { body, form, auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (auth && session.accessToken) headers.Authorization = `Bearer ${session.accessToken}`;
+  let payload;
+  if (form) {
+    payload = form; // FormData: the browser sets multipart/form-data with its boundary
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: payload, cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "You are offline, or the server cannot be reached.");
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (response.ok && !(data && data.response && data.response.status >= 4000)) return data;
+  const error = (data && data.response) || {};
+  const retry = response.headers.get("Retry-After");
+  const apiError = new ApiError(error.status || response.status, error.message || `HTTP ${response.status}`, {
+    http: response.status,
+    retryAfter: retry === null ? null : Number(retry),
+  });
+  if (apiError.status === 4001 && auth && session.accessToken) onRevoked(apiError);
+  return Promise.reject(apiError);
+}
+
+export const api = {
+  config: () => request("GET", "/v1/app/config", { auth: false }),
+  register: () => request("POST", "/v1/app/register", { body: { platform: "web" }, auth: false }),
+  link: (code) => request("POST", "/v1/app/link", { body: { code }, auth: false }),
+  linkCode: () => request("POST", "/v1/app/link-codes"),
+  me: () => request("GET", "/v1/app/me"),
+  deleteAccount: () => request("DELETE", "/v1/app/me"),
+  messages: (query = {}) => request("GET", "/v1/app/messages?" + new URLSearchParams(query)),
+  markRead: (id) => request("POST", `/v1/app/messages/${id}/read`),
+  markAllRead: (upTo) => request("POST", "/v1/app/messages/read", { body: { up_to: upTo } }),
+  deleteMessage: (id) => request("DELETE", `/v1/app/messages/${id}`),
+  channels: () => request("GET", "/v1/app/channels"),
+  createChannel: (form) => request("POST", "/v1/app/channels", { form }),
+  updateChannel: (token, form) => request("PATCH", `/v1/app/channels/${encodeURIComponent(token)}`, { form }),
+  removeLogo: (token) => request("PATCH", `/v1/app/channels/${encodeURIComponent(token)}`, { body: { logo: null } }),
+  deleteChannel: (token) => request("DELETE", `/v1/app/channels/${encodeURIComponent(token)}`),
+  rotateSecret: (token) => request("POST", `/v1/app/channels/${encodeURIComponent(token)}/rotate-secret`),
+  blocked: () => request("GET", "/v1/app/blocked"),
+  block: (channel) => request("POST", "/v1/app/blocked", { body: { channel } }),
+  unblock: (token) => request("DELETE", `/v1/app/blocked/${encodeURIComponent(token)}`),
+  devices: () => request("GET", "/v1/app/devices"),
+  addDevice: (device) => request("POST", "/v1/app/devices", { body: device }),
+  removeDevice: (id) => request("DELETE", `/v1/app/devices/${encodeURIComponent(id)}`),
+  webpushKey: () => request("GET", "/v1/app/webpush", { auth: false }),
+  // The public send API, as any sender would call it.
+  send: (fields) => request("POST", "/v1/messages/send", { body: fields, auth: false }),
+};
+
+// A sentence a person can act on, for any failure.
+export function explain(error) {
+  if (!(error instanceof ApiError)) return "Something went wrong. Please try again.";
+  if (error.offline) return "You are offline. Check your connection; the page retries by itself.";
+  if (error.status === 4029) {
+    const wait = error.retryAfter ? ` Try again in ${humanWait(error.retryAfter)}.` : "";
+    if (/daily limit/i.test(error.message)) {
+      return `This channel has used up its daily limit. It can send again after midnight (UTC).${wait}`;
+    }
+    return `Too many attempts from this network.${wait || " Wait a while and try again."}`;
+  }
+  if (error.status === 4024) return "This channel is blocked in your inbox, so its messages are refused.";
+  if (error.status === 4023) return "This channel or account is blocked by the platform's staff.";
+  if (error.status === 4003) return "The channel's secret is wrong.";
+  if (error.status === 4001) return "This browser is signed out: the inbox was deleted or its access was revoked.";
+  if (error.status === 4004) return "That no longer exists.";
+  return error.message;
+}
+
+function humanWait(seconds) {
+  if (seconds < 90) return `${Math.ceil(seconds)} seconds`;
+  if (seconds < 5400) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${Math.ceil(seconds / 3600)} hours`;
+}

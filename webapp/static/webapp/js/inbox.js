@@ -1,0 +1,373 @@
+// The inbox screen: newest first, endless scroll, read/delete/block, live updates and the unread count.
+import { api, explain } from "./api.js";
+import { Live } from "./live.js";
+import { banner, busy, confirmDialog, el, errorBox, logo, refreshTimes, show, timeElement, toast, verifiedBadge } from "./ui.js";
+
+const PAGE = 30;
+
+const state = {
+  items: new Map(), // id -> {item, node}
+  newest: 0,
+  oldest: null,
+  complete: false,
+  loading: null,
+  unread: 0,
+  list: null,
+  sentinel: null,
+  observer: null,
+  live: null,
+  focusId: null,
+};
+
+export function lastId() {
+  return state.newest;
+}
+
+export function reset() {
+  if (state.live) state.live.stop();
+  if (state.observer) state.observer.disconnect();
+  Object.assign(state, {
+    items: new Map(), newest: 0, oldest: null, complete: false, loading: null, unread: 0,
+    list: null, sentinel: null, observer: null, live: null, focusId: null,
+  });
+  setUnread(0);
+}
+
+function setUnread(count) {
+  state.unread = Math.max(0, count);
+  document.title = state.unread ? `(${state.unread}) KILO.Push` : "KILO.Push";
+  const badge = document.getElementById("nav-unread");
+  if (badge) {
+    badge.textContent = String(state.unread);
+    badge.hidden = state.unread === 0;
+  }
+  if ("setAppBadge" in navigator) {
+    (state.unread ? navigator.setAppBadge(state.unread) : navigator.clearAppBadge()).catch(() => {});
+  }
+}
+
+let unreadTimer = null;
+// The server's count is the truth (other devices read too); local changes only show it sooner.
+export function refreshUnread() {
+  clearTimeout(unreadTimer);
+  unreadTimer = setTimeout(async () => {
+    try {
+      setUnread((await api.me()).unread);
+    } catch {
+      /* offline: keep the last count */
+    }
+  }, 250);
+}
+
+function importance(important) {
+  if (important === true) return el("span", { class: "badge important" }, "Important");
+  if (important === false) return el("span", { class: "badge silent" }, "Silent");
+  return null;
+}
+
+function safeLink(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === "https:" || parsed.protocol === "http:") return parsed.href;
+  } catch {
+    /* not a URL */
+  }
+  return null;
+}
+
+function renderItem(item) {
+  const href = item.url ? safeLink(item.url) : null;
+  const actions = el("div", { class: "actions" });
+  const node = el(
+    "article",
+    {
+      class: "msg" + (item.read ? "" : " unread") + (item.important ? " important" : ""),
+      id: `m-${item.id}`,
+      tabindex: "0",
+      "aria-label": `${item.read ? "" : "Unread. "}${item.channel.name}`,
+      dataset: { id: item.id },
+    },
+    logo(item.channel.logo_url, item.channel.name),
+    el(
+      "div",
+      { class: "msg-body" },
+      el(
+        "div",
+        { class: "msg-head" },
+        el("strong", { class: "channel-name" }, item.channel.name),
+        verifiedBadge(item.channel.verified),
+        importance(item.important),
+        el("span", { class: "unread-dot", title: "Unread", "aria-hidden": "true" }),
+        timeElement(item.created_at),
+      ),
+      el("p", { class: "text" }, item.message),
+      href ? el("a", { class: "link", href, rel: "noopener noreferrer", target: "_blank" }, item.url) : null,
+      actions,
+    ),
+  );
+  const readButton = el("button", { type: "button", class: "small mark-read" }, "Mark read");
+  readButton.addEventListener("click", busy(readButton, () => markRead(item.id)));
+  const deleteButton = el("button", { type: "button", class: "small delete" }, "Delete");
+  deleteButton.addEventListener("click", busy(deleteButton, () => removeMessage(item.id)));
+  const blockButton = el("button", { type: "button", class: "small block" }, "Block channel");
+  blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
+  actions.append(readButton, deleteButton, blockButton);
+  node.addEventListener("click", (event) => {
+    if (event.target.closest("button, a")) return;
+    open(item.id);
+  });
+  node.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target === node) open(item.id);
+  });
+  return node;
+}
+
+function open(id) {
+  const entry = state.items.get(id);
+  if (!entry) return;
+  entry.node.classList.add("open");
+  if (!entry.item.read) markRead(id);
+}
+
+function setRead(id) {
+  const entry = state.items.get(id);
+  if (!entry || entry.item.read) return false;
+  entry.item.read = true;
+  entry.node.classList.remove("unread");
+  entry.node.setAttribute("aria-label", entry.item.channel.name);
+  return true;
+}
+
+async function markRead(id) {
+  try {
+    await api.markRead(id);
+    if (setRead(id)) setUnread(state.unread - 1);
+  } catch (error) {
+    toast(explain(error), { error: true });
+  }
+  refreshUnread();
+}
+
+async function markAllRead() {
+  if (!state.newest) return;
+  try {
+    await api.markAllRead(state.newest);
+    for (const id of state.items.keys()) if (id <= state.newest) setRead(id);
+    setUnread(0);
+  } catch (error) {
+    toast(explain(error), { error: true });
+  }
+  refreshUnread();
+}
+
+function drop(id) {
+  const entry = state.items.get(id);
+  if (!entry) return;
+  entry.node.remove();
+  state.items.delete(id);
+  if (!entry.item.read) setUnread(state.unread - 1);
+  updateEmpty();
+}
+
+async function removeMessage(id) {
+  try {
+    await api.deleteMessage(id);
+  } catch (error) {
+    if (error.status !== 4004) {
+      toast(explain(error), { error: true });
+      return;
+    }
+  }
+  drop(id);
+  toast("Message deleted.");
+  refreshUnread();
+}
+
+async function blockChannel(channel) {
+  const ok = await confirmDialog({
+    title: `Block “${channel.name}”?`,
+    text: "Its messages will be refused from now on. You can unblock it under Blocked.",
+    ok: "Block",
+  });
+  if (!ok) return;
+  try {
+    await api.block(channel.token);
+    toast(`${channel.name} is blocked.`);
+  } catch (error) {
+    toast(explain(error), { error: true });
+  }
+}
+
+// Puts an item in its place (ids are newest first); an id already shown is never shown twice.
+function insert(item) {
+  if (state.items.has(item.id)) return false;
+  const node = renderItem(item);
+  state.items.set(item.id, { item, node });
+  let before = null;
+  for (const child of state.list.children) {
+    if (Number(child.dataset.id) < item.id) {
+      before = child;
+      break;
+    }
+  }
+  state.list.insertBefore(node, before);
+  state.newest = Math.max(state.newest, item.id);
+  if (state.oldest === null || item.id < state.oldest) state.oldest = item.id;
+  updateEmpty();
+  return true;
+}
+
+function updateEmpty() {
+  const empty = document.getElementById("inbox-empty");
+  if (empty) empty.hidden = state.items.size > 0 || !state.complete;
+}
+
+async function loadMore() {
+  if (state.loading || state.complete) return state.loading;
+  state.loading = (async () => {
+    try {
+      const query = { limit: PAGE };
+      if (state.oldest !== null) query.before = state.oldest;
+      const { messages } = await api.messages(query);
+      for (const item of messages) insert(item);
+      if (messages.length < PAGE) state.complete = true;
+      updateEmpty();
+      const status = document.getElementById("inbox-status");
+      if (status) status.textContent = state.complete ? (state.items.size ? "That is all." : "") : "";
+    } catch (error) {
+      const status = document.getElementById("inbox-status");
+      if (status) status.textContent = explain(error);
+    } finally {
+      state.loading = null;
+    }
+  })();
+  return state.loading;
+}
+
+// Re-reads the newest page: read and deleted states may have changed on another device while we were away.
+async function reconcile() {
+  try {
+    const { messages } = await api.messages({ limit: 100 });
+    const seen = new Set(messages.map((item) => item.id));
+    // A short page is the whole inbox; a full one tells only about ids down to its last.
+    const floor = messages.length === 100 ? messages[messages.length - 1].id : 0;
+    for (const item of messages) {
+      if (!insert(item) && item.read) setRead(item.id);
+    }
+    for (const id of [...state.items.keys()]) {
+      if (id >= floor && !seen.has(id)) drop(id);
+    }
+  } catch {
+    /* the next reconnect tries again */
+  }
+  refreshUnread();
+}
+
+async function reload() {
+  const keepList = state.list;
+  for (const { node } of state.items.values()) node.remove();
+  state.items.clear();
+  Object.assign(state, { newest: 0, oldest: null, complete: false });
+  state.list = keepList;
+  await loadMore();
+  refreshUnread();
+}
+
+function liveHandlers() {
+  return {
+    lastId: () => state.newest,
+    message(item) {
+      if (insert(item)) {
+        if (!item.read) setUnread(state.unread + 1);
+        refreshUnread();
+      }
+    },
+    read(data) {
+      if (Array.isArray(data.ids)) for (const id of data.ids) setRead(id);
+      if (data.up_to) for (const id of state.items.keys()) if (id <= data.up_to) setRead(id);
+      refreshUnread();
+    },
+    deleted(data) {
+      drop(Number(data.id));
+      refreshUnread();
+    },
+    reset: () => reload(),
+    reconcile,
+    state(mode) {
+      banner(mode === "offline" ? "You are offline. New messages will show when the connection is back." : "");
+      const node = document.getElementById("live-state");
+      if (node) node.textContent = mode === "live" ? "Live" : mode === "polling" ? "Updating" : "Offline";
+      if (node) node.dataset.mode = mode;
+    },
+  };
+}
+
+// Starts the inbox's data (first page, live updates) once per sign-in, whatever screen is shown first.
+export async function start() {
+  if (state.list) return;
+  state.list = el("div", { class: "messages", id: "messages", role: "feed", "aria-busy": "false" });
+  state.sentinel = el("div", { class: "sentinel", "aria-hidden": "true" });
+  await loadMore();
+  refreshUnread();
+  state.live = new Live(liveHandlers());
+  state.live.start();
+  setInterval(() => refreshTimes(state.list), 30000);
+}
+
+export function focusMessage(id) {
+  state.focusId = id;
+}
+
+export async function screen() {
+  await start();
+  const markAll = el("button", { type: "button", id: "mark-all" }, "Mark all read");
+  markAll.addEventListener("click", busy(markAll, markAllRead));
+  const empty = el(
+    "div",
+    { id: "inbox-empty", class: "panel empty", hidden: true },
+    el("h2", {}, "No messages yet"),
+    el("p", {}, "Create a channel, then send to your User Token with its secret. "
+      + "Open a channel to find ready-to-paste examples, or send yourself a test message."),
+    el("a", { href: "#/channels", class: "button" }, "Go to channels"),
+  );
+  show(
+    el(
+      "div",
+      { class: "screen-head" },
+      el("h1", {}, "Inbox"),
+      el("span", { id: "live-state", class: "live-state" }, state.live && state.live.mode === "live" ? "Live" : ""),
+      el("div", { class: "spacer" }),
+      markAll,
+    ),
+    empty,
+    state.list,
+    state.sentinel,
+    el("p", { id: "inbox-status", class: "muted center", "aria-live": "polite" }),
+  );
+  updateEmpty();
+  refreshTimes(state.list);
+  if (state.observer) state.observer.disconnect();
+  state.observer = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) loadMore();
+  }, { rootMargin: "400px" });
+  state.observer.observe(state.sentinel);
+  if (state.focusId) {
+    const id = state.focusId;
+    state.focusId = null;
+    for (let page = 0; page < 10 && !state.items.has(id) && !state.complete && (state.oldest ?? 0) > id; page += 1) {
+      await loadMore();
+    }
+    const entry = state.items.get(id);
+    if (entry) {
+      entry.node.scrollIntoView({ block: "center" });
+      entry.node.focus({ preventScroll: true });
+      open(id);
+    } else {
+      toast("That message is no longer in your inbox.");
+    }
+  }
+}
+
+export function showError(error) {
+  show(el("h1", {}, "Inbox"), errorBox(explain(error)));
+}

@@ -1,0 +1,82 @@
+// The web app's entry: sign-in state, the hash router, the service worker and its messages.
+import { session, whenRevoked } from "./api.js";
+import * as blocked from "./blocked.js";
+import * as channels from "./channels.js";
+import * as inbox from "./inbox.js";
+import * as settings from "./settings.js";
+import { banner, confirmDialog, el, show, toast } from "./ui.js";
+import * as welcome from "./welcome.js";
+
+const nav = document.getElementById("nav");
+
+function signedOut(notice) {
+  inbox.reset();
+  session.clear();
+  nav.hidden = true;
+  if (location.hash && !location.hash.startsWith("#link=")) history.replaceState(null, "", location.pathname);
+  welcome.screen({ onSignedIn: signedIn, notice });
+}
+
+function signedIn() {
+  nav.hidden = false;
+  if (location.hash !== "#/inbox") location.hash = "#/inbox";
+  else route();
+}
+
+whenRevoked(() => signedOut("This browser was signed out: the inbox was deleted or its access was revoked. Create a new inbox or link this browser again."));
+
+async function route() {
+  const hash = location.hash || "#/inbox";
+  if (hash.startsWith("#link=")) {
+    const code = decodeURIComponent(hash.slice("#link=".length));
+    history.replaceState(null, "", location.pathname);
+    if (session.accessToken) {
+      const ok = await confirmDialog({
+        title: "Switch to another inbox?",
+        text: "This browser already shows an inbox. Linking it replaces that inbox here (it is not deleted).",
+        ok: "Switch",
+      });
+      if (!ok) return route();
+      inbox.reset();
+      session.clear();
+    }
+    nav.hidden = true;
+    show(el("h1", {}, "Linking…"));
+    return welcome.linkFromUrl(code, { onSignedIn: signedIn, onFailed: (text) => signedOut(text) });
+  }
+  if (!session.accessToken) return signedOut();
+  nav.hidden = false;
+  const [, name, arg] = hash.split("/");
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.dataset.screen === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  inbox.start(); // live updates and the unread count on every screen
+  if (name === "channels" && arg) return channels.detailScreen(decodeURIComponent(arg));
+  if (name === "channels") return channels.listScreen();
+  if (name === "blocked") return blocked.screen();
+  if (name === "settings") return settings.screen({ onDeleted: () => signedOut() });
+  if (name === "inbox" && arg) inbox.focusMessage(Number(arg));
+  return inbox.screen();
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("offline", () => banner("You are offline. New messages will show when the connection is back."));
+window.addEventListener("online", () => banner(""));
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    const data = event.data || {};
+    if (data.type === "push" && data.message) {
+      // The page is in front: the inbox shows the message live, so only a quiet hint instead of a notification.
+      toast(`${data.message.channel.name}: ${data.message.message}`);
+    } else if (data.type === "open" && data.id) {
+      location.hash = `#/inbox/${data.id}`;
+    }
+  });
+}
+
+if (!navigator.onLine) banner("You are offline. New messages will show when the connection is back.");
+document.getElementById("loading")?.remove();
+route();

@@ -1,0 +1,80 @@
+// Web Push: the notifications switch. On = permission, a subscription with the server's VAPID key,
+// registered as a device of the account; off = unsubscribe and delete that device.
+import { api, explain } from "./api.js";
+
+const DEVICE_KEY = "kp.webpush_device";
+
+export function supported() {
+  return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+}
+
+export function deviceId() {
+  return localStorage.getItem(DEVICE_KEY);
+}
+
+function keyBytes(base64url) {
+  const base64 = base64url.replaceAll("-", "+").replaceAll("_", "/");
+  const raw = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(raw, (ch) => ch.charCodeAt(0));
+}
+
+function label() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+
+export async function enabled() {
+  if (!supported() || !deviceId() || Notification.permission !== "granted") return false;
+  const registration = await navigator.serviceWorker.ready;
+  return Boolean(await registration.pushManager.getSubscription());
+}
+
+export async function enable() {
+  if (!supported()) throw new Error("This browser cannot show push notifications.");
+  const permission = await Notification.requestPermission();
+  if (permission !== "granted") {
+    throw new Error(permission === "denied"
+      ? "Notifications are blocked for this site. Allow them in the browser's site settings, then try again."
+      : "Notifications were not allowed.");
+  }
+  const registration = await navigator.serviceWorker.ready;
+  const { public_key: key } = await api.webpushKey();
+  let subscription = await registration.pushManager.getSubscription();
+  if (subscription) {
+    // A subscription made with another server key cannot be used; start over.
+    const old = subscription.options && subscription.options.applicationServerKey;
+    if (old && new Uint8Array(old).join() !== keyBytes(key).join()) {
+      await subscription.unsubscribe();
+      subscription = null;
+    }
+  }
+  if (!subscription) {
+    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+  }
+  const device = await api.addDevice({ platform: "web", subscription: subscription.toJSON(), label: label() });
+  localStorage.setItem(DEVICE_KEY, String(device.id));
+  return device;
+}
+
+export async function disable() {
+  const id = deviceId();
+  if (supported()) {
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.getSubscription();
+    if (subscription) await subscription.unsubscribe();
+  }
+  if (id) {
+    try {
+      await api.removeDevice(id);
+    } catch (error) {
+      if (error.status !== 4004) throw error;
+    }
+  }
+  localStorage.removeItem(DEVICE_KEY);
+}
+
+export function explainPush(error) {
+  return error && error.status !== undefined ? explain(error) : (error && error.message) || String(error);
+}

@@ -1,0 +1,167 @@
+// Settings: notifications, the User Token, devices, linking another browser or phone, deleting the account.
+import { api, explain, session } from "./api.js";
+import * as notify from "./notify.js";
+import { qrCanvas } from "./qr.js";
+import { busy, confirmDialog, copy, el, errorBox, show, timeElement, toast } from "./ui.js";
+
+const until = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+export function formatCode(code) {
+  return code.length > 5 ? `${code.slice(0, 5)}-${code.slice(5)}` : code;
+}
+
+function notificationsSection(onChange) {
+  const toggle = el("input", { type: "checkbox", id: "notify-switch", role: "switch" });
+  const status = el("p", { class: "form-status", id: "notify-status", role: "status" });
+  const section = el("section", { class: "panel" }, el("h2", {}, "Notifications"),
+    el("label", { class: "switch", for: "notify-switch" }, toggle, el("span", {}, "Show notifications on this device")),
+    status);
+  if (!notify.supported()) {
+    toggle.disabled = true;
+    status.textContent = "This browser cannot show push notifications. Messages still arrive live while the page is open.";
+    return section;
+  }
+  notify.enabled().then((on) => {
+    toggle.checked = on;
+    if (Notification.permission === "denied") status.textContent = "Notifications are blocked for this site in the browser's settings.";
+  });
+  toggle.addEventListener("change", async () => {
+    toggle.disabled = true;
+    try {
+      if (toggle.checked) {
+        status.textContent = "Turning on…";
+        await notify.enable();
+        status.textContent = "On: messages show as notifications, also when the page is closed.";
+      } else {
+        status.textContent = "Turning off…";
+        await notify.disable();
+        status.textContent = "Off.";
+      }
+      onChange();
+    } catch (error) {
+      toggle.checked = !toggle.checked;
+      status.textContent = notify.explainPush(error);
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+  return section;
+}
+
+function userTokenSection() {
+  const token = session.userToken;
+  const copyButton = el("button", { type: "button", class: "small", id: "copy-user-token" }, "Copy");
+  copyButton.addEventListener("click", () => copy(token, "User Token"));
+  return el("section", { class: "panel" }, el("h2", {}, "Your User Token"),
+    el("p", { class: "muted" }, "This is your address: senders need it to reach your inbox. It is not a password."),
+    el("p", { class: "token-line" }, el("code", { id: "user-token" }, token), " ", copyButton),
+    qrCanvas(token, { label: "QR code of your User Token" }));
+}
+
+async function devicesSection() {
+  const list = el("ul", { class: "devices", id: "device-list" });
+  const section = el("section", { class: "panel" }, el("h2", {}, "Devices"), list);
+  async function load() {
+    list.replaceChildren();
+    let devices;
+    try {
+      ({ devices } = await api.devices());
+    } catch (error) {
+      list.append(el("li", { class: "muted" }, error.status === 4004 ? "This server does not list devices." : explain(error)));
+      return;
+    }
+    if (!devices.length) list.append(el("li", { class: "muted" }, "No device receives pushes yet."));
+    for (const device of devices) {
+      const mine = String(device.id) === notify.deviceId();
+      const remove = el("button", { type: "button", class: "small danger" }, "Remove");
+      remove.addEventListener("click", busy(remove, async () => {
+        const ok = await confirmDialog({
+          title: "Remove this device?",
+          text: "It stops receiving push notifications from this inbox.",
+          ok: "Remove",
+        });
+        if (!ok) return;
+        try {
+          if (mine) await notify.disable();
+          else await api.removeDevice(device.id);
+          toast("Device removed.");
+        } catch (error) {
+          toast(explain(error), { error: true });
+        }
+        load();
+      }));
+      list.append(el("li", { class: "device-row", dataset: { id: device.id } },
+        el("span", { class: "grow" },
+          el("strong", {}, device.label || { web: "Web browser", android: "Android phone", ios: "iPhone or iPad" }[device.platform] || device.platform),
+          mine ? el("span", { class: "badge" }, "this browser") : null,
+          device.active ? null : el("span", { class: "badge important" }, "inactive"),
+          el("br"),
+          el("span", { class: "muted" }, `${device.platform} · added `, timeElement(device.created_at))),
+        remove));
+    }
+  }
+  await load();
+  section.reload = load;
+  return section;
+}
+
+function linkSection() {
+  const make = el("button", { type: "button", id: "make-link-code" }, "Link another browser or phone");
+  const out = el("div", { id: "link-code-box" });
+  make.addEventListener("click", busy(make, async () => {
+    try {
+      const { code, expires_at: expiresAt } = await api.linkCode();
+      const url = `${location.origin}/#link=${code}`;
+      out.replaceChildren(
+        el("p", {}, "On the other device, open this page and choose “I have a link code”, or scan the QR code:"),
+        el("p", { class: "link-code", id: "link-code" }, formatCode(code)),
+        qrCanvas(url, { label: "QR code that links another device" }),
+        el("p", { class: "muted" }, `Works once, until ${until.format(new Date(expiresAt))}.`),
+      );
+    } catch (error) {
+      out.replaceChildren(errorBox(explain(error)));
+    }
+  }));
+  return el("section", { class: "panel" }, el("h2", {}, "Link a device"),
+    el("p", { class: "muted" }, "Read the same inbox on another browser or phone. A code works once, for 10 minutes."),
+    make, out);
+}
+
+function deleteSection(onDeleted) {
+  const confirmInput = el("input", { id: "delete-confirm", autocomplete: "off", "aria-describedby": "delete-help" });
+  const button = el("button", { type: "submit", class: "danger", id: "delete-account", disabled: true }, "Delete my account");
+  const status = el("p", { class: "form-status", role: "status" });
+  confirmInput.addEventListener("input", () => (button.disabled = confirmInput.value.trim().toLowerCase() !== "delete"));
+  const form = el("form", { class: "panel danger-zone", id: "delete-form" }, el("h2", {}, "Delete account"),
+    el("p", { id: "delete-help" }, "This deletes your inbox, channels, devices and blocked list on every device, for good. Type ",
+      el("strong", {}, "delete"), " to confirm."),
+    confirmInput, el("div", { class: "actions" }, button), status);
+  form.addEventListener("submit", busy(button, async () => {
+    try {
+      await notify.disable().catch(() => {});
+      await api.deleteAccount();
+      onDeleted();
+    } catch (error) {
+      status.textContent = explain(error);
+    }
+  }));
+  return form;
+}
+
+export async function screen({ onDeleted }) {
+  let devices;
+  try {
+    devices = await devicesSection();
+  } catch (error) {
+    show(el("h1", {}, "Settings"), errorBox(explain(error)));
+    return;
+  }
+  show(
+    el("h1", {}, "Settings"),
+    notificationsSection(() => devices.reload()),
+    userTokenSection(),
+    devices,
+    linkSection(),
+    deleteSection(onDeleted),
+  );
+}

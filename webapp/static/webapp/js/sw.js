@@ -1,0 +1,87 @@
+// KILO.Push service worker (served at /sw.js; VERSION and SHELL are prepended by the server).
+// It keeps the app shell for offline use and shows Web Push messages as notifications.
+/* global VERSION, SHELL */
+
+const CACHE = `kp-shell-${VERSION}`;
+const ICON = SHELL.find((path) => path.endsWith("/icon-192.png"));
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((key) => key.startsWith("kp-shell-") && key !== CACHE).map((key) => caches.delete(key))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.mode === "navigate" && url.pathname === "/") {
+    // The page: fresh from the network when online, the kept shell when not.
+    event.respondWith(fetch(request).catch(() => caches.match("/", { cacheName: CACHE })));
+    return;
+  }
+  if (SHELL.includes(url.pathname)) {
+    event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then((hit) => hit || fetch(request)));
+  }
+  // The API and logos always go to the network.
+});
+
+async function focusedClient() {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  return windows.find((client) => client.focused && client.visibilityState === "visible") || null;
+}
+
+self.addEventListener("push", (event) => {
+  let message;
+  try {
+    message = event.data.json();
+  } catch {
+    return;
+  }
+  event.waitUntil((async () => {
+    if (typeof message.unread === "number" && "setAppBadge" in self.navigator) {
+      await (message.unread ? self.navigator.setAppBadge(message.unread) : self.navigator.clearAppBadge()).catch(() => {});
+    }
+    const client = await focusedClient();
+    if (client) {
+      // The person is looking at the page, which shows the message live: no second copy as a notification.
+      client.postMessage({ type: "push", message });
+      return;
+    }
+    const channel = message.channel || {};
+    await self.registration.showNotification(channel.name || "KILO.Push", {
+      body: message.message || "",
+      icon: channel.logo_url || ICON,
+      badge: ICON,
+      tag: String(message.id),
+      requireInteraction: message.important === true || message.important === 1,
+      timestamp: message.created_at ? Date.parse(message.created_at) : Date.now(),
+      data: { id: message.id, url: message.url || null },
+    });
+  })());
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const { id, url } = event.notification.data || {};
+  event.waitUntil((async () => {
+    if (url) {
+      await self.clients.openWindow(url);
+      return;
+    }
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
+    if (page) {
+      await page.focus();
+      page.postMessage({ type: "open", id });
+      return;
+    }
+    await self.clients.openWindow(`/#/inbox/${id}`);
+  })());
+});

@@ -1,0 +1,82 @@
+// The first screen of a fresh browser: what this is, "Create my inbox" and "I have a link code".
+import { api, explain, session } from "./api.js";
+import { qrCanvas } from "./qr.js";
+import { busy, copy, el, show } from "./ui.js";
+
+export function screen({ onSignedIn, notice }) {
+  const create = el("button", { type: "button", id: "create-inbox", class: "primary" }, "Create my inbox");
+  const createStatus = el("p", { class: "form-status", role: "status" });
+  create.addEventListener("click", busy(create, async () => {
+    createStatus.textContent = "Creating…";
+    try {
+      session.save(await api.register());
+      ready(onSignedIn);
+    } catch (error) {
+      createStatus.textContent = explain(error);
+    }
+  }));
+
+  const codeInput = el("input", { id: "link-code-input", autocomplete: "one-time-code", autocapitalize: "characters", spellcheck: "false", required: true, maxlength: "64", placeholder: "ABCDE-FGHJK" });
+  const linkButton = el("button", { type: "submit" }, "Link this browser");
+  const linkStatus = el("p", { class: "form-status", role: "status", id: "link-status" });
+  const linkForm = el("form", { id: "link-form", hidden: true },
+    el("label", { for: "link-code-input" }, "Link code from your other device"), codeInput,
+    el("div", { class: "actions" }, linkButton), linkStatus);
+  linkForm.addEventListener("submit", busy(linkButton, async () => {
+    linkStatus.textContent = "Linking…";
+    try {
+      session.save(await api.link(codeInput.value));
+      onSignedIn();
+    } catch (error) {
+      linkStatus.textContent = error.status === 4005 ? "That code is wrong, already used or expired. Make a new one on your other device." : explain(error);
+    }
+  }));
+  const haveCode = el("button", { type: "button", id: "have-code", class: "link-button" }, "I have a link code");
+  haveCode.addEventListener("click", () => {
+    linkForm.hidden = false;
+    haveCode.hidden = true;
+    codeInput.focus();
+  });
+
+  show(
+    el("section", { class: "hero" },
+      el("img", { src: "/static/webapp/icons/icon-192.png", alt: "", width: 96, height: 96 }),
+      el("h1", {}, "Your own push inbox"),
+      el("p", {}, "KILO.Push delivers short messages from your scripts, servers and devices to your browser and phone: "
+        + "a door bell, a finished backup, a failed build."),
+      el("ol", { class: "steps" },
+        el("li", {}, "Create an inbox. No e-mail, no password: this browser keeps the key."),
+        el("li", {}, "Create a channel and send to your User Token with one HTTP request."),
+        el("li", {}, "Read messages here, live, or as notifications.")),
+      notice ? el("p", { class: "error", role: "alert", id: "notice" }, notice) : null,
+      el("div", { class: "actions center" }, create),
+      createStatus,
+      el("div", { class: "center" }, haveCode),
+      linkForm),
+  );
+}
+
+function ready(onSignedIn) {
+  const token = session.userToken;
+  const copyButton = el("button", { type: "button", class: "small" }, "Copy");
+  copyButton.addEventListener("click", () => copy(token, "User Token"));
+  const open = el("button", { type: "button", class: "primary", id: "open-inbox" }, "Open my inbox");
+  open.addEventListener("click", () => onSignedIn());
+  show(
+    el("section", { class: "hero" },
+      el("h1", {}, "Your inbox is ready"),
+      el("p", {}, "This is your User Token, the address senders use. You can find it again under Settings."),
+      el("p", { class: "token-line" }, el("code", { id: "user-token" }, token), " ", copyButton),
+      qrCanvas(token, { label: "QR code of your User Token" }),
+      el("div", { class: "actions center" }, open)),
+  );
+}
+
+export async function linkFromUrl(code, { onSignedIn, onFailed }) {
+  try {
+    session.save(await api.link(code));
+    onSignedIn();
+  } catch (error) {
+    onFailed(error.status === 4005 ? "That link code is wrong, already used or expired. Make a new one on your other device." : explain(error));
+  }
+}
