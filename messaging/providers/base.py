@@ -1,6 +1,7 @@
 """The one provider interface: `send(pushes) -> list[Result]`, errors come back as data."""
 
 import enum
+from concurrent.futures import wait
 from dataclasses import dataclass
 
 
@@ -98,3 +99,29 @@ class Provider:
 
     def close(self):
         """Releases connections and threads (tests, shutdown)."""
+
+
+class ThreadPoolProvider(Provider):
+    """A provider whose API takes one HTTP request per push (FCM HTTP v1, Web Push), sent by a thread pool.
+
+    Subclasses set `executor`, `timeout` (the read timeout), `connect_timeout` and `label`, and implement
+    `_send_one(push) -> Result`, which never raises.
+    """
+
+    label = "push"
+    connect_timeout = 5.0
+
+    def send(self, pushes):
+        futures = [self.executor.submit(self._send_one, push) for push in pushes]
+        # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
+        rounds = 1 + len(futures) // max(self.executor._max_workers, 1)
+        wait(futures, timeout=(self.connect_timeout + self.timeout) * rounds + 5)
+        results = []
+        for future in futures:
+            if future.done():
+                results.append(future.result())
+            elif future.cancel():
+                results.append(Result.retry(f"{self.label} not sent in time"))
+            else:
+                results.append(Result.retry(f"{self.label} timeout"))
+        return results

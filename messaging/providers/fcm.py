@@ -8,7 +8,7 @@ an adapter without retries, once, and every answer is mapped in `result_from_res
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 import google.auth.transport.requests
 import requests
@@ -16,7 +16,7 @@ from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .base import Provider, Result, parse_retry_after
+from .base import Result, ThreadPoolProvider, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +139,10 @@ def message_fields(push):
     }
 
 
-class FCMProvider(Provider):
+class FCMProvider(ThreadPoolProvider):
     name = "fcm"
+    label = "FCM"
+    connect_timeout = CONNECT_TIMEOUT
 
     def __init__(self, *, credentials_file, endpoint, timeout=10.0, concurrency=16):
         self.client = FCMClient(
@@ -165,21 +167,6 @@ class FCMProvider(Provider):
             logger.error("FCM could not get an access token: %s", exc)
             return Result.retry(f"FCM access token: {exc.__class__.__name__}")
         return result_from_response(response.status_code, response.content, response.headers)
-
-    def send(self, pushes):
-        futures = [self.executor.submit(self._send_one, push) for push in pushes]
-        # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
-        deadline = (CONNECT_TIMEOUT + self.timeout) * (1 + len(futures) // max(self.executor._max_workers, 1)) + 5
-        wait(futures, timeout=deadline)
-        results = []
-        for future in futures:
-            if future.done():
-                results.append(future.result())
-            elif future.cancel():
-                results.append(Result.retry("FCM not sent in time"))
-            else:
-                results.append(Result.retry("FCM timeout"))
-        return results
 
     def close(self):
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -12,7 +12,7 @@ import os
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from users_app.subscriptions import host_allowed
 
-from .base import Provider, Result, parse_retry_after
+from .base import Result, ThreadPoolProvider, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +134,10 @@ class _Session(requests.Session):
         return super().request(method, url, **kwargs)
 
 
-class WebPushProvider(Provider):
+class WebPushProvider(ThreadPoolProvider):
     name = "webpush"
+    label = "Web Push"
+    connect_timeout = CONNECT_TIMEOUT
 
     def __init__(self, *, private_key, subject, ttl, timeout=10.0, concurrency=32, ca_file="", endpoint_hosts=None):
         self.endpoint_hosts = endpoint_hosts  # None: any (the registration checked it)
@@ -197,21 +199,6 @@ class WebPushProvider(Provider):
         except Exception as exc:  # the subscription's keys cannot encrypt (checked at registration; stay safe)
             return Result.rejected(f"Web Push encryption: {exc.__class__.__name__} {exc}")
         return result_from_response(response.status_code, response.content, response.headers)
-
-    def send(self, pushes):
-        futures = [self.executor.submit(self._send_one, push) for push in pushes]
-        # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
-        deadline = (CONNECT_TIMEOUT + self.timeout) * (1 + len(futures) // max(self.executor._max_workers, 1)) + 5
-        wait(futures, timeout=deadline)
-        results = []
-        for future in futures:
-            if future.done():
-                results.append(future.result())
-            elif future.cancel():
-                results.append(Result.retry("Web Push not sent in time"))
-            else:
-                results.append(Result.retry("Web Push timeout"))
-        return results
 
     def close(self):
         self.executor.shutdown(wait=False, cancel_futures=True)
