@@ -10,6 +10,7 @@ from django.utils import timezone
 from kilopush import crypto
 from kilopush.errors import InvalidValue
 
+from .auth import AccountBlocked
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
 from .push_tokens import validate_push_token
 from .subscriptions import web_subscription
@@ -49,14 +50,19 @@ def link_code_create(*, user, now=None):
 
 
 @transaction.atomic
+@transaction.atomic
 def link_code_redeem(*, code, now=None):
-    """Uses the code once; returns (user, access_token), or None for a wrong, used or expired code alike."""
+    """Uses the code once; returns (user, access_token), or None for a wrong, used or expired code alike.
+
+    An account blocked by staff gains no new access token (4023; the code stays unused)."""
     now = now or timezone.now()
     digest = crypto.digest(normalize_link_code(code))
     # One conditional UPDATE: two browsers racing for one code cannot both win.
     if not LinkCode.objects.filter(digest=digest, used_at=None, expires_at__gt=now).update(used_at=now):
         return None
     user = AppUser.objects.get(link_codes__digest=digest)
+    if user.is_blocked:
+        raise AccountBlocked()
     return user, access_token_create(user=user)
 
 

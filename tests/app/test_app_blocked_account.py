@@ -12,7 +12,8 @@ from tests.app_api import call
 from tests.helpers import status_of
 from users_app.auth import allowed_while_blocked, concrete_path
 from users_app.models import AppUser
-from users_app.services import app_user_set_blocked
+from users_app.models import AccessToken
+from users_app.services import app_user_set_blocked, link_code_create
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def app_operations():
     return sorted(
         (path, method.upper())
         for path, operations in schema["paths"].items()
-        if path.startswith("/v1/app/") and path != "/v1/app/register"
+        if path.startswith("/v1/app/") and path not in ("/v1/app/register", "/v1/app/link")  # no access token
         for method in operations
     )
 
@@ -112,3 +113,12 @@ def test_unblocking_lets_the_account_write_again(client, blocked_alice):
     alice, channel, _ = blocked_alice
     app_user_set_blocked(user=alice.user, blocked=False)
     assert call(client, "PATCH", f"/v1/app/channels/{channel.token}", alice, {"name": "Back"}).status_code == 200
+
+
+def test_a_link_code_made_before_the_block_links_nothing_after_it(client, alice):
+    code, _ = link_code_create(user=alice.user)
+    app_user_set_blocked(user=alice.user, blocked=True)
+    tokens = AccessToken.objects.filter(user=alice.user).count()
+    response = call(client, "POST", "/v1/app/link", body={"code": code})
+    assert (response.status_code, status_of(response)) == (403, 4023)
+    assert AccessToken.objects.filter(user=alice.user).count() == tokens
