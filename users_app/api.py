@@ -76,48 +76,45 @@ class DeviceCreateSerializer(serializers.Serializer):
         return attrs
 
 
+def _phone_token_branches():
+    """anyOf branches: android needs an FCM token, ios an APNs token, as users_app.push_tokens enforces."""
+    return [
+        {
+            "properties": {
+                "platform": {"pattern": f"^{Device.ANDROID}$"},
+                "push_token": {"pattern": FCM_TOKEN_PATTERN, "maxLength": FCM_TOKEN_MAX},
+            },
+            "required": ["push_token"],
+        },
+        {
+            "properties": {
+                "platform": {"pattern": f"^{Device.IOS}$"},
+                "push_token": {"pattern": APNS_TOKEN_PATTERN, "maxLength": APNS_TOKEN_MAX},
+            },
+            "required": ["push_token"],
+        },
+    ]
+
+
 class DeviceCreateSchema(OpenApiSerializerExtension):
-    # The schema says what validate() enforces: web needs a subscription, android and ios a push_token.
+    # The schema says what validate() enforces: web needs a subscription, android and ios a valid push_token.
     target_class = DeviceCreateSerializer
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        schema["anyOf"] = [
-            {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}, "required": ["subscription"]},
-            {
-                "properties": {"platform": {"pattern": f"^({Device.ANDROID}|{Device.IOS})$"},
-                               "push_token": {"pattern": r"\S"}},
-                "required": ["push_token"],
-            },
-        ]
+        web = {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}, "required": ["subscription"]}
+        schema["anyOf"] = [web, *_phone_token_branches()]
         return schema
 
 
 class DeviceUpdateSchema(OpenApiSerializerExtension):
-    # The schema says what validate() and users_app.push_tokens enforce: android needs an FCM token
-    # (printable ASCII without spaces), ios an APNs token (hex).
+    # The same for register and PUT /v1/app/device, where a web subscription is optional.
     target_class = DeviceUpdateSerializer
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        schema["anyOf"] = [
-            {"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}},
-            {
-                "properties": {
-                    "platform": {"pattern": f"^{Device.ANDROID}$"},
-                    "push_token": {"pattern": FCM_TOKEN_PATTERN, "maxLength": FCM_TOKEN_MAX},
-                },
-                "required": ["push_token"],
-            },
-            {
-                "properties": {
-                    "platform": {"pattern": f"^{Device.IOS}$"},
-                    "push_token": {"pattern": APNS_TOKEN_PATTERN, "maxLength": APNS_TOKEN_MAX},
-                },
-                "required": ["push_token"],
-            },
-        ]
+        schema["anyOf"] = [{"properties": {"platform": {"pattern": f"^{Device.WEB}$"}}}, *_phone_token_branches()]
         return schema
 
 

@@ -8,6 +8,8 @@ import sys
 import pytest
 from django.conf import settings
 
+from tests.procs import database_url_for
+
 from channels_app.services import channel_create, channel_rotate_secret
 from tests.people import make_person
 
@@ -58,8 +60,10 @@ def check_deploy(env):
     )
 
 
-def test_check_deploy_is_clean_under_the_production_settings():
-    production = {"DEBUG": "false", "HTTPS": "true", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "push.example.org"}
+def test_check_deploy_is_clean_under_the_production_settings(db):
+    # The test database: the checks include "PostgreSQL is reachable" (kilopush.W011).
+    production = {"DEBUG": "false", "HTTPS": "true", "SECRET_KEY": secrets.token_urlsafe(50),
+                  "ALLOWED_HOSTS": "push.example.org", "DATABASE_URL": database_url_for()}
     out = check_deploy({**os.environ, **production})
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -103,6 +103,8 @@ def test_an_expired_message_leaves_the_inbox_within_the_beat(stack, fcm):
     message_id = stack.send(person, ttl=60, message="Your code is 123456")
     status, inbox = stack.app("GET", "/v1/app/messages", person)
     assert [m["id"] for m in inbox["messages"]] == [int(message_id), int(kept)]
+    wait_until(lambda: Delivery.objects.filter(message_id=message_id, state=Delivery.ACCEPTED).exists(),
+               "the push before the expiry", logs=stack.procs)
     time_travel_expiry(int(message_id))
     wait_until(
         lambda: [m["id"] for m in stack.app("GET", "/v1/app/messages", person)[1]["messages"]] == [int(kept)],

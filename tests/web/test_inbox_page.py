@@ -118,7 +118,7 @@ def test_delete_a_message(page, site):
     message(page, "Delete me").get_by_role("button", name="Delete").click()
     expect(message(page, "Delete me")).to_have_count(0)
     expect(message(page, "Keep me")).to_be_visible()
-    assert not Message.objects.filter(pk=message_id).exists()
+    assert not Message.objects.in_inbox().filter(pk=message_id).exists()
     page.reload()
     expect(message(page, "Keep me")).to_be_visible()
     expect(message(page, "Delete me")).to_have_count(0)
