@@ -141,6 +141,24 @@ def test_the_same_message_pushed_twice_is_one_notification(new_context, site):
     assert [n["tag"] for n in notifications(viewer)] == ["7"]
 
 
+def test_a_withdraw_push_closes_that_messages_notification_and_shows_none(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    devtools.deliver(payload(id=51))
+    devtools.deliver(payload(id=52, message="Still here"))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    wait_for_notifications(viewer, 2)
+    devtools.deliver({"type": "withdraw", "message_id": 51})
+    for _ in range(50):
+        if [n["tag"] for n in notifications(viewer)] == ["52"]:
+            break
+        viewer.wait_for_timeout(100)
+    assert [(n["tag"], n["body"]) for n in notifications(viewer)] == [("52", "Still here")]
+
+
 def test_a_push_while_the_page_is_in_front_is_not_shown_twice(new_context, site):
     context, page = app_context(new_context, site)
     devtools = PushDevTools(context, site.url)

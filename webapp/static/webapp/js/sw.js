@@ -44,6 +44,14 @@ self.addEventListener("push", (event) => {
   } catch {
     return;
   }
+  if (message.type === "withdraw") {
+    // The sender took the message back: its notification goes (POST /v1/messages/withdraw).
+    event.waitUntil((async () => {
+      const shown = await self.registration.getNotifications({ tag: String(message.message_id) });
+      shown.forEach((notification) => notification.close());
+    })());
+    return;
+  }
   event.waitUntil((async () => {
     if (typeof message.unread === "number" && "setAppBadge" in self.navigator) {
       await (message.unread ? self.navigator.setAppBadge(message.unread) : self.navigator.clearAppBadge()).catch(() => {});
