@@ -136,6 +136,19 @@ IDEMPOTENCY_HEADER = {
     "The idempotency_key field does the same for clients that cannot set headers.",
 }
 
+def _request_body(schema):
+    """The body every sender endpoint takes: JSON (`schema`), or a form or multipart (`schema`Form)."""
+    ref = "#/components/schemas/" + schema
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": ref}},
+            "application/x-www-form-urlencoded": {"schema": {"$ref": ref + "Form"}},
+            "multipart/form-data": {"schema": {"$ref": ref + "Form"}},
+        },
+    }
+
+
 SEND_OPERATION = {
     "operationId": "messages_send",
     "summary": "Send a message to a User Token",
@@ -144,14 +157,7 @@ SEND_OPERATION = {
     "tags": ["messages"],
     "security": [],
     "parameters": [IDEMPOTENCY_HEADER],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/SendRequest"}},
-            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SendRequestForm"}},
-            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SendRequestForm"}},
-        },
-    },
+    "requestBody": _request_body("SendRequest"),
     "responses": {
         "200": {
             "description": "Accepted: committed, delivery queued",
@@ -230,14 +236,7 @@ def _message_operation(operation_id, summary, description, ok_description, ok_sc
         "answered with HTTP 400 and the envelope's status.",
         "tags": ["messages"],
         "security": [],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/MessageRequest"}},
-                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/MessageRequestForm"}},
-                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/MessageRequestForm"}},
-            },
-        },
+        "requestBody": _request_body("MessageRequest"),
         "responses": {
             "200": {"description": ok_description, "content": {"application/json": {"schema": ok_schema}}},
             "400": _error(describe_codes(*MESSAGE_ERROR_CODES)),
