@@ -35,6 +35,11 @@ def is_limited(*, verified):
     return not verified
 
 
+def limited_sql(verified):
+    """is_limited as an SQL condition on the boolean column `verified` (a statement that decides it in the database)."""
+    return f"NOT {verified}"
+
+
 def daily_limit(*, verified):
     """Messages per UTC day for a channel, or None for unlimited."""
     return settings.CHANNEL_DAILY_LIMIT if is_limited(verified=verified) else None
@@ -50,13 +55,18 @@ LIMITED_CHANNELS = {"is_verified": False}  # the same rule as a queryset filter 
 # --- taking a unit ---
 
 
-def take_sql(*, only_if=None):
+def take_sql(*, only_if=None, channel="%(channel)s", source=None):
     """One atomic statement taking a unit of today's quota if any is left (RETURNING count), else no row.
 
     Parameters: %(channel)s, %(day)s, %(limit)s (see `take_params`). `only_if`, an SQL condition, lets
-    the statement take nothing at all (for example an unlimited channel inside a larger statement).
+    the statement take nothing at all (for example an unlimited channel inside a larger statement);
+    `channel` and `source` take the channel from another part of that statement instead of %(channel)s.
     """
-    row = "VALUES (%(channel)s, %(day)s, 1)" if only_if is None else f"SELECT %(channel)s, %(day)s, 1 WHERE {only_if}"
+    if only_if is None and source is None:
+        row = f"VALUES ({channel}, %(day)s, 1)"
+    else:
+        row = f"SELECT {channel}, %(day)s, 1" + (f" FROM {source}" if source else "") + (
+            f" WHERE {only_if}" if only_if else "")
     return f"""
 INSERT INTO {_COUNT_TABLE} (channel_id, day, count) {row}
 ON CONFLICT (channel_id, day) DO UPDATE SET count = {_COUNT_TABLE}.count + 1

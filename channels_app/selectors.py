@@ -29,26 +29,28 @@ class SendContext:
     blacklisted: bool
 
 
-def _send_context_sql():
+def send_context_sql():
+    """The SELECT behind channel_send_context, named parameters %(to)s and %(token)s, SendContext's columns.
+
+    Also a part of the send's one statement on PostgreSQL (messaging/services.py).
+    """
     channel = Channel._meta.db_table
     user = AppUser._meta.db_table
     blacklist = BlacklistEntry._meta.db_table
     return f"""
-SELECT c.id, c.secret_digest, c.is_verified, c.is_blocked, o.is_blocked, r.id, r.is_blocked,
-       EXISTS (SELECT 1 FROM {blacklist} b WHERE b.user_id = r.id AND b.channel_id = c.id)
+SELECT c.id AS channel_id, c.secret_digest, c.is_verified AS channel_verified, c.is_blocked AS channel_blocked,
+       o.is_blocked AS owner_blocked, r.id AS recipient_id, r.is_blocked AS recipient_blocked,
+       EXISTS (SELECT 1 FROM {blacklist} b WHERE b.user_id = r.id AND b.channel_id = c.id) AS blacklisted
 FROM {channel} c
 JOIN {user} o ON o.id = c.owner_id
-LEFT JOIN {user} r ON r.token = %s
-WHERE c.token = %s
+LEFT JOIN {user} r ON r.token = %(to)s
+WHERE c.token = %(token)s
 """
 
 
-def channel_send_context(*, channel_token, recipient_token):
-    """The channel (with its owner) named by channel_token and the recipient, or None if no such channel."""
-    with connection.cursor() as cursor:
-        cursor.execute(_send_context_sql(), [recipient_token, channel_token])
-        row = cursor.fetchone()
-    if row is None:
+def send_context_from_row(row):
+    """A SendContext from send_context_sql()'s columns (None for no row, or a row without a channel)."""
+    if row is None or row[0] is None:
         return None
     return SendContext(
         channel_id=row[0],
@@ -60,6 +62,15 @@ def channel_send_context(*, channel_token, recipient_token):
         recipient_blocked=bool(row[6]),
         blacklisted=bool(row[7]),
     )
+
+
+def channel_send_context(*, channel_token, recipient_token):
+    """The channel (with its owner) named by channel_token and the recipient, or None if no such channel."""
+    with connection.cursor() as cursor:
+        cursor.execute(send_context_sql(), {"to": recipient_token, "token": channel_token})
+        return send_context_from_row(cursor.fetchone())
+
+
 _TOKEN_RE = re.compile(r"c_[0-9a-f]{40}")
 
 

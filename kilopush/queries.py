@@ -14,3 +14,26 @@ def count_subquery(queryset, field):
         .values("n")
     )
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def hot_cursor():
+    """A cursor for a hot path's plain SQL (the send, the delivery claim and record).
+
+    On PostgreSQL it binds parameters on the server, so psycopg prepares a statement once it has
+    run `prepare_threshold` (5) times on a connection and PostgreSQL stops parsing and planning
+    it on every call: for the send's one statement, planning cost more than running it. Elsewhere,
+    or with DB_PREPARED_STATEMENTS off (a pooler that cannot keep prepared statements, such as
+    PgBouncer before 1.21 in transaction mode), it is Django's own cursor. Either way it is
+    Django's cursor wrapper: the same errors, transactions, health check and query logging.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        return connection.cursor()
+    import psycopg
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))

@@ -164,6 +164,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint("DB_CONNECT_TIMEOUT", 5)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot paths' statements are prepared on each connection (kilopush.queries.hot_cursor): psycopg
+# prepares a server-side bound statement on its 5th run (Django's other cursors bind on the client
+# and never prepare).
+DB_PREPARED_STATEMENTS = envbool("DB_PREPARED_STATEMENTS", True)
+if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: cache (rate limits) and Celery broker. Unset = embedded mode.

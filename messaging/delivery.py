@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from channels_app.selectors import channel_logo_url
 from kilopush import metrics
+from kilopush.queries import hot_cursor
 from users_app.models import Device
 
 from .models import Delivery, Message
@@ -62,7 +63,7 @@ def claim(message_id, *, limit=None, now=None):
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         # One statement: pick (skipping rows other workers hold) and mark, on the latency path.
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(_CLAIM_PG_SQL, {"message": message_id, "limit": limit, "now": now})
             ids = [row[0] for row in cursor.fetchall()]
     else:
@@ -288,7 +289,7 @@ def record(deliveries, results, *, now=None):
             when(delivery.claimed_at),
         ))
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.executemany(_RECORD_SQL, rows)
         for delivery in deliveries:
             result = results[delivery.pk]

@@ -5,9 +5,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from channels_app.selectors import channel_send_context
+from channels_app.selectors import channel_send_context, send_context_from_row, send_context_sql
 from channels_app import quota
 from kilopush import crypto, metrics
+from kilopush.queries import hot_cursor
 from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReused, InvalidValue, Throttled
 from stream_app import wake as stream_wake
 from stream_app.models import InboxEvent
@@ -23,16 +24,37 @@ logger = logging.getLogger(__name__)
 FORBIDDEN = "Invalid channel token or secret"  # unknown token, wrong secret, another channel's message: one answer
 
 # The hot path writes in plain SQL: the ORM's per-query overhead was most of a send's cost.
-_DEVICES_WHERE = f"""
+def _devices_where(recipient):
+    """The devices a message to `recipient` (an SQL expression) is pushed to."""
+    return f"""
 FROM {Device._meta.db_table} d
-WHERE d.user_id = %(recipient)s AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
+WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{p}'" for p in Device.PUSH_PLATFORMS)})
   AND d.push_token <> ''
   AND (d.platform <> '{Device.WEB}' OR (d.web_auth <> '' AND COALESCE(%(important)s, TRUE)))
 """  # browsers must show every push, so silent (important=false) messages get no Web Push
+
+
+_DEVICES_WHERE = _devices_where("%(recipient)s")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
-_MESSAGE_VALUES = "%(recipient)s, %(channel)s, %(text)s, %(url)s, %(important)s, " \
-    f"EXISTS (SELECT 1 {_DEVICES_WHERE}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
+
+
+def _message_values(recipient, channel):
+    return f"{recipient}, {channel}, %(text)s, %(url)s, %(important)s, " \
+        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
+
+
+def _insert_deliveries(message):
+    """INSERT ... SELECT of one queued delivery per device of the message's recipient, from `message` (id, recipient_id)."""
+    return f"""
+INSERT INTO {Delivery._meta.db_table}
+    (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
+SELECT {message}.id, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s
+FROM {message}, LATERAL (SELECT d.id {_devices_where(f"{message}.recipient_id")}) d
+"""
+
+
+_MESSAGE_VALUES = _message_values("%(recipient)s", "%(channel)s")
 # With an Idempotency-Key, a concurrent duplicate waits for the first one's commit, then inserts nothing.
 _ON_KEY_CONFLICT = "ON CONFLICT (channel_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 _INSERT_MESSAGE_SQL = f"""
@@ -46,7 +68,7 @@ INSERT INTO {Delivery._meta.db_table}
     (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
 SELECT %(message)s, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s {_DEVICES_WHERE}
 """
-# PostgreSQL: quota, message and deliveries in one atomic statement (one round trip, no BEGIN/COMMIT).
+# PostgreSQL, after the send context was read: quota, message and deliveries in one atomic statement.
 _STORE_PG_SQL = f"""
 WITH quota AS (
     {quota.take_sql(only_if="%(limited)s")}
@@ -55,11 +77,8 @@ WITH quota AS (
     SELECT {_MESSAGE_VALUES}
     WHERE NOT %(limited)s OR EXISTS (SELECT 1 FROM quota)
     {{on_conflict}}
-    RETURNING id
-), deliveries AS (
-    INSERT INTO {Delivery._meta.db_table}
-        (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
-    SELECT message.id, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s FROM message, ({_DEVICES_WHERE.replace("FROM", "SELECT d.id FROM", 1)}) d
+    RETURNING id, recipient_id
+), deliveries AS ({_insert_deliveries("message")}
     RETURNING 1
 )
 SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
@@ -68,6 +87,30 @@ _STORE_PG_KEYED_SQL = _STORE_PG_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
 _INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
+# PostgreSQL, a send without Idempotency-Key or replace (nearly all of them): the send context is read
+# and, if every check passes, the quota, the message and its deliveries are written, in one statement
+# and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
+# tells nothing about the secret). The checks' order and answers stay in Python (`_refuse_sender`,
+# `_refuse_delivery`), read from the context columns the statement returns first.
+_SEND_PG_SQL = f"""
+WITH context AS ({send_context_sql()}
+), ok AS (
+    SELECT channel_id, recipient_id, channel_verified FROM context
+    WHERE secret_digest = %(digest)s AND recipient_id IS NOT NULL
+      AND NOT (channel_blocked OR owner_blocked OR recipient_blocked OR blacklisted)
+), quota AS (
+    {quota.take_sql(channel="ok.channel_id", source="ok", only_if=quota.limited_sql("ok.channel_verified"))}
+), message AS (
+    INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
+    SELECT {_message_values("ok.recipient_id", "ok.channel_id")}
+    FROM ok WHERE NOT ({quota.limited_sql("ok.channel_verified")}) OR EXISTS (SELECT 1 FROM quota)
+    RETURNING id, recipient_id
+), deliveries AS ({_insert_deliveries("message")}
+    RETURNING 1
+)
+SELECT context.*, (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
+FROM (SELECT 1) AS one LEFT JOIN context ON TRUE
+"""
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
@@ -84,36 +127,17 @@ def message_send(*, request):
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
     """
+    if connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None:
+        return _send_in_one_statement(request)
     context = channel_send_context(channel_token=request.token, recipient_token=request.to)
-    if context is None or not crypto.digests_match(request.secret, context.secret_digest):
-        raise Forbidden(FORBIDDEN)
-    if context.recipient_id is None:
-        raise InvalidValue("Unknown recipient")
+    _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
     collapse_id = ""
     if request.replace is not None:
         collapse_id = _collapse_key_of(request.replace, channel_id=context.channel_id, recipient_id=context.recipient_id)
-    if context.channel_blocked or context.owner_blocked:
-        raise Blocked("This channel is blocked")
-    if context.recipient_blocked:
-        raise Blocked("The recipient is blocked")
-    if context.blacklisted:
-        raise Blacklisted()
+    _refuse_delivery(context)
 
     now = timezone.now()
-    when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
-    params = {
-        "recipient": context.recipient_id,
-        "channel": context.channel_id,
-        "text": request.message,
-        "url": request.url,
-        "important": request.important,
-        "now": when(now),
-        "idempotency_key": request.idempotency_key,
-        "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
-        "collapse_id": collapse_id,
-        **quota.take_params(channel_id=context.channel_id, now=now),
-        "limited": quota.is_limited(verified=context.channel_verified),
-    }
+    params = _store_params(request, now=now, context=context, collapse_id=collapse_id)
     limit = quota.daily_limit(verified=context.channel_verified)
     if request.idempotency_key is not None or request.replace is not None:
         message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
@@ -123,6 +147,66 @@ def message_send(*, request):
         message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
     else:
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
+    return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
+
+
+def _refuse_sender(context, secret_ok):
+    """4003 for an unknown channel or a wrong secret, then 4005 for an unknown recipient."""
+    if context is None or not secret_ok:
+        raise Forbidden(FORBIDDEN)
+    if context.recipient_id is None:
+        raise InvalidValue("Unknown recipient")
+
+
+def _refuse_delivery(context):
+    """4023 for a blocked channel, owner or recipient, then 4024 for a recipient who blacklisted the channel."""
+    if context.channel_blocked or context.owner_blocked:
+        raise Blocked("This channel is blocked")
+    if context.recipient_blocked:
+        raise Blocked("The recipient is blocked")
+    if context.blacklisted:
+        raise Blacklisted()
+
+
+def _store_params(request, *, now, context=None, collapse_id=""):
+    when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
+    params = {
+        "text": request.message,
+        "url": request.url,
+        "important": request.important,
+        "now": when(now),
+        "idempotency_key": request.idempotency_key,
+        "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
+        "collapse_id": collapse_id,
+        "day": quota.utc_today(now),
+        "limit": settings.CHANNEL_DAILY_LIMIT,
+    }
+    if context is not None:
+        params.update(quota.take_params(channel_id=context.channel_id, now=now))
+        params.update(recipient=context.recipient_id, limited=quota.is_limited(verified=context.channel_verified))
+    return params
+
+
+def _send_in_one_statement(request):
+    """PostgreSQL, no Idempotency-Key, no replace: the whole send in _SEND_PG_SQL (one round trip)."""
+    now = timezone.now()
+    params = {**_store_params(request, now=now), "to": request.to, "token": request.token,
+              "digest": crypto.digest(request.secret)}
+    with hot_cursor() as cursor:
+        cursor.execute(_SEND_PG_SQL, params)
+        row = cursor.fetchone()
+    context = send_context_from_row(row[:8])
+    message_id, count, deliveries = row[8:]
+    if message_id is None:
+        # Nothing stored: a check refused it (in the published order), else the quota was exhausted.
+        _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
+        _refuse_delivery(context)
+    return _accepted(context, message_id, count, deliveries,
+                     limit=quota.daily_limit(verified=context.channel_verified), now=now)
+
+
+def _accepted(context, message_id, count, deliveries, *, limit, now):
+    """The answer to a stored send (4029 if the quota refused it), and the nudge after the commit."""
     headers = {}
     if limit is not None:
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)

@@ -65,10 +65,12 @@ def test_a_failed_insert_does_not_count(send, valid_fields, channel, monkeypatch
     # commits) after the quota was taken: the whole send rolls back.
     from messaging import services
 
-    broken = services._STORE_PG_SQL.replace("SELECT message.id, d.id,", "SELECT message.id, d.id + 1000000000,")
-    assert broken != services._STORE_PG_SQL
-    monkeypatch.setattr(services, "_STORE_PG_SQL", broken)
+    for name in ("_SEND_PG_SQL", "_STORE_PG_SQL", "_STORE_PG_KEYED_SQL"):  # the one-statement send, and with a key
+        broken = getattr(services, name).replace("SELECT message.id, d.id,", "SELECT message.id, d.id + 1000000000,")
+        assert broken != getattr(services, name)
+        monkeypatch.setattr(services, name, broken)
     assert send(valid_fields).status_code == 500
+    assert send(valid_fields, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 500
     assert ChannelDailyCount.objects.get(channel=channel).count == 10
     assert not Message.objects.exists()
 
