@@ -164,6 +164,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint("DB_CONNECT_TIMEOUT", 5)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, with a health check that costs no round trip (kilopush/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "kilopush.postgresql"
 # The hot paths' statements are prepared on each connection (kilopush.queries.hot_cursor): psycopg
 # prepares a server-side bound statement on its 5th run (Django's other cursors bind on the client
 # and never prepare).

@@ -62,3 +62,22 @@ def test_the_send_api_recovers_on_its_own_when_the_database_returns(web, databas
     assert answers == [200] * 6
     assert http("GET", web.url + "/healthz")[0] == 200
     assert Message.objects.count() == 6
+
+
+def test_sends_succeed_after_postgresql_terminated_every_kept_connection(web, database_link, valid_fields):
+    """A restart or an operator's pg_terminate_backend: the health check finds the dead connections
+    (kilopush/postgresql/base.py, no round trip while they are well) and every worker reconnects."""
+    from django.db import connection
+
+    answers = [post_send(web, valid_fields)[1]["response"]["status"] for _ in range(6)]
+    assert answers == [200] * 6
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        assert cursor.fetchone()[0] >= 1
+    time.sleep(0.2)  # the goodbyes reach the web workers' sockets
+    answers = [post_send(web, valid_fields)[1]["response"]["status"] for _ in range(6)]
+    assert answers == [200] * 6
+    assert Message.objects.count() == 12
