@@ -289,7 +289,7 @@ def queue_depth(db_url, redis_client, queue):
 
 def clear_messages(db_url, redis_client, queue):
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE messaging_delivery, messaging_message")
+        conn.execute("TRUNCATE messaging_delivery, messaging_message CASCADE")  # and the reports that name them
     redis_client.delete(queue)
 
 
@@ -422,7 +422,9 @@ def platform_phases(args, phases):
             out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir)
             clear_messages(db_url, redis_client, queue)
             out["profile"] = run_profile(env, fixtures, args.quick)
-            out["accept"]["pgbench_same_sql"] = pgbench(db_url, out["profile"].pop("send_sql"), seconds, 16, work_dir)
+            send_sql = out["profile"].pop("send_sql")
+            out["accept"]["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
+            out["accept"]["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
             out["accept"]["send_to_pgbench_ratio"] = round(
                 out["accept"]["send_200"]["rps"] / out["accept"]["pgbench_same_sql"]["tps"], 3)
             clear_messages(db_url, redis_client, queue)
@@ -558,12 +560,16 @@ def run_profile(env, fixtures, quick):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def pgbench(db_url, statements, seconds, clients, work_dir):
-    """The ceiling: the statements of one send, replayed by pgbench with the same concurrency."""
+def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple"):
+    """The ceiling: the statements of one send, replayed by pgbench with the same concurrency.
+
+    mode "simple" sends each statement as text to be parsed and planned, as the send API does;
+    "prepared" parses it once per connection (what server-side prepared statements would save).
+    """
     script = work_dir / "send.sql"
     script.write_text("".join(" ".join(sql.split()) + ";\n" for sql in statements))
-    out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script),
-                          db_url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(seconds),
+                          "-f", str(script), db_url], capture_output=True, text=True, check=True).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = re.search(r"latency average = ([\d.]+) ms", out)
     return {"tps": round(tps, 1), "latency_avg_ms": float(latency.group(1)) if latency else None,
@@ -604,7 +610,11 @@ def print_table(r):
                      f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
         if "pgbench_same_sql" in a:
             rows.append(("ceiling: pgbench, a send's SQL, 16 clients", f"{a['pgbench_same_sql']['tps']} sends/s",
-                         f"send / pgbench {a['send_to_pgbench_ratio']}"))
+                         f"send / pgbench {a['send_to_pgbench_ratio']}, {a['pgbench_same_sql']['statements_per_send']}"
+                         " statement(s) per send"))
+            if "pgbench_same_sql_prepared" in a:
+                rows.append(("ceiling: the same, prepared (pgbench -M prepared)",
+                             f"{a['pgbench_same_sql_prepared']['tps']} sends/s", ""))
     if "profile" in r:
         p = r["profile"]
         rows.append(("in-process CPU per call: send / bare", f"{p['send']['cpu_per_call_ms']} ms",
