@@ -282,7 +282,7 @@ PUSH_PROVIDER_IOS = envchoice("PUSH_PROVIDER_IOS", "apns", ("apns", "log"))
 FCM_CREDENTIALS = os.getenv("FCM_CREDENTIALS", "")  # service-account JSON: project_id and token_uri used as given
 FCM_ENDPOINT = os.getenv("FCM_ENDPOINT", "https://fcm.googleapis.com").rstrip("/")
 FCM_TIMEOUT = envfloat("FCM_TIMEOUT", 10.0)
-FCM_CONCURRENCY = envint("FCM_CONCURRENCY", 64)  # parallel HTTP/1.1 requests (and kept connections) per worker process
+FCM_CONCURRENCY = envint("FCM_CONCURRENCY", 100)  # parallel HTTP/1.1 requests (and kept connections) per worker process: a whole batch at once
 
 APNS_KEY = os.getenv("APNS_KEY", "")  # path to the .p8 signing key
 APNS_KEY_ID = os.getenv("APNS_KEY_ID", "")

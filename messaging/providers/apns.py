@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import ssl
-import threading
 import uuid
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ from aioapns.connection import APNsTLSClientProtocol
 
 from users_app.push_tokens import push_token_problem
 
-from .base import Provider, Result, parse_retry_after
+from .base import LoopThread, Provider, Result, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -146,20 +145,6 @@ def request_for(push, topic):
     )
 
 
-class _LoopThread:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="apns-loop", daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine, timeout):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=2)
-
-
 async def _ignore_error(request, result):
     """aioapns logs every refusal at ERROR; ours are mapped and logged by result_from_answer."""
 
@@ -177,7 +162,7 @@ class APNsProvider(Provider):
         self.timeout = timeout
         self.max_connections = max_connections
         self.clients = {}
-        self._loop = _LoopThread()
+        self._loop = LoopThread("apns-loop")
 
     def _ssl_context(self):
         context = ssl.create_default_context()

@@ -1,6 +1,8 @@
 """The one provider interface: `send(pushes) -> list[Result]`, errors come back as data."""
 
+import asyncio
 import enum
+import threading
 from concurrent.futures import wait
 from dataclasses import dataclass
 
@@ -125,3 +127,19 @@ class ThreadPoolProvider(Provider):
             else:
                 results.append(Result.retry(f"{self.label} timeout"))
         return results
+
+
+class LoopThread:
+    """One asyncio event loop in a daemon thread, for a provider whose client is async (APNs, FCM)."""
+
+    def __init__(self, name):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine, timeout):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=2)

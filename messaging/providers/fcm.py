@@ -1,22 +1,23 @@
-"""FCM HTTP v1 through pyfcm, with one attempt per request: retries are the pipeline's decision.
+"""FCM HTTP v1: pyfcm builds the payloads and holds the OAuth token; aiohttp posts them.
 
-pyfcm's own send_request sleeps on Retry-After and calls itself again (a 429 loops for ever)
-and its default adapter retries 503s with backoff for minutes; so requests go out through
-an adapter without retries, once, and every answer is mapped in `result_from_response`.
+FCM has no batch call, so the cost per push is one HTTP request: the requests go out on one
+event loop thread per worker process over kept-alive connections (at most FCM_CONCURRENCY),
+which costs a fifth of the CPU per push of a thread and a requests session per push
+(`python -m bench.push_clients`). One attempt per request: retries are the pipeline's decision
+(pyfcm's own send_request sleeps on Retry-After and calls itself again, and its async path
+opens a connection per push), and every answer is mapped in `result_from_response`.
 """
 
+import asyncio
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 import google.auth.transport.requests
-import requests
 from pyfcm import FCMNotification
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from .base import Result, ThreadPoolProvider, parse_retry_after
+from .base import LoopThread, Provider, Result, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +75,10 @@ class _TokenRequest(google.auth.transport.requests.Request):
 
 
 class FCMClient(FCMNotification):
-    """pyfcm pointed at FCM_ENDPOINT, sharing one OAuth token between threads, one attempt per post."""
+    """pyfcm pointed at FCM_ENDPOINT: its payload building, and one OAuth token shared by every push."""
 
-    def __init__(self, *, credentials_file, endpoint, timeout, pool_size):
-        adapter = HTTPAdapter(
-            pool_connections=2,
-            pool_maxsize=pool_size,
-            max_retries=Retry(total=0, read=False, redirect=False, respect_retry_after_header=False),
-        )
-        super().__init__(service_account_file=credentials_file, adapter=adapter)
+    def __init__(self, *, credentials_file, endpoint, timeout):
+        super().__init__(service_account_file=credentials_file)
         self.FCM_END_POINT_BASE = endpoint.rstrip("/") + "/v1/projects"
         self.timeout = timeout
         self._token_lock = threading.Lock()
@@ -97,16 +93,12 @@ class FCMClient(FCMNotification):
                 self.credentials.refresh(self._token_request)
             return self.credentials.token
 
-    def post(self, payload):
-        """One POST to messages:send; on a 401 the token is renewed once (that is not a resend)."""
-        response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=(CONNECT_TIMEOUT, self.timeout))
-        if response.status_code == 401:
-            self._stale_token = self.credentials.token
-            self.thread_local.token_expiry = 0
-            response = self.requests_session.post(
-                self.fcm_end_point, data=payload, timeout=(CONNECT_TIMEOUT, self.timeout)
-            )
-        return response
+    def renewed_token(self, refused):
+        """A fresh token after a 401 on `refused`; concurrent 401s on the same token renew it once."""
+        with self._token_lock:
+            if self.credentials.token == refused:
+                self._stale_token = refused
+        return self._get_access_token()
 
 
 def _android(push, config):
@@ -139,34 +131,77 @@ def message_fields(push):
     }
 
 
-class FCMProvider(ThreadPoolProvider):
+class FCMProvider(Provider):
+    """FCM HTTP v1 over kept-alive aiohttp connections, on one event loop thread per worker process."""
+
     name = "fcm"
-    label = "FCM"
-    connect_timeout = CONNECT_TIMEOUT
 
-    def __init__(self, *, credentials_file, endpoint, timeout=10.0, concurrency=16):
-        self.client = FCMClient(
-            credentials_file=credentials_file, endpoint=endpoint, timeout=timeout, pool_size=concurrency
-        )
+    def __init__(self, *, credentials_file, endpoint, timeout=10.0, concurrency=64):
+        self.client = FCMClient(credentials_file=credentials_file, endpoint=endpoint, timeout=timeout)
         self.timeout = timeout
-        # Threads live as long as the provider, so each keeps its HTTP connection open between batches.
-        self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fcm")
+        self.concurrency = concurrency
+        self._session = None
+        self._loop = LoopThread("fcm-loop")
 
-    def _send_one(self, push):
+    def _http(self):
+        if self._session is None:  # made on the loop: aiohttp binds a session to the loop that made it
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=60),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self.timeout),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def _post(self, payload, token):
+        headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        async with self._http().post(self.client.fcm_end_point, data=payload, headers=headers) as response:
+            return response.status, await response.read(), response.headers
+
+    async def _send_one(self, push, token):
         try:
             payload = self.client.parse_payload(**message_fields(push))
         except Exception as exc:
             return Result.rejected(f"FCM payload: {exc}")
         try:
-            response = self.client.post(payload)
-        except requests.Timeout:
+            status, body, headers = await self._post(payload, token)
+            if status == 401:  # the token expired or was revoked: renew it once (that is not a resend)
+                token = await asyncio.to_thread(self.client.renewed_token, token)
+                status, body, headers = await self._post(payload, token)
+        except asyncio.TimeoutError:
             return Result.retry("FCM timeout")
-        except requests.RequestException as exc:
+        except aiohttp.ClientError as exc:
             return Result.retry(f"FCM connection: {exc.__class__.__name__}")
         except Exception as exc:  # OAuth token endpoint down or credentials refused
             logger.error("FCM could not get an access token: %s", exc)
             return Result.retry(f"FCM access token: {exc.__class__.__name__}")
-        return result_from_response(response.status_code, response.content, response.headers)
+        return result_from_response(status, body, headers)
+
+    async def _send_all(self, pushes, token):
+        return await asyncio.gather(*(self._send_one(push, token) for push in pushes))
+
+    def send(self, pushes):
+        if not pushes:
+            return []
+        try:
+            token = self.client._get_access_token()
+        except Exception as exc:  # OAuth token endpoint down or credentials refused
+            logger.error("FCM could not get an access token: %s", exc)
+            return [Result.retry(f"FCM access token: {exc.__class__.__name__}")] * len(pushes)
+        # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
+        rounds = 1 + len(pushes) // max(self.concurrency, 1)
+        future = asyncio.run_coroutine_threadsafe(self._send_all(pushes, token), self._loop.loop)
+        try:
+            return future.result((CONNECT_TIMEOUT + self.timeout) * rounds + 5)
+        except TimeoutError:
+            future.cancel()
+            return [Result.retry("FCM not sent in time")] * len(pushes)
 
     def close(self):
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        async def _close():
+            if self._session is not None:
+                await self._session.close()
+
+        try:
+            self._loop.run(_close(), timeout=2)
+        finally:
+            self._loop.stop()

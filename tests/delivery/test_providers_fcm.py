@@ -71,6 +71,23 @@ def test_it_gets_one_oauth_token_from_the_token_uri_for_many_pushes(push_setting
     assert fcm.token_requests - before == 1
 
 
+def test_a_401_renews_the_token_once_and_posts_again(push_settings, fcm):
+    send_one(fcm, ["ok"])  # the provider holds a token now
+    before = fcm.token_requests
+    fcm.script.set_outcomes("fcm-token-1", ["provider_token", "ok"])
+    fcm.script.set_outcomes("fcm-token-2", ["provider_token", "ok"])
+    results = get_provider("android").send([push(), push(delivery_id=2, token="fcm-token-2")])
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+    assert fcm.token_requests - before == 1  # two 401s on the same token: one renewal
+    assert [p["answer"] for p in fcm.script.pushes if p["token"] == "fcm-token-1"][-2:] == ["provider_token", "ok"]
+
+
+def test_a_401_after_renewing_is_retried_later_not_looped(push_settings, fcm):
+    result = send_one(fcm, ["provider_token", "provider_token", "ok"])
+    assert result.outcome is Outcome.RETRY
+    assert [p["answer"] for p in fcm.script.pushes] == ["provider_token", "provider_token"]
+
+
 def test_refused_credentials_are_retried_and_logged(push_settings, fcm, fake_files, caplog):
     from tests.fakes.fcm import FakeFCM
 
