@@ -319,9 +319,13 @@ def wait_for_arrivals(controls, count, timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the benchmark)")
+    parser.add_argument("--load-runs", type=int, default=None,
+                        help="runs of the 80%% load (default 5, --quick 1); the target: 4 of 5 flat with p99 < 1 s")
     parser.add_argument("--only", choices=PHASES, action="append",
                         help="run only this phase (repeatable); default: all of them")
     args = parser.parse_args(argv)
+    if args.load_runs is None:
+        args.load_runs = 1 if args.quick else 5
     phases = args.only or PHASES
     report = {
         "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -486,57 +490,19 @@ def platform_phases(args, phases):
                 "p99_ms": round(percentile(values, 0.99), 1)}
 
         # The platform's maximum accept rate is taken with the worker delivering (production
-        # shape: both share the machine); the open-loop load then runs at 80% of it.
-        recipients_body = {**send_body, "to": fixtures["recipients"][1]}
-        max_with_delivery = wrk(base + "/v1/messages/send", recipients_body, seconds, 16, work_dir)
-        drain_deadline = time.monotonic() + 120
-        while queue_depth(db_url, redis_client, queue)[0] and time.monotonic() < drain_deadline:
-            time.sleep(0.5)
-        clear_messages(db_url, redis_client, queue)
-        control(controls, "/_fake/reset", {})
-        target = round(max_with_delivery["rps"] * 0.8)
-        depth_samples = []
-
-        async def load_and_sample():
-            stop = asyncio.Event()
-
-            async def sample():
-                started = time.time()
-                while not stop.is_set():
-                    pending, queued = await asyncio.to_thread(queue_depth, db_url, redis_client, queue)
-                    depth_samples.append((round(time.time() - started, 2), pending, queued))
-                    await asyncio.sleep(0.5)
-
-            sampler = asyncio.create_task(sample())
-            load_bodies = [bodies[i % len(bodies)] for i in range(target * load_seconds)]
-            out = await run_at_rate("127.0.0.1", port, "/v1/messages/send", load_bodies, rate=target,
-                                    duration=load_seconds, connections=64)
-            stop.set()
-            await sampler
-            return out
-
+        # shape: both share the machine); the open-loop load then runs at 80% of it. Repeated:
+        # the target is met when the queue stays flat and p99 < 1 s in 4 runs of 5.
         roles = {"web (gunicorn)": web.pids(), "celery worker": worker.pids(),
                  "FCM/APNs stand-ins": [p for fake in fakes for p in fake.pids()]}
-        cpu_before, cpu_started = cpu_seconds_by_role(roles), time.monotonic()
-        results = asyncio.run(load_and_sample())
-        cpu_at_load = cpu_split(cpu_before, cpu_seconds_by_role(roles), time.monotonic() - cpu_started)
-        accepted_count = sum(1 for r in results if r[2] == 200)
-        values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
-        half = [pending for t, pending, _ in depth_samples if t >= load_seconds / 2]
-        loaded = {
-            "max_accept_rps_with_worker": max_with_delivery["rps"],
-            "target_rps": target,
-            "achieved_rps": round(accepted_count / load_seconds, 1),
-            "errors": sum(1 for r in results if r[2] != 200),
-            "accept_p50_ms": round(percentile([r[1] * 1000 for r in results], 0.5), 1),
-            "accept_p99_ms": round(percentile([r[1] * 1000 for r in results], 0.99), 1),
-            "provider_p50_ms": round(percentile(values, 0.5), 1) if values else None,
-            "provider_p99_ms": round(percentile(values, 0.99), 1) if values else None,
-            "undelivered": missing,
-            "queue_depth_second_half_max": max(half) if half else None,
-            "queue_depth_second_half_first_last": [half[0], half[-1]] if half else None,
-            "cpu_cores_by_role": cpu_at_load,
-            "queue_depth_samples": depth_samples,
+        runs = [load_at_80_percent(base, port, send_body, fixtures, bodies, controls, roles, db_url, redis_client,
+                                   queue, seconds, load_seconds, work_dir)
+                for _ in range(args.load_runs)]
+        loaded = {**runs[-1], "runs": runs, "runs_meeting_target": sum(1 for r in runs if r["meets_target"])}
+        loaded["processes"] = {  # the Procfile's commands with the defaults (sh, then the master or main process)
+            "gunicorn_workers": len(web.pids()) - 2,
+            "gunicorn_threads": int(env.get("WEB_THREADS", "8")),
+            "web_nice": int(env.get("WEB_NICE", "10")),
+            "celery_pool_processes": len(worker.pids()) - 2,
         }
         memory = {
             "web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1),
@@ -548,6 +514,81 @@ def platform_phases(args, phases):
 
     out.update(latency_idle=idle, latency_at_80_percent=loaded, memory=memory)
     return out
+
+
+def queue_slope(samples):
+    """Least-squares growth of the queue (deliveries per second) over (time, depth) samples."""
+    if len(samples) < 2:
+        return 0.0
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_d = sum(d for _, d in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (d - mean_d) for t, d in samples) / var if var else 0.0
+
+
+def load_at_80_percent(base, port, send_body, fixtures, bodies, controls, roles, db_url, redis_client, queue,
+                       seconds, load_seconds, work_dir):
+    """One run: the maximum accept rate with the worker delivering (wrk), then 80% of it, open loop.
+
+    The queue is flat when, over the second half of the load, it grew by less than half a second
+    of the offered load (least squares) and never held more than one second of it.
+    """
+    recipients_body = {**send_body, "to": fixtures["recipients"][1]}
+    max_with_delivery = wrk(base + "/v1/messages/send", recipients_body, seconds, 16, work_dir)
+    drain_deadline = time.monotonic() + 120
+    while queue_depth(db_url, redis_client, queue)[0] and time.monotonic() < drain_deadline:
+        time.sleep(0.5)
+    clear_messages(db_url, redis_client, queue)
+    control(controls, "/_fake/reset", {})
+    target = round(max_with_delivery["rps"] * 0.8)
+    depth_samples = []
+
+    async def load_and_sample():
+        stop = asyncio.Event()
+
+        async def sample():
+            started = time.time()
+            while not stop.is_set():
+                pending, queued = await asyncio.to_thread(queue_depth, db_url, redis_client, queue)
+                depth_samples.append((round(time.time() - started, 2), pending, queued))
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample())
+        load_bodies = [bodies[i % len(bodies)] for i in range(target * load_seconds)]
+        out = await run_at_rate("127.0.0.1", port, "/v1/messages/send", load_bodies, rate=target,
+                                duration=load_seconds, connections=64)
+        stop.set()
+        await sampler
+        return out
+
+    cpu_before, cpu_started = cpu_seconds_by_role(roles), time.monotonic()
+    results = asyncio.run(load_and_sample())
+    cpu_at_load = cpu_split(cpu_before, cpu_seconds_by_role(roles), time.monotonic() - cpu_started)
+    accepted_count = sum(1 for r in results if r[2] == 200)
+    values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
+    half = [(t, pending) for t, pending, _ in depth_samples if t >= load_seconds / 2]
+    growth = queue_slope(half) * load_seconds / 2
+    flat = bool(half) and growth < target * 0.5 and max(d for _, d in half) <= target
+    p99 = round(percentile(values, 0.99), 1) if values else None
+    return {
+        "max_accept_rps_with_worker": max_with_delivery["rps"],
+        "target_rps": target,
+        "achieved_rps": round(accepted_count / load_seconds, 1),
+        "errors": sum(1 for r in results if r[2] != 200),
+        "accept_p50_ms": round(percentile([r[1] * 1000 for r in results], 0.5), 1),
+        "accept_p99_ms": round(percentile([r[1] * 1000 for r in results], 0.99), 1),
+        "provider_p50_ms": round(percentile(values, 0.5), 1) if values else None,
+        "provider_p99_ms": p99,
+        "undelivered": missing,
+        "queue_depth_second_half_max": max(d for _, d in half) if half else None,
+        "queue_depth_second_half_first_last": [half[0][1], half[-1][1]] if half else None,
+        "queue_growth_second_half": round(growth, 1),
+        "queue_flat": flat,
+        "meets_target": flat and p99 is not None and p99 < 1000 and not missing,
+        "cpu_cores_by_role": cpu_at_load,
+        "queue_depth_samples": depth_samples,
+    }
 
 
 def run_profile(env, fixtures, quick):
@@ -631,12 +672,28 @@ def print_table(r):
         i, l = r["latency_idle"], r["latency_at_80_percent"]
         rows += [
             ("accept-to-provider idle (p50 target < 20 ms)", f"p50 {i['p50_ms']} ms", f"p99 {i['p99_ms']} ms"),
-            ("max accept with the worker delivering", f"{l['max_accept_rps_with_worker']} req/s", ""),
-            (f"at 80% load ({l['target_rps']} req/s offered)", f"{l['achieved_rps']} req/s accepted", f"accept p99 {l['accept_p99_ms']} ms"),
-            ("accept-to-provider at 80% (p99 target < 1 s)", f"p50 {l['provider_p50_ms']} ms", f"p99 {l['provider_p99_ms']} ms"),
-            ("queue depth, 2nd half of the load", f"max {l['queue_depth_second_half_max']}", f"first/last {l['queue_depth_second_half_first_last']}"),
-            ("CPU at 80% load, cores by role", ", ".join(f"{k} {v}" for k, v in l["cpu_cores_by_role"].items()), ""),
         ]
+        for k, run in enumerate(l.get("runs", [l]), 1):
+            rows += [
+                (f"run {k}: max accept with the worker delivering", f"{run['max_accept_rps_with_worker']} req/s", ""),
+                (f"run {k}: at 80% load ({run['target_rps']} req/s offered)", f"{run['achieved_rps']} req/s accepted",
+                 f"accept p99 {run['accept_p99_ms']} ms"),
+                (f"run {k}: accept-to-provider at 80% (p99 < 1 s)", f"p50 {run['provider_p50_ms']} ms",
+                 f"p99 {run['provider_p99_ms']} ms"),
+                (f"run {k}: queue, 2nd half of the load", f"max {run['queue_depth_second_half_max']}",
+                 f"grew {run['queue_growth_second_half']}, flat: {'yes' if run['queue_flat'] else 'no'}; "
+                 f"target {'met' if run['meets_target'] else 'not met'}"),
+                (f"run {k}: CPU at 80% load, cores by role",
+                 ", ".join(f"{name} {v}" for name, v in run["cpu_cores_by_role"].items()), ""),
+            ]
+        if "processes" in l:
+            pr = l["processes"]
+            rows.append(("processes (Procfile defaults)", f"{pr['gunicorn_workers']} gunicorn workers",
+                         f"x {pr['gunicorn_threads']} threads at nice {pr['web_nice']}; "
+                         f"Celery pool {pr['celery_pool_processes']} processes"))
+        if "runs" in l:
+            rows.append(("80% load: runs flat with p99 < 1 s (target 4 of 5)",
+                         f"{l['runs_meeting_target']} of {len(l['runs'])}", ""))
     if "memory" in r:
         m = r["memory"]
         rows.append(("peak RSS: web worker / celery worker", f"{m.get('web_worker_peak_rss_mb')} MB",

@@ -21,6 +21,15 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-" if os.getenv("WEB_ACCESS_LOG", "") in ("1", "true") else None
+# The web workers' CPU priority (nice, 0-19). When the machine runs short of CPU, delivering what
+# was accepted goes first and accepting slows down (backpressure), instead of the web tier taking
+# the cores while the queue of accepted messages grows (README "Sizing").
+web_nice = int(os.getenv("WEB_NICE", "10"))
+
+
+def post_fork(server, worker):
+    if web_nice > 0:
+        os.nice(web_nice)
 
 
 def child_exit(server, worker):
