@@ -116,6 +116,12 @@ def cpu_split(before, after, seconds):
     return {role: round(cores, 2) for role, cores in sorted(split.items(), key=lambda kv: -kv[1]) if cores >= 0.02}
 
 
+def nice_of(pid):
+    """A process's nice value, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
 def peak_rss_mb(pid):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -306,13 +312,13 @@ def latencies(results, arrivals):
     return values, missing
 
 
-def wait_for_arrivals(controls, count, timeout):
+def wait_for_arrivals(controls, count, timeout, interval=0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         arrivals = received_pushes(controls)
         if len(arrivals) >= count:
             return arrivals
-        time.sleep(0.5)
+        time.sleep(interval)
     return received_pushes(controls)
 
 
@@ -423,7 +429,7 @@ def platform_phases(args, phases):
 
         out = {}
         if "accept" in phases:
-            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir)
+            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir, web=web)
             clear_messages(db_url, redis_client, queue)
             out["profile"] = run_profile(env, fixtures, args.quick)
             send_sql = out["profile"].pop("send_sql")
@@ -449,7 +455,12 @@ def platform_phases(args, phases):
             accepted = sum(1 for r in results if r[2] == 200)
             worker = Proc(f"worker-{int(latency * 1000)}ms", procfile_command("worker", port), env, log_dir, shell=True)
             procs.append(worker)
+            # The worker's CPU per push, from its first push on (its boot left out).
+            first = wait_for_arrivals(controls, 1, timeout=120, interval=0.05)
+            cpu_before, pushed_before = cpu_seconds_by_role({"worker": worker.pids()}), len(first)
             arrivals = wait_for_arrivals(controls, accepted, timeout=300)
+            worker_cpu = cpu_seconds_by_role({"worker": worker.pids()}).get("worker", 0.0) - cpu_before.get("worker", 0.0)
+            pushed_meanwhile = len(arrivals) - pushed_before
             times = sorted(arrivals.values())
             span = times[-1] - times[0] if len(times) > 1 else float("nan")
             # Steady rate: the middle 80% of the pushes, without the worker's start and the last stragglers.
@@ -460,6 +471,8 @@ def platform_phases(args, phases):
                 "pushes": len(times),
                 "pushes_per_second": round((len(times) - 1) / span, 1) if span else None,
                 "steady_pushes_per_second": round((high - low) / steady_span, 1) if steady_span else None,
+                "worker_cpu_seconds": round(worker_cpu, 2),
+                "pushes_per_worker_cpu_second": round(pushed_meanwhile / worker_cpu, 1) if worker_cpu else None,
                 "per_100ms": [sum(1 for t in times if k <= (t - times[0]) * 10 < k + 1)
                               for k in range(int(span * 10) + 1)] if span == span else [],
             }
@@ -501,7 +514,7 @@ def platform_phases(args, phases):
         loaded["processes"] = {  # the Procfile's commands with the defaults (sh, then the master or main process)
             "gunicorn_workers": len(web.pids()) - 2,
             "gunicorn_threads": int(env.get("WEB_THREADS", "8")),
-            "web_nice": int(env.get("WEB_NICE", "10")),
+            "web_nice": nice_of(web.pids()[-1]) - os.nice(0),
             "celery_pool_processes": len(worker.pids()) - 2,
         }
         memory = {
@@ -617,13 +630,26 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple"):
             "statements_per_send": len(statements)}
 
 
-def accept_phase(base, send_body, fixtures, seconds, work_dir):
+def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None):
     """Accept, with no worker running (the web tier alone; queued work is discarded after)."""
     wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
     wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
+
+    def with_cpu(path, body):
+        """wrk, and the CPU per request of gunicorn and PostgreSQL meanwhile (ms)."""
+        roles = {"web": web.pids()} if web else {}
+        before, started = cpu_seconds_by_role(roles), time.monotonic()
+        result = wrk(base + path, body, seconds, 16, work_dir)
+        used = cpu_seconds_by_role(roles)
+        for role in ("web", "postgres"):
+            spent = used.get(role, 0.0) - before.get(role, 0.0)
+            result[f"{role}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
+        result["seconds"] = round(time.monotonic() - started, 1)
+        return result
+
     accept = {
-        "bare_django_view": wrk(base + "/bench/bare", send_body, seconds, 16, work_dir),
-        "send_200": wrk(base + "/v1/messages/send", send_body, seconds, 16, work_dir),
+        "bare_django_view": with_cpu("/bench/bare", send_body),
+        "send_200": with_cpu("/v1/messages/send", send_body),
         "send_200_full_stack": wrk(base + "/bench/send-full-stack", send_body, seconds, 16, work_dir),
         "send_4029_over_limit": wrk(base + "/v1/messages/send",
                                     {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
@@ -649,6 +675,10 @@ def print_table(r):
             rows.append((f"accept: {name}", f"{a[key]['rps']} req/s", f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"))
         rows.append(("accept: send / bare (target >= 0.3)", f"{a['send_to_bare_ratio']}",
                      f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
+        if "web_cpu_ms_per_request" in a["send_200"]:
+            rows.append(("accept: CPU per request, send / bare", f"web {a['send_200']['web_cpu_ms_per_request']} ms",
+                         f"/ {a['bare_django_view']['web_cpu_ms_per_request']} ms; PostgreSQL per send "
+                         f"{a['send_200']['postgres_cpu_ms_per_request']} ms"))
         if "pgbench_same_sql" in a:
             rows.append(("ceiling: pgbench, a send's SQL, 16 clients", f"{a['pgbench_same_sql']['tps']} sends/s",
                          f"send / pgbench {a['send_to_pgbench_ratio']}, {a['pgbench_same_sql']['statements_per_send']}"
@@ -667,6 +697,8 @@ def print_table(r):
             ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
             ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
             ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
+            ("delivery: pushes per worker CPU-second (0 ms)", f"{d['0ms'].get('pushes_per_worker_cpu_second')}",
+             f"{d['0ms'].get('worker_cpu_seconds')} CPU-s of all its processes after its first push"),
         ]
     if "latency_idle" in r:
         i, l = r["latency_idle"], r["latency_at_80_percent"]
