@@ -143,9 +143,7 @@ def message_send(*, request):
         message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
         if message_id is not None and count is _REPEAT:
             return message_id, _current_headers(context.channel_id, limit, now)
-    elif connection.vendor == "postgresql":
-        message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
-    else:
+    else:  # the embedded SQLite (PostgreSQL took _send_in_one_statement above)
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
 
