@@ -1,7 +1,7 @@
 """CONN_HEALTH_CHECKS without a round trip (kilopush/postgresql/base.py)."""
 
+import os
 import select
-import time
 
 import psycopg
 import pytest
@@ -45,3 +45,28 @@ def test_the_backend_is_the_projects_on_postgresql():
 
     assert connections["default"].vendor == "postgresql"
     assert type(connections["default"]).__module__ == "kilopush.postgresql.base"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_whose_socket_number_is_over_1024_is_still_checked_without_a_query():
+    """A web worker holding many client sockets: select() would refuse such a descriptor."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.fail(f"the file descriptor limit ({hard}) is too low for this test")
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard) if hard != resource.RLIM_INFINITY else 4096, hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'over 1024'")
+        assert connection.connection.fileno() > 1024
+        pid = connection.connection.info.backend_pid
+        assert connection.is_usable()
+        assert last_query_of(pid) == "SELECT 'over 1024'"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
