@@ -104,6 +104,27 @@ def test_delete_the_account_after_typing_to_confirm(page, site):
     assert tokens(page) == {"access_token": None, "user_token": None}
 
 
+def test_deleting_the_account_ends_live_updates_before_the_delete_goes_out(page, site):
+    """Else the deletion ends the stream, the page reconnects, and the reconnect is refused (a 401 race)."""
+    register(page)
+    expect(page.locator("#live-state")).to_have_attribute("data-mode", "live")
+    stream_ended = []
+    page.on("requestfailed", lambda request: stream_ended.append(request.url) if "/v1/app/stream" in request.url else None)
+    at_delete = []
+
+    def on_me(route, request):
+        if request.method == "DELETE":
+            at_delete.append(list(stream_ended))
+        route.continue_()
+
+    page.route("**/v1/app/me", on_me)
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    page.locator("#delete-confirm").fill("delete")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("button", name="Create my inbox")).to_be_visible()
+    assert len(at_delete) == 1 and at_delete[0], "the stream was still open when the DELETE went out"
+
+
 def test_a_revoked_token_goes_back_to_the_first_screen_and_says_why(new_context, site, allow_http_errors):
     allow_http_errors("/v1/app/")
     first = new_context().new_page()

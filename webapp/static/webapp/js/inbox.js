@@ -25,6 +25,7 @@ export function lastId() {
 
 export function reset() {
   if (state.live) state.live.stop();
+  clearTimeout(unreadTimer);
   if (state.observer) state.observer.disconnect();
   Object.assign(state, {
     items: new Map(), newest: 0, oldest: null, complete: false, loading: null, unread: 0,

@@ -55,7 +55,7 @@ async function route() {
   if (name === "channels" && arg) return channels.detailScreen(decodeURIComponent(arg));
   if (name === "channels") return channels.listScreen();
   if (name === "blocked") return blocked.screen();
-  if (name === "settings") return settings.screen({ onDeleted: () => signedOut() });
+  if (name === "settings") return settings.screen({ beforeDelete: () => inbox.reset(), onDeleted: () => signedOut() });
   if (name === "inbox" && arg) inbox.focusMessage(Number(arg));
   return inbox.screen();
 }

@@ -127,7 +127,7 @@ function linkSection() {
     make, out);
 }
 
-function deleteSection(onDeleted) {
+function deleteSection(onDeleted, beforeDelete) {
   const confirmInput = el("input", { id: "delete-confirm", autocomplete: "off", "aria-describedby": "delete-help" });
   const button = el("button", { type: "submit", class: "danger", id: "delete-account", disabled: true }, "Delete my account");
   const status = el("p", { class: "form-status", role: "status" });
@@ -139,6 +139,8 @@ function deleteSection(onDeleted) {
   form.addEventListener("submit", busy(button, async () => {
     try {
       await notify.disable().catch(() => {});
+      // Live updates stop first: the deletion ends the stream, and a reconnect would be refused (401).
+      beforeDelete();
       await api.deleteAccount();
       onDeleted();
     } catch (error) {
@@ -148,7 +150,7 @@ function deleteSection(onDeleted) {
   return form;
 }
 
-export async function screen({ onDeleted }) {
+export async function screen({ onDeleted, beforeDelete = () => {} }) {
   let devices;
   try {
     devices = await devicesSection();
@@ -162,6 +164,6 @@ export async function screen({ onDeleted }) {
     userTokenSection(),
     devices,
     linkSection(),
-    deleteSection(onDeleted),
+    deleteSection(onDeleted, beforeDelete),
   );
 }
