@@ -20,6 +20,7 @@ as they are. Prints a table and writes JSON to bench/results/push-clients-<time>
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -128,8 +129,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_stand_in(module, args, wanted, port=None):
-    """A stand-in of tests/fakes in its own process; returns it and the settings it prints (NAME=value)."""
+@contextlib.contextmanager
+def stand_in(module, args, wanted, port=None):
+    """A stand-in of tests/fakes in its own process, for the block; yields the settings it prints (NAME=value)."""
     proc = subprocess.Popen([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
     settings = {}
@@ -147,31 +149,25 @@ def start_stand_in(module, args, wanted, port=None):
             break
         except OSError:
             time.sleep(0.05)
-    return proc, settings
+    try:
+        yield settings
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def fcm_runs(count, latency, work_dir):
-    fake, settings = start_stand_in("tests.fakes.fcm", ["--port", 0, "--latency", latency, "--credentials",
-                                                        work_dir / "fcm.json"], {"FCM_CREDENTIALS", "FCM_ENDPOINT"})
-    try:
+    with stand_in("tests.fakes.fcm", ["--port", 0, "--latency", latency, "--credentials", work_dir / "fcm.json"],
+                  {"FCM_CREDENTIALS", "FCM_ENDPOINT"}) as settings:
         for label, client_class in CLIENTS.items():
             def make(client_class=client_class):
                 return client_class(credentials_file=settings["FCM_CREDENTIALS"], endpoint=settings["FCM_ENDPOINT"],
                                     concurrency=CONCURRENCY)
             yield label, measure(make, pushes, count)
-    finally:
-        fake.terminate()
-        fake.wait()
 
 
 def apns_runs(count, latency, work_dir):
     from messaging.providers.apns import APNsProvider
-
-    port = free_port()
-    fake, s = start_stand_in("tests.fakes.apns", ["--port", port, "--control-port", free_port(), "--out", work_dir,
-                                                  "--latency", latency],
-                             {"APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC", "APNS_ENDPOINT", "APNS_CA_FILE"},
-                             port)
 
     def make():
         return APNsProvider(key_file=s["APNS_KEY"], key_id=s["APNS_KEY_ID"], team_id=s["APNS_TEAM_ID"],
@@ -183,11 +179,11 @@ def apns_runs(count, latency, work_dir):
                      data={"message_id": str(i), "channel_token": "c" * 30}, badge=1, collapse_id=str(i))
                 for i in range(n)]
 
-    try:
+    port = free_port()
+    with stand_in("tests.fakes.apns", ["--port", port, "--control-port", free_port(), "--out", work_dir,
+                                       "--latency", latency],
+                  {"APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC", "APNS_ENDPOINT", "APNS_CA_FILE"}, port) as s:
         yield "aioapns, HTTP/2 (now)", measure(make, apns_pushes, count)
-    finally:
-        fake.terminate()
-        fake.wait()
 
 
 def webpush_runs(count, latency, work_dir):
@@ -197,34 +193,30 @@ def webpush_runs(count, latency, work_dir):
     from messaging import vapid
     from messaging.providers.webpush import WebPushProvider
 
-    port, control = free_port(), free_port()
-    fake, s = start_stand_in("tests.fakes.webpush", ["--port", port, "--control-port", control, "--out", work_dir,
-                                                     "--latency", latency], {"WEBPUSH_CA_FILE"}, port)
     pem = vapid.generate_pem()
     key = base64.urlsafe_b64encode(vapid.public_key_point(vapid.load_pem(pem))).rstrip(b"=").decode()
-    subscriptions = []
-    for _ in range(50):
-        request = urllib.request.Request(f"http://127.0.0.1:{control}/_fake/subscriptions", method="POST",
-                                         data=json.dumps({"applicationServerKey": key}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            subscriptions.append(json.loads(answer.read()))
+    port, control = free_port(), free_port()
+    with stand_in("tests.fakes.webpush", ["--port", port, "--control-port", control, "--out", work_dir,
+                                          "--latency", latency], {"WEBPUSH_CA_FILE"}, port) as s:
+        subscriptions = []
+        for _ in range(50):
+            request = urllib.request.Request(f"http://127.0.0.1:{control}/_fake/subscriptions", method="POST",
+                                             data=json.dumps({"applicationServerKey": key}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                subscriptions.append(json.loads(answer.read()))
 
-    def make():
-        return WebPushProvider(private_key=vapid.load_pem(pem), subject="mailto:bench@localhost", ttl=3600,
-                               concurrency=32, ca_file=s["WEBPUSH_CA_FILE"], endpoint_hosts=["127.0.0.1"])
+        def make():
+            return WebPushProvider(private_key=vapid.load_pem(pem), subject="mailto:bench@localhost", ttl=3600,
+                                   concurrency=32, ca_file=s["WEBPUSH_CA_FILE"], endpoint_hosts=["127.0.0.1"])
 
-    def web_pushes(n):
-        return [Push(delivery_id=i, token=subscriptions[i % 50]["endpoint"], title="Bench", body=f"Door bell #{i}",
-                     data={"message_id": str(i), "channel_token": "c" * 30}, badge=1, collapse_id=str(i),
-                     web_keys=subscriptions[i % 50]["keys"], created_at="2026-11-28T10:00:00Z")
-                for i in range(n)]
+        def web_pushes(n):
+            return [Push(delivery_id=i, token=subscriptions[i % 50]["endpoint"], title="Bench", body=f"Door bell #{i}",
+                         data={"message_id": str(i), "channel_token": "c" * 30}, badge=1, collapse_id=str(i),
+                         web_keys=subscriptions[i % 50]["keys"], created_at="2026-11-28T10:00:00Z")
+                    for i in range(n)]
 
-    try:
         yield "pywebpush, requests thread pool (now)", measure(make, web_pushes, count)
-    finally:
-        fake.terminate()
-        fake.wait()
 
 
 PROVIDERS = {"fcm": fcm_runs, "apns": apns_runs, "webpush": webpush_runs}
