@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from pathlib import Path
 import sys
 import threading
 import time
@@ -256,3 +257,63 @@ def start_stream(tmp_path, **env):
     proc.url = f"http://127.0.0.1:{port}"
     proc.port = port
     return proc
+
+
+NGINX = "/usr/sbin/nginx"
+SITE = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "kilopush.conf"
+PRODUCTION_VAR_DIR = "/var/lib/kilopush"
+
+
+def nginx_config(tmp_path, *, listen, web_port, stream_port, var_dir):
+    """The site file as shipped, with the test's ports and files, inside a main configuration like Debian's."""
+    site = SITE.read_text()
+    for production, test in (
+        ("listen 80;", f"listen 127.0.0.1:{listen};"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
+        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{stream_port};"),
+    ):
+        assert site.count(production) == 1, production
+        site = site.replace(production, test)
+    assert PRODUCTION_VAR_DIR in site
+    site = site.replace(PRODUCTION_VAR_DIR, str(var_dir))
+    temp = tmp_path / "nginx"
+    temp.mkdir()
+    (temp / "site.conf").write_text(site)
+    main = f"""
+user root root;
+worker_processes 1;
+pid {temp}/nginx.pid;
+error_log {temp}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {temp}/access.log;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    include {temp}/site.conf;
+}}
+"""
+    path = temp / "nginx.conf"
+    path.write_text(main)
+    return path
+
+
+def start_nginx(tmp_path, *, web_port, stream_port, var_dir):
+    """Debian's nginx with deploy/nginx/kilopush.conf as shipped (nginx_config), checked, started and listening."""
+    assert os.access(NGINX, os.X_OK), "nginx is needed (make test installs nginx-light)"
+    listen = free_port()
+    config = nginx_config(tmp_path, listen=listen, web_port=web_port, stream_port=stream_port, var_dir=var_dir)
+    check = subprocess.run([NGINX, "-t", "-c", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    nginx = Process([NGINX, "-c", str(config), "-g", "daemon off;"], os.environ.copy(), tmp_path / "nginx.out")
+    try:
+        wait_for_port(listen)
+    except TimeoutError:
+        nginx.kill()
+        raise AssertionError("nginx did not start:\n" + nginx.log())
+    nginx.port = listen
+    return nginx

@@ -8,7 +8,6 @@ sees only nginx.
 import http.client
 import io
 import json
-import os
 import random
 import subprocess
 import sys
@@ -20,52 +19,9 @@ from PIL import Image
 
 from channels_app.services import channel_create
 from tests.people import make_person
-from tests.procs import Process, base_env, database_url_for, free_port, start_gunicorn, wait_for_port
+from tests.procs import base_env, database_url_for, free_port, start_gunicorn, start_nginx
 
 pytestmark = pytest.mark.slow
-
-NGINX = "/usr/sbin/nginx"
-SITE = settings.BASE_DIR / "deploy" / "nginx" / "kilopush.conf"
-PRODUCTION_VAR_DIR = "/var/lib/kilopush"
-
-
-def nginx_config(tmp_path, *, listen, web_port, stream_port, var_dir):
-    """The site file as shipped, with the test's ports and files, inside a main configuration like Debian's."""
-    site = SITE.read_text()
-    for production, test in (
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
-        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{stream_port};"),
-    ):
-        assert site.count(production) == 1, production
-        site = site.replace(production, test)
-    assert PRODUCTION_VAR_DIR in site
-    site = site.replace(PRODUCTION_VAR_DIR, str(var_dir))
-    temp = tmp_path / "nginx"
-    temp.mkdir()
-    (temp / "site.conf").write_text(site)
-    main = f"""
-user root root;
-worker_processes 1;
-pid {temp}/nginx.pid;
-error_log {temp}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {temp}/access.log;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    include {temp}/site.conf;
-}}
-"""
-    path = temp / "nginx.conf"
-    path.write_text(main)
-    return path
-
 
 class Client:
     """HTTP from a chosen loopback source address."""
@@ -112,7 +68,6 @@ def noisy_png(size=(720, 720)):
 
 @pytest.fixture
 def behind_nginx(transactional_db, tmp_path):
-    assert os.access(NGINX, os.X_OK), "nginx is needed (make test installs nginx-light)"
     var_dir = tmp_path / "var"
     env = {"DATABASE_URL": database_url_for(), "REDIS_URL": settings.REDIS_URL, "KILOPUSH_VAR_DIR": var_dir,
            "TRUSTED_PROXY_COUNT": 1, "SEND_AUTH_FAILURE_RATE": "3/m", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
@@ -120,15 +75,9 @@ def behind_nginx(transactional_db, tmp_path):
                                cwd=settings.BASE_DIR, env=base_env(**env), capture_output=True, text=True, timeout=120)
     assert collected.returncode == 0, collected.stderr
     web = start_gunicorn(tmp_path, **env)
-    listen = free_port()
-    config = nginx_config(tmp_path, listen=listen, web_port=web.url.rsplit(":", 1)[1], stream_port=free_port(),
-                          var_dir=var_dir)
-    check = subprocess.run([NGINX, "-t", "-c", str(config)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    nginx = Process([NGINX, "-c", str(config), "-g", "daemon off;"], os.environ.copy(), tmp_path / "nginx.out")
+    nginx = start_nginx(tmp_path, web_port=web.url.rsplit(":", 1)[1], stream_port=free_port(), var_dir=var_dir)
     try:
-        wait_for_port(listen)
-        yield listen, web
+        yield nginx.port, web
     finally:
         nginx.kill()
         web.kill()

@@ -13,7 +13,7 @@ from django.conf import settings
 from channels_app.services import channel_create
 from tests.people import make_person
 from tests.procs import (
-    Process, RedisServer, database_url_for, free_port, http, start_gunicorn, start_stream, wait_for_port,
+    RedisServer, database_url_for, http, start_gunicorn, start_nginx, start_stream,
 )
 from tests.stream_support import SseClient
 
@@ -127,56 +127,14 @@ def test_the_embedded_mode_streams_with_sqlite_and_no_redis(tmp_path):
         web.kill()
 
 
-NGINX = "/usr/sbin/nginx"
-
-
-def nginx_config(tmp_path, listen, web_port, stream_port):
-    """deploy/nginx/kilopush.conf as it is, with the test's ports, inside a minimal main configuration."""
-    site = (ROOT / "deploy" / "nginx" / "kilopush.conf").read_text()
-    for production, test in (
-        ("listen 80;", f"listen 127.0.0.1:{listen};"),
-        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
-        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{stream_port};"),
-    ):
-        assert site.count(production) == 1, production
-        site = site.replace(production, test)
-    temp = tmp_path / "nginx"
-    temp.mkdir()
-    main = f"""
-user root root;
-worker_processes 1;
-pid {temp}/nginx.pid;
-error_log {temp}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {temp}/access.log;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-{site}
-}}
-"""
-    path = temp / "nginx.conf"
-    path.write_text(main)
-    return path
-
-
 def test_nginx_with_the_deploy_configuration_streams_unbuffered(tmp_path):
-    assert os.access(NGINX, os.X_OK), "nginx is needed (make test installs nginx-light)"
     env = {"DATABASE_URL": database_url_for(), "REDIS_URL": settings.REDIS_URL, "STREAM_KEEPALIVE": "1"}
     web = start_gunicorn(tmp_path, **env)
     stream = start_stream(tmp_path, **env)
-    listen = free_port()
-    config = nginx_config(tmp_path, listen, web.url.rsplit(":", 1)[1], stream.port)
-    check = subprocess.run([NGINX, "-t", "-c", str(config)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    nginx = Process([NGINX, "-c", str(config), "-g", "daemon off;"], os.environ.copy(), tmp_path / "nginx.out")
+    nginx = start_nginx(tmp_path, web_port=web.url.rsplit(":", 1)[1], stream_port=stream.port, var_dir=tmp_path / "var")
     sse = None
     try:
-        wait_for_port(listen)
-        site = f"http://127.0.0.1:{listen}"
+        site = f"http://127.0.0.1:{nginx.port}"
         person = make_person(platform="web", push_token="")
         channel = channel_create(owner=make_person().user, name="Front door")
         sse = SseClient(site + "/v1/app/stream", person.access_token)
