@@ -1,5 +1,8 @@
 """Query building blocks shared by the apps' selectors (no app's models here)."""
 
+import psycopg
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -26,13 +29,8 @@ def hot_cursor():
     PgBouncer before 1.21 in transaction mode), it is Django's own cursor. Either way it is
     Django's cursor wrapper: the same errors, transactions, health check and query logging.
     """
-    from django.conf import settings
-    from django.db import connection
-
     if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         return connection.cursor()
-    import psycopg
-
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:

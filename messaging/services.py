@@ -1,3 +1,4 @@
+import hmac
 import logging
 from datetime import timedelta
 
@@ -176,11 +177,10 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
         "collapse_id": collapse_id,
-        "day": quota.utc_today(now),
-        "limit": settings.CHANNEL_DAILY_LIMIT,
+        # The quota's %(day)s and %(limit)s; the one statement takes the channel from the row it read.
+        **quota.take_params(channel_id=context.channel_id if context else None, now=now),
     }
     if context is not None:
-        params.update(quota.take_params(channel_id=context.channel_id, now=now))
         params.update(recipient=context.recipient_id, limited=quota.is_limited(verified=context.channel_verified))
     return params
 
@@ -188,8 +188,8 @@ def _store_params(request, *, now, context=None, collapse_id=""):
 def _send_in_one_statement(request):
     """PostgreSQL, no Idempotency-Key, no replace: the whole send in _SEND_PG_SQL (one round trip)."""
     now = timezone.now()
-    params = {**_store_params(request, now=now), "to": request.to, "token": request.token,
-              "digest": crypto.digest(request.secret)}
+    digest = crypto.digest(request.secret)
+    params = {**_store_params(request, now=now), "to": request.to, "token": request.token, "digest": digest}
     with hot_cursor() as cursor:
         cursor.execute(_SEND_PG_SQL, params)
         row = cursor.fetchone()
@@ -197,7 +197,7 @@ def _send_in_one_statement(request):
     message_id, count, deliveries = row[8:]
     if message_id is None:
         # Nothing stored: a check refused it (in the published order), else the quota was exhausted.
-        _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
+        _refuse_sender(context, context is not None and hmac.compare_digest(digest, context.secret_digest))
         _refuse_delivery(context)
     return _accepted(context, message_id, count, deliveries,
                      limit=quota.daily_limit(verified=context.channel_verified), now=now)
