@@ -65,12 +65,34 @@ def _db_job(fn, args, kwargs):
         close_old_connections()
 
 
+class _SiteOrigin:
+    """What the inbox serializer asks of a request, answered for the site's own origin (absolute logo URLs)."""
+
+    def __init__(self, origin):
+        self.origin = origin
+
+    def build_absolute_uri(self, location):
+        return self.origin + location
+
+
+def _logo_base(request):
+    """(base, request-like) for the stream's absolute logo URLs: a page of the site (an allowed Origin) gets its
+    own origin, which serves /media/, not the stream's (make run: the stream listens on PORT + 1); else the
+    request's host, as the inbox does. SITE_URL, when set, wins in channel_logo_url either way."""
+    from .api import allowed_origins
+
+    origin = request.headers.get("Origin")
+    if origin and origin in allowed_origins():
+        return origin, _SiteOrigin(origin)
+    return (request.scheme, request.get_host()), request
+
+
 class Stream:
     """One open stream: what it already sent, and the frames waiting for its client."""
 
     def __init__(self, hub, *, user_id, digest, after, request):
-        self.hub, self.user_id, self.digest, self.request = hub, user_id, digest, request
-        self.base = (request.scheme, request.get_host())  # logo URLs are absolute, as in the inbox
+        self.hub, self.user_id, self.digest = hub, user_id, digest
+        self.base, self.request = _logo_base(request)  # logo URLs are absolute, as in the inbox
         self.after = after  # messages with ids up to this are not sent
         self.event_after = hub.max_event
         self.seen, self.seen_events = set(), set()

@@ -325,3 +325,19 @@ def test_the_stream_process_refuses_a_declared_body_over_the_cap_before_reading_
     assert json.loads(body)["response"]["status"] == 4000
     status, _ = raw_post(stream, "/admin/login/", "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000\r\n")
     assert status.startswith("HTTP/1.1 413"), status
+
+
+def test_a_page_of_the_site_gets_logo_urls_on_the_sites_origin_not_the_streams(stream, clients, bob, send_to, channel):
+    """make run serves the stream on PORT + 1, which serves no /media/: the web app's logos must point at PORT."""
+    from channels_app.models import Channel
+
+    Channel.objects.filter(pk=channel.pk).update(logo="logos/front-door.png")
+    page = clients(stream_url(stream), bob.access_token, headers={"Origin": "http://127.0.0.1:18000"})
+    app = clients(stream_url(stream), bob.access_token)  # a phone: no Origin
+    for sse in (page, app):
+        sse.wait_for(lambda c: c.comments, what="the opening comment")
+    send_to(bob, "Knock")
+    [from_page] = page.wait_for_messages(1)
+    [from_app] = app.wait_for_messages(1)
+    assert from_page.json()["channel"]["logo_url"] == "http://127.0.0.1:18000/media/logos/front-door.png"
+    assert from_app.json()["channel"]["logo_url"] == f"{stream.url}/media/logos/front-door.png"
