@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 
 from . import selectors
-from .models import Delivery, Message
+from .models import Delivery, Message, SendBan
 
 
 class ChannelTokenFilter(admin.SimpleListFilter):
@@ -115,3 +115,19 @@ class MessageAdmin(admin.ModelAdmin):
         if not obj.delivery_count:
             return "inbox only"
         return f"{obj.accepted_count} / {obj.delivery_count}"
+
+
+@admin.register(SendBan)
+class SendBanAdmin(admin.ModelAdmin):
+    """Sender clients refused with 4029 after repeated failed attempts; deleting one lifts its ban."""
+
+    list_display = ["client", "until", "banned_at"]
+    search_fields = ["=client"]
+    readonly_fields = ["client", "until", "banned_at"]
+    ordering = ["-banned_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -107,3 +107,20 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery of #{self.message_id} to device {self.device_id}: {self.state}"
+
+
+class SendBan(models.Model):
+    """A sender client refused with 4029 "Too many failed attempts" until `until` (messaging/bans.py).
+
+    Kept in the database, not in Redis, so the send's one statement checks it without another round trip.
+    """
+
+    client = models.TextField(primary_key=True, help_text="the address the throttle counts: IPv4, or an IPv6 /64")
+    until = models.DateTimeField()
+    banned_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "sender ban"
+
+    def __str__(self):
+        return f"{self.client} until {self.until:%Y-%m-%d %H:%M:%S}"

@@ -2,61 +2,19 @@ import datetime
 import logging
 import time
 
-from django.conf import settings
-from django.core.cache import cache
 from django.views.decorators.csrf import csrf_exempt
 from django.http import JsonResponse
-from django_ratelimit.core import get_usage
 
 from kilopush import metrics
-from kilopush.cache import redis_usable
-from kilopush.errors import ApiError, Forbidden, Throttled, as_api_error, envelope, internal_error_response
-from kilopush.net import client_throttle_key, ratelimit_ip_key
+from kilopush.errors import ApiError, Forbidden, as_api_error, envelope, internal_error_response
 
 from channels_app.selectors import channel_authenticated
 
-from . import send_request
+from . import bans, send_request
 from .selectors import message_status
 from .services import FORBIDDEN, message_send, message_withdraw
 
 logger = logging.getLogger(__name__)
-
-AUTH_FAILURE_GROUP = "send-auth-failure"
-
-
-def _blocked_key(request):
-    return f"send-blocked:{client_throttle_key(request)}"
-
-
-def _throttled_until(request):
-    """When this client's send ban ends (Unix time), or None. One cache read on the hot path."""
-    if not redis_usable():
-        return None  # Redis failed a moment ago: fail open without waiting on it again
-    try:
-        return cache.get(_blocked_key(request))
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; not throttling failed sends", exc_info=True)
-        return None
-
-
-def _record_auth_failure(request):
-    """Counts a 4003 with django-ratelimit; at the limit, bans the client until the window ends."""
-    if not redis_usable():
-        return
-    try:
-        usage = get_usage(
-            request,
-            group=AUTH_FAILURE_GROUP,
-            key=ratelimit_ip_key,
-            rate=settings.SEND_AUTH_FAILURE_RATE,
-            increment=True,
-        )
-        if usage and usage["count"] >= usage["limit"] > 0:
-            seconds = max(usage["time_left"], 1)
-            cache.set(_blocked_key(request), int(time.time()) + seconds, timeout=seconds)
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; failed send not counted", exc_info=True)
-
 
 def _send_error(exc):
     # The published contract answers every send error with HTTP 400.
@@ -66,6 +24,7 @@ def _send_error(exc):
 def _sender_endpoint(work, *, answered=None):
     """A sender's POST endpoint (send, status, withdraw): JSON or form body, every error HTTP 400 with the
     envelope, 4003 counted as a failed attempt, and a client over SEND_AUTH_FAILURE_RATE refused with 4029.
+    `work(request, data, ban)` makes the ban check (bans.Check) before any change it makes.
 
     `answered(status, seconds)` is told each answer's envelope status and time (the send API's metrics)."""
 
@@ -82,10 +41,10 @@ def _sender_endpoint(work, *, answered=None):
     return view
 
 
-def _send(request, data):
+def _send(request, data, ban):
     """POST /v1/messages/send: the published send API."""
     header = request.META.get("HTTP_IDEMPOTENCY_KEY")
-    message_id, headers = message_send(request=send_request.validate(data, idempotency_header=header))
+    message_id, headers = message_send(request=send_request.validate(data, idempotency_header=header), ban=ban)
     return {"id": str(message_id)}, headers
 
 
@@ -100,8 +59,9 @@ def _sender_request(data):
     return channel_id, message_id
 
 
-def _status(request, data):
+def _status(request, data, ban):
     """POST /v1/messages/status: what became of one of the channel's messages."""
+    ban.refuse()
     channel_id, message_id = _sender_request(data)
     status = message_status(channel_id=channel_id, message_id=message_id)
     if status is None:
@@ -111,8 +71,9 @@ def _status(request, data):
     return {"message": status}, {}
 
 
-def _withdraw(request, data):
+def _withdraw(request, data, ban):
     """POST /v1/messages/withdraw: the channel takes one of its messages back (idempotent)."""
+    ban.refuse()
     channel_id, message_id = _sender_request(data)
     if not message_withdraw(channel_id=channel_id, message_id=message_id):
         raise Forbidden(FORBIDDEN)
@@ -131,14 +92,15 @@ def _answer(request, work):
         response = envelope(4005, "Use POST", 405)
         response["Allow"] = "POST"
         return response, 4005
+    ban = bans.Check(request)
     try:
-        banned_until = _throttled_until(request)
-        if banned_until is not None:
-            retry_after = max(int(banned_until - time.time()), 1)
-            raise Throttled("Too many failed attempts", headers={"Retry-After": str(retry_after)})
-        body, headers = work(request, send_request.decode_body(request))
+        try:
+            body, headers = work(request, send_request.decode_body(request), ban)
+        except ApiError:
+            ban.refuse()  # a banned client is answered 4029 before any other error, as if checked first
+            raise
     except Forbidden as exc:
-        _record_auth_failure(request)
+        bans.record_failure(request)
         return _send_error(exc), exc.status
     except ApiError as exc:
         return _send_error(exc), exc.status

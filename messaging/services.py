@@ -16,7 +16,7 @@ from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
 
-from . import delivery
+from . import bans, delivery
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
@@ -88,16 +88,17 @@ _STORE_PG_KEYED_SQL = _STORE_PG_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
 _INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
-# PostgreSQL, a send without Idempotency-Key or replace (nearly all of them): the send context is read
-# and, if every check passes, the quota, the message and its deliveries are written, in one statement
+# PostgreSQL, a send without Idempotency-Key or replace (nearly all of them): the send context and the
+# client's failed-attempt ban (messaging/bans.py) are read and, if every check passes, the quota, the message and its deliveries are written, in one statement
 # and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
 # tells nothing about the secret). The checks' order and answers stay in Python (`_refuse_sender`,
 # `_refuse_delivery`), read from the context columns the statement returns first.
 _SEND_PG_SQL = f"""
 WITH context AS ({send_context_sql()}
+), ban AS ({bans.UNTIL_SQL}
 ), ok AS (
     SELECT channel_id, recipient_id, channel_verified FROM context
-    WHERE secret_digest = %(digest)s AND recipient_id IS NOT NULL
+    WHERE secret_digest = %(digest)s AND recipient_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ban)
       AND NOT (channel_blocked OR owner_blocked OR recipient_blocked OR blacklisted)
 ), quota AS (
     {quota.take_sql(channel="ok.channel_id", source="ok", only_if=quota.limited_sql("ok.channel_verified"))}
@@ -109,7 +110,8 @@ WITH context AS ({send_context_sql()}
 ), deliveries AS ({_insert_deliveries("message")}
     RETURNING 1
 )
-SELECT context.*, (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries)
+SELECT context.*, (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FROM deliveries),
+       (SELECT until FROM ban)
 FROM (SELECT 1) AS one LEFT JOIN context ON TRUE
 """
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -119,17 +121,19 @@ class _KeyTaken(Exception):
     """A concurrent send with the same Idempotency-Key committed first: roll this one back."""
 
 
-def message_send(*, request):
+def message_send(*, request, ban=None):
     """Accepts one message for delivery; returns (message id, extra response headers).
 
-    Checks run in the published precedence: 4003, 4005 (unknown recipient or replace), 4023,
+    `ban` (a bans.Check) refuses a banned client with 4029 first. Then checks run in the published precedence: 4003, 4005 (unknown recipient or replace), 4023,
     4024, 4009 (an Idempotency-Key reused for another message), 4029. The message and one
     queued Delivery per active device commit before this returns; a worker is nudged after
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
     """
     if connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None:
-        return _send_in_one_statement(request)
+        return _send_in_one_statement(request, ban)
+    if ban is not None:
+        ban.refuse()
     context = channel_send_context(channel_token=request.token, recipient_token=request.to)
     _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
     collapse_id = ""
@@ -185,16 +189,19 @@ def _store_params(request, *, now, context=None, collapse_id=""):
     return params
 
 
-def _send_in_one_statement(request):
+def _send_in_one_statement(request, ban):
     """PostgreSQL, no Idempotency-Key, no replace: the whole send in _SEND_PG_SQL (one round trip)."""
     now = timezone.now()
     digest = crypto.digest(request.secret)
-    params = {**_store_params(request, now=now), "to": request.to, "token": request.token, "digest": digest}
+    params = {**_store_params(request, now=now), "to": request.to, "token": request.token, "digest": digest,
+              "client": ban.client if ban is not None else None}
     with hot_cursor() as cursor:
         cursor.execute(_SEND_PG_SQL, params)
         row = cursor.fetchone()
     context = send_context_from_row(row[:8])
-    message_id, count, deliveries = row[8:]
+    message_id, count, deliveries, banned_until = row[8:]
+    if ban is not None:
+        ban.seen(banned_until)  # 4029 for a banned client: the statement stored nothing
     if message_id is None:
         # Nothing stored: a check refused it (in the published order), else the quota was exhausted.
         _refuse_sender(context, context is not None and hmac.compare_digest(digest, context.secret_digest))

@@ -38,6 +38,7 @@ def test_json_nested_10000_deep_is_4000(send, valid_fields):
     assert not Message.objects.exists()
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_json_nested_10000_deep_objects_is_4000(send):
     assert answer(send, raw='{"a":' * 10_000 + "1" + "}" * 10_000) == 4000
 

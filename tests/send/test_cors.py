@@ -54,6 +54,7 @@ def test_an_error_of_the_send_api_carries_allow_origin(send, valid_fields, field
     assert response["Access-Control-Allow-Origin"] == ORIGIN
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_a_body_that_is_not_json_is_answered_with_allow_origin(send):
     response = send(raw="{", HTTP_ORIGIN=ORIGIN)
     assert (json.loads(response.content)["response"]["status"], response["Access-Control-Allow-Origin"]) == (

@@ -141,6 +141,7 @@ def test_it_rejects_text_plain(send, valid_fields):
     assert status_of(send(valid_fields, content_type="text/plain")) == 4000
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_it_rejects_malformed_json(send):
     response = send(raw='{"to": "u_', content_type="application/json")
     assert response.status_code == 400
@@ -157,6 +158,7 @@ def test_it_rejects_invalid_utf8_in_a_form(send, valid_fields):
     assert status_of(send(raw=raw, form=True)) == 4000
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_it_rejects_raw_invalid_utf8_bytes_in_a_form(send):
     assert status_of(send(raw=b"message=\xff", form=True)) == 4000
 
@@ -236,6 +238,7 @@ def test_it_rejects_an_unknown_recipient(send, valid_fields):
     assert "recipient" in response.json()["response"]["message"].lower()
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 @pytest.mark.parametrize("raw", ["[]", '"text"', "42", "null"])
 def test_it_rejects_a_json_body_that_is_not_an_object(send, raw):
     assert status_of(send(raw=raw, content_type="application/json")) == 4005
@@ -331,6 +334,7 @@ def test_a_blacklist_is_per_recipient(send, valid_fields, charlie, channel):
 # --- precedence ----------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_4000_comes_before_4005(send):
     assert status_of(send(raw="{not json", content_type="application/json")) == 4000
 

@@ -9,10 +9,12 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from channels_app.models import ChannelDailyCount
 from channels_app.services import channel_set_verified
-from messaging.models import Message
+from messaging import bans
+from messaging.models import Message, SendBan
 from tests.helpers import fill_today, status_of
 
 
@@ -165,6 +167,56 @@ def test_a_throttled_address_cannot_send_even_with_the_right_secret(send, valid_
 
 
 @override_settings(SEND_AUTH_FAILURE_RATE="5/m")
+def test_a_banned_address_gets_4029_before_any_other_error(send, valid_fields):
+    for _ in range(5):
+        send({**valid_fields, "secret": "guess"})
+    assert status_of(send(raw="{")) == 4029  # not 4000
+    assert status_of(send({**valid_fields, "to": ""})) == 4029  # not 4005
+    assert status_of(send({**valid_fields, "secret": "guess"})) == 4029  # not 4003
+
+
+@override_settings(SEND_AUTH_FAILURE_RATE="5/m")
+def test_a_ban_is_kept_in_the_database_and_outlives_a_redis_flush(send, valid_fields):
+    from django.core.cache import cache
+
+    for _ in range(5):
+        send({**valid_fields, "secret": "guess"})
+    ban = SendBan.objects.get()
+    assert ban.client == "127.0.0.1"
+    assert 0 < (ban.until - timezone.now()).total_seconds() <= 60
+    cache.clear()  # a Redis restart without persistence: the failures' count is gone, the ban is not
+    response = send(valid_fields)
+    assert status_of(response) == 4029
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_a_banned_send_is_refused_by_the_sends_one_statement(send, valid_fields):
+    from django.test.utils import CaptureQueriesContext
+
+    bans.ban("127.0.0.1", seconds=30)
+    with CaptureQueriesContext(connection) as queries:
+        response = send(valid_fields)
+    assert status_of(response) == 4029
+    assert len(queries) == 1 and "messaging_sendban" in queries[0]["sql"]
+    assert not Message.objects.exists()
+
+
+def test_an_expired_ban_no_longer_refuses_and_the_next_ban_drops_it(send, valid_fields):
+    SendBan.objects.create(client="127.0.0.1", until=timezone.now() - datetime.timedelta(seconds=1),
+                           banned_at=timezone.now() - datetime.timedelta(seconds=61))
+    assert status_of(send(valid_fields)) == 200
+    bans.ban("198.51.100.7", seconds=30)
+    assert list(SendBan.objects.values_list("client", flat=True)) == ["198.51.100.7"]
+
+
+def test_deleting_the_ban_lifts_it(send, valid_fields):
+    bans.ban("127.0.0.1", seconds=30)
+    assert status_of(send(valid_fields)) == 4029
+    SendBan.objects.filter(client="127.0.0.1").delete()  # what staff do in the admin
+    assert status_of(send(valid_fields)) == 200
+
+
+@override_settings(SEND_AUTH_FAILURE_RATE="5/m")
 def test_other_addresses_are_not_throttled(send, valid_fields):
     for _ in range(6):
         send({**valid_fields, "secret": "guess"})
@@ -211,3 +263,13 @@ def test_without_redis_sends_still_work_and_the_throttle_fails_open(send, valid_
         assert status_of(send({**valid_fields, "secret": "guess"})) == 4003
         assert status_of(send({**valid_fields, "secret": "guess"})) == 4003
         assert status_of(send(valid_fields)) == 200
+
+
+def test_staff_lift_a_ban_by_deleting_it_in_the_admin(admin_client, send, valid_fields):
+    bans.ban("127.0.0.1", seconds=30)
+    changelist = admin_client.get("/admin/messaging/sendban/")
+    assert b"127.0.0.1" in changelist.content
+    admin_client.post("/admin/messaging/sendban/",
+                      {"action": "delete_selected", "_selected_action": ["127.0.0.1"], "post": "yes"})
+    assert not SendBan.objects.exists()
+    assert status_of(send(valid_fields)) == 200
