@@ -6,6 +6,8 @@ imports this one inside its functions.
 """
 
 import logging
+import os
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -49,26 +51,79 @@ NUDGE_PENDING_KEY = "delivery-nudge-pending"
 def nudge_coalesced(message_id, *, recipient_id=None):
     """Queues a task unless one is already waiting; without Redis (embedded) always queues.
 
-    With `recipient_id`, the recipient's streams are woken in the same Redis round trip.
+    With `recipient_id`, the recipient's streams are woken in the same Redis round trip. With Redis,
+    concurrent calls of one process share that round trip (`_batch`).
     """
     if settings.REDIS_URL and not redis_usable():
-        return False  # Redis failed a moment ago (circuit breaker): the sweep delivers, streams poll
+        return  # Redis failed a moment ago (circuit breaker): the sweep delivers, streams poll
     if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE:
-        try:
-            pipe = stream_wake.redis_client().pipeline(transaction=False)
-            # cache.add() in the pipeline: the same key and value encoding as Django's cache.
-            pipe.set(cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, nx=True,
-                     ex=settings.DELIVERY_NUDGE_PENDING_TTL)
-            if recipient_id is not None:
-                stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
-            if not pipe.execute()[0]:
-                return True
-        except Exception as exc:
-            redis_breaker.trip(exc)  # a pipeline does not pass through BreakerRedis.execute_command
-            logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
-    elif recipient_id is not None:
+        _batch.add(message_id, recipient_id)
+        return
+    if recipient_id is not None:
         stream_wake.publish(stream_wake.MESSAGE, recipient_id)
-    return nudge(message_id)
+    nudge(message_id)
+
+
+class _NudgeBatch:
+    """Group commit of the send path's nudges: one Redis round trip for the sends that commit meanwhile.
+
+    The first caller flushes: one pipeline with the "task waiting" flag (SET NX) and a wake-up per
+    recipient, then a task if none was waiting. Sends of other threads that commit while it waits
+    on Redis only add their nudge and return; the flushing thread takes them all in its next
+    round trip, and stops when nothing is left. An idle platform pays no delay: a lone send flushes
+    its own nudge before it answers. A nudge lost with its process costs latency, never a push
+    (the sweep finds the rows).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending = []
+        self._flushing = False
+
+    def add(self, message_id, recipient_id):
+        with self._lock:
+            self._pending.append((message_id, recipient_id))
+            if self._flushing:
+                return
+            self._flushing = True
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._flushing = False
+                    return
+            try:
+                _flush(batch)
+            except Exception:
+                logger.exception("Nudging %d sends failed; the sweep will pick them up", len(batch))
+
+    def forget(self):
+        """In a forked child: the parent's pending nudges and its flushing thread are not ours."""
+        self._lock = threading.Lock()
+        self._pending = []
+        self._flushing = False
+
+
+def _flush(batch):
+    """One pipeline for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed."""
+    message_id = batch[0][0]
+    try:
+        pipe = stream_wake.redis_client().pipeline(transaction=False)
+        # cache.add() in the pipeline: the same key and value encoding as Django's cache.
+        pipe.set(cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, nx=True,
+                 ex=settings.DELIVERY_NUDGE_PENDING_TTL)
+        for recipient_id in dict.fromkeys(r for _, r in batch if r is not None):
+            stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
+        if not pipe.execute()[0]:
+            return  # a waiting task claims every delivery committed before it starts
+    except Exception as exc:
+        redis_breaker.trip(exc)  # a pipeline does not pass through BreakerRedis.execute_command
+        logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
+    nudge(message_id)
+
+
+_batch = _NudgeBatch()
+os.register_at_fork(after_in_child=_batch.forget)
 
 
 def nudge_taken():

@@ -78,3 +78,39 @@ def test_inbox_events_are_pruned_after_an_hour(bob):
     assert prune_inbox_events() == 1
     assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]
     assert old.id != recent.id
+
+
+def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(wakeups, monkeypatch):
+    """Group commit (messaging.queueing._NudgeBatch): the first send flushes; sends of other threads
+    that commit meanwhile return at once, and the flushing thread takes them all in one more pipeline."""
+    import threading
+
+    from messaging import queueing
+    from tests.delivery_fixtures import queued_tasks
+
+    flushed, in_flight, release = [], threading.Event(), threading.Event()
+    real_flush = queueing._flush
+
+    def held_flush(batch):
+        flushed.append([recipient for _, recipient in batch])
+        if len(flushed) == 1:
+            in_flight.set()
+            assert release.wait(10)
+        real_flush(batch)
+
+    monkeypatch.setattr(queueing, "_flush", held_flush)
+    first = threading.Thread(target=queueing.nudge_coalesced, args=(1,), kwargs={"recipient_id": 101})
+    first.start()
+    assert in_flight.wait(10)
+    others = [threading.Thread(target=queueing.nudge_coalesced, args=(i,), kwargs={"recipient_id": 100 + i})
+              for i in range(2, 6)]
+    for thread in others:
+        thread.start()
+    for thread in others:
+        thread.join(5)
+        assert not thread.is_alive()  # returned while the first flush was still waiting on Redis
+    release.set()
+    first.join(10)
+    assert flushed == [[101], [102, 103, 104, 105]]
+    assert sorted(wakeups(5)) == [f"m{100 + i}" for i in range(1, 6)]
+    assert len(queued_tasks()) == 1  # the first flush queued the task; the second found it waiting
