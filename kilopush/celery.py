@@ -23,6 +23,17 @@ def _check_beat_configuration(**kwargs):
     run_at_startup("beat")
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_like_a_request(**kwargs):
+    """Before and after each task, as Django does around each request: a connection is closed only when it
+    is older than CONN_MAX_AGE or unusable after an error (settings.CELERY_DB_REUSE_MAX keeps Celery from
+    closing it every time)."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.worker_process_shutdown.connect
 def _forget_live_gauges(**kwargs):
     from kilopush.metrics import mark_this_process_dead

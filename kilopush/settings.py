@@ -210,6 +210,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One reserved task per worker process: a waiting nudge must not sit behind a busy process.
 CELERY_WORKER_PREFETCH_MULTIPLIER = envint("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
+# Celery's Django fixup closes the database connection before and after every task unless this is set:
+# a new PostgreSQL backend per task, and the hot statements never prepared. Tasks instead close
+# connections the way Django's requests do (CONN_MAX_AGE, errors; kilopush/celery.py).
+CELERY_DB_REUSE_MAX = 2**62
 # Worker processes of `celery worker` (prefork pool); Celery's own default, the number of cores.
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", os.cpu_count() or 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -234,3 +234,31 @@ django.setup()
 from messaging.models import Delivery
 print(Delivery.objects.get(message_id=int(sys.argv[1])).state)
 """
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task(start_worker, sender, fcm):
+    """Celery's Django fixup would close it before and after every task (a new backend per task,
+    prepared statements lost); CELERY_DB_REUSE_MAX and kilopush/celery.py keep it for CONN_MAX_AGE."""
+    from django.db import connection
+
+    person = make_person(platform="android", push_token="fcm-keep")
+    worker = start_worker(DB_CONN_MAX_AGE="60")
+    wait_for_states(sender(person), [Delivery.ACCEPTED], [worker])
+    seen = set()
+
+    def sample():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            seen.update(pid for (pid,) in cursor.fetchall())
+
+    for i in range(5):
+        message_id = sender(person, message=f"#{i}")
+        deadline = time.monotonic() + WAIT
+        while Delivery.objects.filter(message_id=message_id, state=Delivery.ACCEPTED).count() < 1:
+            sample()
+            assert time.monotonic() < deadline, worker.output()[-4000:]
+            time.sleep(0.005)
+        sample()
+    # The worker's pool process and its main process (start-up checks): two backends at most, not one per task.
+    assert 1 <= len(seen) <= 2, seen
