@@ -9,6 +9,7 @@ Nothing here queues a task: that is messaging/queueing.py, which runs this pipel
 """
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -193,6 +194,24 @@ def _send_with(platform, pushes):
     return results
 
 
+_pool = None
+
+
+def _platform_pool():
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=len(Device.PUSH_PLATFORMS), thread_name_prefix="push")
+    return _pool
+
+
+def _forget_pool():
+    global _pool
+    _pool = None  # a forked child (a Celery pool process) has none of its parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def send(deliveries):
     """Pushes the claimed deliveries; returns {delivery id: Result}. Platforms go out in parallel."""
     results = {}
@@ -212,15 +231,12 @@ def send(deliveries):
             continue
         badge = badges.get(delivery.message.recipient_id, 0) if device.platform in badged else None
         groups.setdefault(device.platform, []).append(render(delivery, badge=badge, now=now))
-    if len(groups) == 1:
-        [(platform, pushes)] = groups.items()
-        answers = {platform: _send_with(platform, pushes)}
-    elif groups:
-        with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="push") as pool:
-            futures = {platform: pool.submit(_send_with, platform, pushes) for platform, pushes in groups.items()}
-            answers = {platform: future.result() for platform, future in futures.items()}
-    else:
-        answers = {}
+    # The first platform in this thread, the others meanwhile on the process's pool (kept: a thread
+    # started per batch cost more than a small batch's pushes).
+    [*others, (first, first_pushes)] = groups.items() or [(None, None)]
+    futures = {platform: _platform_pool().submit(_send_with, platform, pushes) for platform, pushes in others}
+    answers = {first: _send_with(first, first_pushes)} if first is not None else {}
+    answers.update((platform, future.result()) for platform, future in futures.items())
     for platform, pushes in groups.items():
         metrics.provider_answered(platform, answers[platform])
         for push, result in zip(pushes, answers[platform]):
