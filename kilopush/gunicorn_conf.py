@@ -30,6 +30,48 @@ web_nice = int(os.getenv("WEB_NICE", "10"))
 def post_fork(server, worker):
     if web_nice > 0:
         os.nice(web_nice)
+        if _alone_in_session(server.pid):
+            _set_autogroup_nice(web_nice)
+
+
+def _parent_and_session(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[3])
+
+
+def _alone_in_session(master_pid):
+    """True if this session holds only the gunicorn master, its workers and the master's ancestors
+    (a session of its own: systemd's unit, the Procfile's process), not a shell or the worker too."""
+    try:
+        session = os.getsid(0)
+        ancestors, pid = set(), master_pid
+        while pid > 1 and pid not in ancestors:
+            ancestors.add(pid)
+            pid = _parent_and_session(pid)[0]
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in ancestors:
+                continue
+            try:
+                parent, sid = _parent_and_session(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+            if sid == session and parent != master_pid:
+                return False
+        return True
+    except OSError:
+        return False
+
+
+def _set_autogroup_nice(value):
+    """Linux schedules each session (autogroup) as one: a nice process yields only to its own
+    session's other processes unless the session itself is nice. Best effort: no /proc, no autogroups."""
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(value))
+    except OSError:
+        pass
 
 
 def child_exit(server, worker):

@@ -1,6 +1,7 @@
 """Real processes and network faults for end-to-end tests: gunicorn, celery worker, Redis, a cuttable TCP proxy."""
 
 import os
+import shlex
 import select
 import shutil
 import signal
@@ -79,7 +80,8 @@ class Process:
         self.kill(signal.SIGTERM)
 
 
-def start_gunicorn(tmp_path, *, port=None, **env):
+def start_gunicorn(tmp_path, *, port=None, shell_before=None, **env):
+    """gunicorn with the Procfile's configuration; `shell_before`: a shell command run first in its session."""
     port = port or free_port()
     args = [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
@@ -90,6 +92,8 @@ def start_gunicorn(tmp_path, *, port=None, **env):
         f"127.0.0.1:{port}",
     ]
     env.setdefault("WEB_CONCURRENCY", 2)
+    if shell_before:
+        args = ["sh", "-c", f"{shell_before}\nexec {shlex.join(args)}"]
     proc = Process(args, base_env(**env), tmp_path / f"gunicorn-{port}.log")
     try:
         wait_for_port(port)

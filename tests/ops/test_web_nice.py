@@ -37,9 +37,30 @@ def test_web_workers_run_at_web_nice_and_the_master_at_its_own(tmp_path, setting
         deadline = time.monotonic() + 10
         while len(workers_of(web.proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        workers = workers_of(web.proc.pid)
+        workers = set(workers_of(web.proc.pid))
         assert len(workers) == 2
         assert {nice_of(pid) for pid in workers} == {nice_of(os.getpid()) + expected}
         assert nice_of(web.proc.pid) == nice_of(os.getpid())
+        # A session of its own (the Procfile's process, a systemd unit) is nice as a whole too: Linux
+        # weighs sessions (autogroups) against each other before the nice of the processes inside.
+        assert {autogroup_nice_of(pid) for pid in workers | {web.proc.pid}} == {expected}
+    finally:
+        web.kill()
+
+
+def autogroup_nice_of(pid):
+    return int(open(f"/proc/{pid}/autogroup").read().split()[-1])
+
+
+def test_a_web_sharing_its_session_with_other_processes_leaves_the_sessions_priority_alone(tmp_path):
+    web = start_gunicorn(tmp_path, shell_before="(sleep 120 &)", WEB_CONCURRENCY=2)
+    try:
+        deadline = time.monotonic() + 10
+        while len(workers_of(web.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = set(workers_of(web.proc.pid))
+        assert len(workers) == 2
+        assert {nice_of(pid) for pid in workers} == {nice_of(os.getpid()) + 10}
+        assert {autogroup_nice_of(pid) for pid in workers} == {0}  # the sleep (another program) is not slowed
     finally:
         web.kill()
