@@ -6,6 +6,7 @@ a scrape of any web process adds them up. The family names below are fixed: the 
 dashboard under deploy/ and the README rely on them.
 """
 
+import collections
 import hmac
 import ipaddress
 import os
@@ -90,14 +91,17 @@ _OUTCOMES = {"accepted": "accepted", "invalid_token": "invalid_token", "rejected
 
 def deliveries_recorded(deliveries, changes, now):
     """Counts what record() wrote: one outcome per delivery, latency of first acceptances, retries."""
+    counts = collections.Counter()
     for delivery in deliveries:
         platform = delivery.device.platform
         outcome = _OUTCOMES.get(changes[delivery.pk]["state"], "other")
-        DELIVERIES.labels(platform, outcome).inc()
+        counts[platform, outcome] += 1
         if outcome == "accepted":
             ACCEPT_TO_PROVIDER.labels(platform).observe(max((now - delivery.message.created_at).total_seconds(), 0))
-        elif outcome == "retry":
-            RETRIES.labels(platform).inc()
+    for (platform, outcome), count in counts.items():  # one increment per label set, not per delivery
+        DELIVERIES.labels(platform, outcome).inc(count)
+        if outcome == "retry":
+            RETRIES.labels(platform).inc(count)
 
 
 _STATUS = re.compile(r"^\d{3}$")

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from channels_app.models import Channel
 from channels_app.selectors import channel_logo_url
 from kilopush import metrics
 from kilopush.queries import hot_cursor
@@ -40,7 +41,7 @@ def due(now):
 
 # due(now) in the claim's plain SQL (the latency path), word for word.
 _DUE = f"""state = '{Delivery.QUEUED}' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"""
-_CLAIM_PG_SQL = f"""
+_PICK_PG_SQL = f"""
 WITH own AS (
     SELECT id FROM {Delivery._meta.db_table} WHERE message_id = %(message)s AND {_DUE}
     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
@@ -50,12 +51,50 @@ WITH own AS (
 ), picked AS (
     SELECT id FROM (SELECT id, 0 AS rank FROM own UNION ALL SELECT id, 1 FROM others) ranked
     ORDER BY rank, id LIMIT %(limit)s
-)
-UPDATE {Delivery._meta.db_table}
-SET state = '{Delivery.SENDING}', claimed_at = %(now)s, attempts = attempts + 1, updated_at = %(now)s
-WHERE id IN (SELECT id FROM picked) AND state = '{Delivery.QUEUED}'
-RETURNING id
+), claimed AS (
+    UPDATE {Delivery._meta.db_table}
+    SET state = '{Delivery.SENDING}', claimed_at = %(now)s, attempts = attempts + 1, updated_at = %(now)s
+    WHERE id IN (SELECT id FROM picked) AND state = '{Delivery.QUEUED}'
+    RETURNING *
+)"""
+# What the pipeline reads of a claimed delivery (render, skip, send, record, metrics): the claim's
+# statement returns these columns of the delivery, its device, message and channel.
+_LOADED = {
+    Delivery: ["id", "message", "device", "kind", "state", "attempts", "provider_message_id", "last_error",
+               "next_attempt_at", "claimed_at", "created_at"],
+    Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
+             "sandbox"],
+    Message: ["id", "recipient", "channel", "text", "url", "important", "created_at", "expires_at", "collapse_id",
+              "removed_reason"],
+    Channel: ["id", "name", "token", "logo", "is_verified"],
+}
+_LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
+_ALIASES = {Delivery: "claimed", Device: "dv", Message: "m", Channel: "c"}
+_CLAIM_PG_SQL = f"""{_PICK_PG_SQL}
+SELECT {", ".join(f"{_ALIASES[model]}.{f.column}" for model, fields in _LOADED_FIELDS.items() for f in fields)}
+FROM claimed
+JOIN {Device._meta.db_table} dv ON dv.id = claimed.device_id
+JOIN {Message._meta.db_table} m ON m.id = claimed.message_id
+JOIN {Channel._meta.db_table} c ON c.id = m.channel_id
+ORDER BY claimed.id
 """
+
+
+def _loaded(rows):
+    """Model instances from _CLAIM_PG_SQL's rows: each delivery with its device and its message's channel."""
+    spans, start = {}, 0
+    for model, fields in _LOADED_FIELDS.items():
+        spans[model] = (start, start + len(fields), [f.attname for f in fields])
+        start += len(fields)
+    deliveries = []
+    for row in rows:
+        made = {model: model.from_db("default", names, row[a:b]) for model, (a, b, names) in spans.items()}
+        made[Message].channel = made[Channel]
+        delivery = made[Delivery]
+        delivery.device = made[Device]
+        delivery.message = made[Message]
+        deliveries.append(delivery)
+    return deliveries
 
 
 def claim(message_id, *, limit=None, now=None):
@@ -63,12 +102,11 @@ def claim(message_id, *, limit=None, now=None):
     limit = limit or settings.DELIVERY_BATCH_SIZE
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        # One statement: pick (skipping rows other workers hold) and mark, on the latency path.
-        with hot_cursor() as cursor:
+        # One statement: pick (skipping rows other workers hold), mark and load, on the latency path.
+        with hot_cursor(binary=True) as cursor:
             cursor.execute(_CLAIM_PG_SQL, {"message": message_id, "limit": limit, "now": now})
-            ids = [row[0] for row in cursor.fetchall()]
-    else:
-        ids = _claim_portable(message_id, limit, now)
+            return _loaded(cursor.fetchall())
+    ids = _claim_portable(message_id, limit, now)
     if not ids:
         return []
     return list(

@@ -205,3 +205,26 @@ def test_the_channel_logo_is_the_notification_image(push_settings, fcm, bob, pos
     message = post(bob)
     queueing.deliver_batch(message.pk)
     assert fcm.script.pushes[0]["message"]["notification"]["image"] == "https://push.example.com/media/logos/alarm.png"
+
+
+def test_the_claim_loads_a_batch_with_its_devices_messages_and_channels_in_its_one_statement(
+        push_settings, fcm, apns, bob, ios_person, post):
+    """The claim's statement returns what the pipeline reads (_LOADED): pushing and recording the batch
+    loads no field afterwards (a deferred field would cost a query per delivery)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = post(bob, url="https://example.com/door", important=1)
+    post(ios_person, ttl=600)
+    with CaptureQueriesContext(connection) as queries:
+        queueing.deliver_batch(first.pk)
+    reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+             and any(table in q["sql"] for table in ("users_app_device", "channels_app_channel"))]
+    assert len(reads) == 1 and "FOR UPDATE SKIP LOCKED" in reads[0], reads
+    assert set(Delivery.objects.values_list("state", flat=True)) == {Delivery.ACCEPTED}
+    [android] = fcm.script.accepted(bob.push_token)
+    assert android["message"]["data"]["url"] == "https://example.com/door"
+    assert android["message"]["android"]["notification"]["channel_id"] == "important"
+    [ios] = apns.script.accepted("cd" * 32)
+    assert ios["payload"]["aps"]["badge"] == 1
+    assert 590 < int(ios["headers"]["apns-expiration"]) - int(timezone.now().timestamp()) <= 600
