@@ -9,8 +9,10 @@ per second per worker core. FCM with three clients, in one run:
 
 - `requests thread pool`: the provider before issue 17, one thread and one kept-alive requests
   session per concurrent push (FCM_CONCURRENCY threads);
-- `aiohttp kept-alive`: the provider now (messaging/providers/fcm.py), every push on one event
-  loop over kept-alive connections (at most FCM_CONCURRENCY);
+- `aiohttp kept-alive`: issue 17's first change, every push on one event loop over kept-alive
+  aiohttp connections (at most FCM_CONCURRENCY);
+- `HTTP/1.1 kept-alive, providers/http1`: the provider now (messaging/providers/fcm.py), the same
+  event loop and connections through the small client of messaging/providers/http1.py;
 - `pyfcm async_notify_multiple_devices`: pyfcm's own async path, a new aiohttp session (and
   connection) per push and a new event loop per batch.
 
@@ -74,6 +76,33 @@ class RequestsThreadPoolFCM(ThreadPoolProvider):
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
+class AiohttpFCM(FCMProvider):
+    """The FCM provider of issue 17's first change, for comparison: the same event loop and batch, through
+    an aiohttp ClientSession (kept-alive TCPConnector) instead of providers/http1.py."""
+
+    async def _post(self, payload, token):
+        import aiohttp
+
+        if self._pool is None:
+            self._pool = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=60),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self.timeout),
+                skip_auto_headers=("User-Agent",))
+        headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        async with self._pool.post(self.client.fcm_end_point, data=payload, headers=headers) as response:
+            return response.status, await response.read(), response.headers
+
+    def close(self):
+        async def _close():
+            if self._pool is not None:
+                await self._pool.close()
+
+        try:
+            self._loop.run(_close(), timeout=2)
+        finally:
+            self._loop.stop()
+
+
 class PyfcmAsync:
     """pyfcm's own async path: `async_notify_multiple_devices` (one aiohttp session per push)."""
 
@@ -92,7 +121,8 @@ class PyfcmAsync:
 
 CLIENTS = {
     "requests thread pool (before)": RequestsThreadPoolFCM,
-    "aiohttp kept-alive (now)": FCMProvider,
+    "aiohttp kept-alive (issue 17, first)": AiohttpFCM,
+    "HTTP/1.1 kept-alive, providers/http1 (now)": FCMProvider,
     "pyfcm async_notify_multiple_devices": PyfcmAsync,
 }
 

@@ -1,4 +1,4 @@
-"""FCM HTTP v1: pyfcm builds the payloads and holds the OAuth token; aiohttp posts them.
+"""FCM HTTP v1: pyfcm builds the payloads and holds the OAuth token; providers/http1.py posts them.
 
 FCM has no batch call, so the cost per push is one HTTP request: the requests go out on one
 event loop thread per worker process over kept-alive connections (at most FCM_CONCURRENCY),
@@ -12,11 +12,12 @@ import asyncio
 import json
 import logging
 import threading
+from urllib.parse import urlsplit
 
-import aiohttp
 import google.auth.transport.requests
 from pyfcm import FCMNotification
 
+from . import http1
 from .base import LoopThread, Provider, Result, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def message_fields(push):
 
 
 class FCMProvider(Provider):
-    """FCM HTTP v1 over kept-alive aiohttp connections, on one event loop thread per worker process."""
+    """FCM HTTP v1 over kept-alive HTTP/1.1 connections (providers/http1.py), on one event loop thread per worker process."""
 
     name = "fcm"
 
@@ -140,22 +141,21 @@ class FCMProvider(Provider):
         self.client = FCMClient(credentials_file=credentials_file, endpoint=endpoint, timeout=timeout)
         self.timeout = timeout
         self.concurrency = concurrency
-        self._session = None
+        self._pool = None
+        self._path = None
         self._loop = LoopThread("fcm-loop")
 
     def _http(self):
-        if self._session is None:  # made on the loop: aiohttp binds a session to the loop that made it
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=60),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self.timeout),
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+        if self._pool is None:  # made on the loop: its connections and their limit belong to it
+            url = urlsplit(self.client.fcm_end_point)
+            self._pool = http1.Pool(self.client.fcm_end_point, limit=self.concurrency, connect_timeout=CONNECT_TIMEOUT)
+            self._path = url.path + (f"?{url.query}" if url.query else "")
+        return self._pool
 
     async def _post(self, payload, token):
+        pool = self._http()
         headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-        async with self._http().post(self.client.fcm_end_point, data=payload, headers=headers) as response:
-            return response.status, await response.read(), response.headers
+        return await pool.request("POST", self._path, payload, headers, timeout=self.timeout)
 
     async def _send_one(self, push, token):
         try:
@@ -169,7 +169,7 @@ class FCMProvider(Provider):
                 status, body, headers = await self._post(payload, token)
         except asyncio.TimeoutError:
             return Result.retry("FCM timeout")
-        except aiohttp.ClientError as exc:
+        except (OSError, http1.ProtocolError) as exc:
             return Result.retry(f"FCM connection: {exc.__class__.__name__}")
         except Exception as exc:  # OAuth token endpoint down or credentials refused
             logger.error("FCM could not get an access token: %s", exc)
@@ -198,8 +198,8 @@ class FCMProvider(Provider):
 
     def close(self):
         async def _close():
-            if self._session is not None:
-                await self._session.close()
+            if self._pool is not None:
+                self._pool.close()
 
         try:
             self._loop.run(_close(), timeout=2)
