@@ -228,3 +228,30 @@ def test_the_claim_loads_a_batch_with_its_devices_messages_and_channels_in_its_o
     [ios] = apns.script.accepted("cd" * 32)
     assert ios["payload"]["aps"]["badge"] == 1
     assert 590 < int(ios["headers"]["apns-expiration"]) - int(timezone.now().timestamp()) <= 600
+
+
+def test_a_late_answer_is_not_recorded_over_a_newer_claim(push_settings, fcm, bob, ios_person, post):
+    """record() writes only to rows still held by its claim: a worker that lost its claim (the sweep gave
+    the delivery to another) must not overwrite the newer attempt."""
+    from messaging.providers.base import Result
+
+    lost, kept = post(bob), post(ios_person)
+    claimed = delivery.claim(lost.pk)
+    assert len(claimed) == 2
+    newer = timezone.now() + timedelta(seconds=1)
+    Delivery.objects.filter(message=lost).update(claimed_at=newer)  # re-queued by the sweep and claimed again
+    delivery.record(claimed, {d.pk: Result.accepted(f"id-{d.pk}") for d in claimed})
+    lost_row, kept_row = only_delivery(lost), only_delivery(kept)
+    assert (lost_row.state, lost_row.claimed_at, lost_row.provider_message_id) == (Delivery.SENDING, newer, "")
+    assert (kept_row.state, kept_row.provider_message_id) == (Delivery.ACCEPTED, f"id-{kept_row.pk}")
+
+
+def test_no_init_signal_receiver_is_skipped_by_the_claims_loading():
+    """delivery._instance builds claimed rows without Model.__init__: a pre/post_init receiver on these
+    models (an ImageField with width_field, say) would silently not run. Add one, and load them with from_db."""
+    from django.db.models import signals
+
+    from channels_app.models import Channel
+
+    for model in (Delivery, Device, Message, Channel):
+        assert not signals.pre_init.has_listeners(model) and not signals.post_init.has_listeners(model), model
