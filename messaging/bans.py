@@ -29,17 +29,15 @@ MESSAGE = "Too many failed attempts"
 UNTIL_SQL = f"SELECT until FROM {SendBan._meta.db_table} WHERE client = %(client)s AND until > %(now)s"
 
 
-def throttled(until, now=None):
+def throttled(until):
     """The 4029 answer to a client banned until `until`, with Retry-After in whole seconds (at least 1)."""
-    now = now or timezone.now()
-    seconds = max(int((until - now).total_seconds()), 1)
+    seconds = max(int((until - timezone.now()).total_seconds()), 1)
     return Throttled(MESSAGE, headers={"Retry-After": str(seconds)})
 
 
-def banned_until(client, now=None):
+def banned_until(client):
     """When the ban of `client` (a throttle key) ends, or None."""
-    now = now or timezone.now()
-    return SendBan.objects.filter(client=client, until__gt=now).values_list("until", flat=True).first()
+    return SendBan.objects.filter(client=client, until__gt=timezone.now()).values_list("until", flat=True).first()
 
 
 class Check:
@@ -83,5 +81,4 @@ def ban(client, *, seconds):
                                 unique_fields=["client"], update_fields=["until", "banned_at"])
     SendBan.objects.filter(until__lte=now).delete()
     logger.info("Sender client %s banned for %d s after repeated failed attempts", client, seconds)
-    return until
 

@@ -72,6 +72,18 @@ _LOADED = {
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
 _ALIASES = {Delivery: "claimed", Device: "dv", Message: "m", Channel: "c"}
+
+
+def _spans():
+    """Each model's slice of a row of _CLAIM_PG_SQL, with the attribute names its columns load into."""
+    spans, start = {}, 0
+    for model, fields in _LOADED_FIELDS.items():
+        spans[model] = (start, start + len(fields), [f.attname for f in fields])
+        start += len(fields)
+    return spans
+
+
+_SPANS = _spans()
 _CLAIM_PG_SQL = f"""{_PICK_PG_SQL}
 SELECT {", ".join(f"{_ALIASES[model]}.{f.column}" for model, fields in _LOADED_FIELDS.items() for f in fields)}
 FROM claimed
@@ -95,13 +107,9 @@ def _instance(model, names, values):
 
 def _loaded(rows):
     """Model instances from _CLAIM_PG_SQL's rows: each delivery with its device and its message's channel."""
-    spans, start = {}, 0
-    for model, fields in _LOADED_FIELDS.items():
-        spans[model] = (start, start + len(fields), [f.attname for f in fields])
-        start += len(fields)
     deliveries = []
     for row in rows:
-        made = {model: _instance(model, names, row[a:b]) for model, (a, b, names) in spans.items()}
+        made = {model: _instance(model, names, row[a:b]) for model, (a, b, names) in _SPANS.items()}
         made[Message]._state.fields_cache["channel"] = made[Channel]
         delivery = made[Delivery]
         delivery._state.fields_cache["device"] = made[Device]
@@ -355,11 +363,12 @@ def record(deliveries, results, *, now=None):
     if not deliveries:
         return {}
     changes = {d.pk: outcome_fields(d, results[d.pk], now) for d in deliveries}
-    rows = [(delivery.pk, changes[delivery.pk]["state"],
-             changes[delivery.pk].get("provider_message_id", delivery.provider_message_id),
-             changes[delivery.pk].get("last_error", delivery.last_error),
-             changes[delivery.pk].get("next_attempt_at", delivery.next_attempt_at), delivery.claimed_at)
-            for delivery in deliveries]
+    rows = []
+    for delivery in deliveries:
+        fields = changes[delivery.pk]
+        rows.append((delivery.pk, fields["state"], fields.get("provider_message_id", delivery.provider_message_id),
+                     fields.get("last_error", delivery.last_error),
+                     fields.get("next_attempt_at", delivery.next_attempt_at), delivery.claimed_at))
     dead = [d for d in deliveries if results[d.pk].outcome is Outcome.INVALID_TOKEN and d.device.is_active]
     # One round trip when no token died (nearly always); with retirements, all of it in one transaction.
     with transaction.atomic() if dead else contextlib.nullcontext():

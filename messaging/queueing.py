@@ -99,9 +99,7 @@ class _NudgeBatch:
 
     def forget(self):
         """In a forked child: the parent's pending nudges and its flushing thread are not ours."""
-        self._lock = threading.Lock()
-        self._pending = []
-        self._flushing = False
+        self.__init__()
 
 
 def _flush(batch):

@@ -89,8 +89,8 @@ _STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
 _INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
 # PostgreSQL, a send without Idempotency-Key or replace (nearly all of them): the send context and the
-# client's failed-attempt ban (messaging/bans.py) are read and, if every check passes, the quota, the message and its deliveries are written, in one statement
-# and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
+# client's failed-attempt ban (messaging/bans.py) are read and, if every check passes, the quota, the
+# message and its deliveries are written, in one statement and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
 # tells nothing about the secret). The checks' order and answers stay in Python (`_refuse_sender`,
 # `_refuse_delivery`), read from the context columns the statement returns first.
 _SEND_PG_SQL = f"""
@@ -124,8 +124,8 @@ class _KeyTaken(Exception):
 def message_send(*, request, ban=None):
     """Accepts one message for delivery; returns (message id, extra response headers).
 
-    `ban` (a bans.Check) refuses a banned client with 4029 first. Then checks run in the published precedence: 4003, 4005 (unknown recipient or replace), 4023,
-    4024, 4009 (an Idempotency-Key reused for another message), 4029. The message and one
+    `ban` (a bans.Check) refuses a banned client with 4029 first. Then checks run in the published
+    precedence: 4003, 4005 (unknown recipient or replace), 4023, 4024, 4009 (an Idempotency-Key reused for another message), 4029. The message and one
     queued Delivery per active device commit before this returns; a worker is nudged after
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
