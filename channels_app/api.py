@@ -19,6 +19,7 @@ from kilopush.drf import (
 )
 from kilopush.errors import InvalidValue, NotFound
 from users_app.auth import AppView
+from users_app.selectors import app_user_by_token
 
 from . import quota, selectors, services
 from .names import NAME_PATTERN, channel_name_problem
@@ -226,6 +227,82 @@ class RotateSecretView(AppView):
     def post(self, request, token):
         secret = services.channel_rotate_secret(channel=_own_channel(request, token))
         return Response(SecretSerializer({"secret": secret}).data)
+
+
+# --- send keys: POST/GET /v1/app/channels/TOKEN/keys, DELETE /v1/app/channels/TOKEN/keys/ID ---
+
+
+class SendKeyCreateSerializer(serializers.Serializer):
+    to = StrictCharField(required=False, max_length=42, help_text="The recipient's User Token; default: your own")
+    label = StrictCharField(required=False, allow_blank=True, max_length=64, help_text="What the key is for")
+
+    def validate_label(self, value):
+        problem = value and channel_name_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class SendKeySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    to = serializers.CharField(source="recipient.token", help_text="The User Token the key sends to")
+    label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class SendKeyCreatedSerializer(SendKeySerializer):
+    key = serializers.CharField(help_text="k_ and 40 hex digits: shown only in this answer")
+    last_used_at = None
+
+
+class SendKeyListSerializer(serializers.Serializer):
+    keys = SendKeySerializer(many=True)
+
+
+class SendKeysView(AppView):
+    @extend_schema(
+        operation_id="app_channel_keys_list",
+        tags=["app: channels"],
+        summary="The channel's send keys (never the keys themselves)",
+        responses={200: SendKeyListSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, token):
+        keys = selectors.send_keys_of(_own_channel(request, token))
+        return Response(SendKeyListSerializer({"keys": keys}).data)
+
+    @extend_schema(
+        operation_id="app_channel_keys_create",
+        tags=["app: channels"],
+        summary="Create a send key: one string that sends as this channel to one recipient",
+        request=SendKeyCreateSerializer,
+        responses={201: SendKeyCreatedSerializer, **error_responses(400, 401, 403, 404, 429)},
+    )
+    def post(self, request, token):
+        channel = _own_channel(request, token)
+        data = validated(SendKeyCreateSerializer, request)
+        throttle_by_client_ip(request, group="app-key-create", rate=settings.APP_KEY_CREATE_RATE)
+        recipient = request.user
+        if data.get("to") is not None and data["to"] != request.user.token:
+            recipient = app_user_by_token(data["to"])
+            if recipient is None:
+                raise InvalidValue("to: unknown User Token")
+        send_key, key = services.send_key_create(channel=channel, recipient=recipient, label=data.get("label", ""))
+        send_key.key = key  # this answer only
+        return Response(SendKeyCreatedSerializer(send_key).data, status=201)
+
+
+class SendKeyView(AppView):
+    @extend_schema(
+        operation_id="app_channel_keys_delete",
+        tags=["app: channels"],
+        summary="Revoke a send key: it stops working at once",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, token, key_id):
+        if not services.send_key_revoke(channel=_own_channel(request, token), key_id=key_id):
+            raise NotFound("No such key")
+        return Response(status=204)
 
 
 @require_safe

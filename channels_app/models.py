@@ -49,3 +49,24 @@ class ChannelDailyCount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "day"], name="unique_channel_day")]
+
+
+class SendKey(models.Model):
+    """One string that sends as its channel to one recipient (hooks, Gotify and ntfy publishing).
+
+    Only its keyed digest is stored, like access tokens: the key itself is shown once, at creation.
+    Revoking a key deletes its row.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="send_keys")
+    recipient = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=64, blank=True, default="")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "id"])]
+
+    def __str__(self):
+        return f"key {self.pk} of {self.channel_id} to {self.recipient_id}"

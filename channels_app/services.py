@@ -5,10 +5,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from kilopush import crypto
 from kilopush.errors import Forbidden, InvalidValue
 
 from .logos import logo_process
-from .models import Channel, new_channel_secret
+from .models import Channel, SendKey, new_channel_secret
 from .names import channel_name_problem
 
 logger = logging.getLogger(__name__)
@@ -104,3 +105,27 @@ def channel_delete(*, channel):
     """Deletes a channel, with the messages it sent (cascade) and its logo file."""
     logo_delete_on_commit(channel.logo.name)
     channel.delete()
+
+
+# --- send keys ---
+
+
+def new_send_key():
+    return crypto.random_hex_token("k_")
+
+
+@transaction.atomic
+def send_key_create(*, channel, recipient, label=""):
+    """A new key that sends as `channel` to `recipient`; returns (SendKey, the key, shown only now)."""
+    # Lock the channel so two parallel creates cannot both pass the limit.
+    Channel.objects.select_for_update().filter(pk=channel.pk).first()
+    if SendKey.objects.filter(channel=channel).count() >= settings.SEND_KEYS_PER_CHANNEL:
+        raise Forbidden(f"At most {settings.SEND_KEYS_PER_CHANNEL} keys per channel")
+    key = new_send_key()
+    send_key = SendKey.objects.create(channel=channel, recipient=recipient, label=label, digest=crypto.digest(key))
+    return send_key, key
+
+
+def send_key_revoke(*, channel, key_id):
+    """Deletes one of the channel's keys (it answers 401 at once); False if the channel has no such key."""
+    return SendKey.objects.filter(channel=channel, pk=key_id).delete()[0] > 0

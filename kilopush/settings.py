@@ -230,6 +230,9 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 
 CHANNEL_DAILY_LIMIT = envint("CHANNEL_DAILY_LIMIT", 300)
 CHANNELS_PER_USER = envint("CHANNELS_PER_USER", 5)
+# Send keys (hooks, Gotify and ntfy publishing) one channel may have, and key creations per client address.
+SEND_KEYS_PER_CHANNEL = envint("SEND_KEYS_PER_CHANNEL", 20)
+APP_KEY_CREATE_RATE = os.getenv("APP_KEY_CREATE_RATE", "60/h")
 
 # Bodies of the JSON/form API are small; refuse anything larger before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)

@@ -32,6 +32,7 @@ class InboxChannelSerializer(serializers.Serializer):
 class InboxMessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     channel = InboxChannelSerializer()
+    title = serializers.SerializerMethodField()
     message = serializers.CharField(source="text")
     url = serializers.SerializerMethodField()
     important = serializers.BooleanField(
@@ -39,6 +40,10 @@ class InboxMessageSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The sender's title; null when it sent none"))
+    def get_title(self, message):
+        return message.title or None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, message):

@@ -66,7 +66,7 @@ _LOADED = {
                "next_attempt_at", "claimed_at", "created_at"],
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
-    Message: ["id", "recipient", "channel", "text", "url", "important", "created_at", "expires_at", "collapse_id",
+    Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
               "removed_reason"],
     Channel: ["id", "name", "token", "logo", "is_verified"],
 }
@@ -212,6 +212,7 @@ def render(delivery, *, badge=None, now=None):
         token=delivery.device.push_token,
         title=channel.name,
         body=message.text,
+        message_title=message.title,
         data=data,
         important=message.important,
         image=logo_url(channel),

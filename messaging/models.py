@@ -22,6 +22,8 @@ class Message(models.Model):
 
     recipient = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="messages")
+    # The sender's optional title (one line, at most 250 characters); "" when absent.
+    title = models.CharField(max_length=250, blank=True, default="", db_default="")
     text = models.TextField(max_length=1000)
     url = models.URLField(max_length=1000, blank=True)
     # None: normal alert with sound; True: time-sensitive; False: silent, inbox only.

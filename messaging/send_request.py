@@ -14,6 +14,7 @@ from kilopush.errors import InvalidHeaders, InvalidValue
 from . import send_guards
 
 MAX_TEXT = 1000
+MAX_TITLE = 250
 TTL_MIN, TTL_MAX = 60, 2_419_200  # one minute to 28 days (FCM's own maximum)
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 MAX_KEY = 255
@@ -27,7 +28,8 @@ class Field:
     """One field of the send request: `validate` checks it and send_schema.py describes it from this."""
 
     name: str
-    kind: str  # "required" (non-empty string), "url" (empty or http(s) URL), "flag" (0/1), "ttl", "id", "key"
+    kind: str  # "required" (non-empty string), "title" (optional line), "url" (empty or http(s) URL), "flag" (0/1),
+    # "ttl", "id", "key"
     description: str
     max_length: int | None = None
 
@@ -38,6 +40,13 @@ FIELDS = (
     Field("token", "required", "The Channel Token (c_…)"),
     Field("secret", "required", "The Channel Secret Key"),
     Field("message", "required", f"1–{MAX_TEXT} characters", max_length=MAX_TEXT),
+    Field(
+        "title",
+        "title",
+        f"Optional: the notification's title, one line of at most {MAX_TITLE} characters (the channel's name "
+        "stays visible as the source)",
+        max_length=MAX_TITLE,
+    ),
     Field("url", "url", "An http:// or https:// URL", max_length=MAX_TEXT),
     Field(
         "important",
@@ -67,17 +76,23 @@ FIELDS = (
 )
 
 
+# The credentials of the send API; a send key (k_…) stands for all three on the hook and compatibility paths.
+CREDENTIALS = ("to", "token", "secret")
+
+
 @dataclass(frozen=True)
 class SendRequest:
     to: str
     token: str
     secret: str
     message: str
+    title: str = ""
     url: str = ""
     important: bool | None = None
     ttl: int | None = None
     replace: int | None = None
     idempotency_key: str | None = None
+    key: str | None = None  # a send key instead of to, token and secret
 
 
 class FormFields(dict):
@@ -143,6 +158,21 @@ def required_string(data, field, max_length=None):
     if "\x00" in value:
         raise InvalidValue(f"{field} must not contain NUL characters")
     send_guards.refuse_surrogates(field, value)
+    return value
+
+
+# Line breaks of any kind: a title is one line.
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _title(data, field="title", max_length=MAX_TITLE):
+    """An optional single line; absent or empty is ""."""
+    value = data.get(field)
+    if value is None or value == "":
+        return ""
+    value = required_string(data, field, max_length)
+    if _LINE_BREAKS.search(value):
+        raise InvalidValue(f"{field} must be one line")
     return value
 
 
@@ -220,12 +250,16 @@ def _key(data, field="idempotency_key", max_length=None):
     return idempotency_key(data.get(field), field)
 
 
-def validate(data, *, idempotency_header=None):
+def validate(data, *, idempotency_header=None, key=None):
     """Checks the request's shape (4005) in a fixed field order; returns a SendRequest.
 
     `idempotency_header`: the Idempotency-Key header's value, if sent; it wins over the field.
+    `key`: a send key, which stands for the credentials (to, token and secret are then not read).
     """
-    values = {field.name: _CHECKS[field.kind](data, field.name, field.max_length) for field in FIELDS}
+    fields = FIELDS if key is None else [field for field in FIELDS if field.name not in CREDENTIALS]
+    values = {field.name: _CHECKS[field.kind](data, field.name, field.max_length) for field in fields}
+    if key is not None:
+        values.update(to="", token="", secret="", key=key)
     if idempotency_header is not None:
         values["idempotency_key"] = idempotency_key(idempotency_header, "Idempotency-Key")
     silent = values.pop("silent")
@@ -236,4 +270,4 @@ def validate(data, *, idempotency_header=None):
     return SendRequest(**values)
 
 
-_CHECKS = {"required": required_string, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key}
+_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key}

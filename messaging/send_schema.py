@@ -32,6 +32,7 @@ _FLAG_FORM = {"type": "string", "enum": ["", "0", "1"]}
 # an optional port) and no white space or control characters.
 _NO_NUL = "^[^\\u0000]*$"
 _URL = URL_PATTERN
+_ONE_LINE = "^[^\\u0000\\r\\n\\u000b\\u000c\\u001c-\\u001e\\u0085\\u2028\\u2029]*$"
 
 
 # 60..2419200 written out as decimal strings (no sign, no leading zero), as send_request._ttl reads forms.
@@ -48,6 +49,8 @@ def _field(field, flag):
     form = flag is _FLAG_FORM
     if field.kind == "required":
         schema = {"type": "string", "minLength": 1, "pattern": _NO_NUL}
+    elif field.kind == "title":
+        schema = {"type": "string", "pattern": _ONE_LINE}
     elif field.kind == "url":
         schema = {"type": "string", "pattern": _URL}
     elif field.kind == "ttl":

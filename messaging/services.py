@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from channels_app.selectors import channel_send_context, send_context_from_row, send_context_sql
+from channels_app.selectors import channel_send_context, send_context_from_row, send_context_sql, send_key_touch_sql
+from channels_app.models import SendKey
 from channels_app import quota
 from kilopush import crypto, metrics
 from kilopush.queries import hot_cursor
@@ -36,12 +37,12 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 
 
 _DEVICES_WHERE = _devices_where("%(recipient)s")
-_MESSAGE_COLUMNS = "recipient_id, channel_id, text, url, important, had_devices, created_at, " \
+_MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
 
 
 def _message_values(recipient, channel):
-    return f"{recipient}, {channel}, %(text)s, %(url)s, %(important)s, " \
+    return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
         f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
 
 
@@ -93,8 +94,11 @@ _INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
 # message and its deliveries are written, in one statement and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
 # tells nothing about the secret). The checks' order and answers stay in Python (`_refuse_sender`,
 # `_refuse_delivery`), read from the context columns the statement returns first.
-_SEND_PG_SQL = f"""
-WITH context AS ({send_context_sql()}
+# A send key's send (hooks, Gotify, ntfy) reads its context by the key's digest and marks the key used.
+def _send_pg_sql(*, by_key):
+    touch = f"), touched AS ({send_key_touch_sql()}\n    RETURNING 1" if by_key else ""
+    return f"""
+WITH context AS ({send_context_sql(by_key=by_key)}{touch}
 ), ban AS ({bans.UNTIL_SQL}
 ), ok AS (
     SELECT channel_id, recipient_id, channel_verified FROM context
@@ -114,6 +118,10 @@ SELECT context.*, (SELECT id FROM message), (SELECT count FROM quota), (SELECT c
        (SELECT until FROM ban)
 FROM (SELECT 1) AS one LEFT JOIN context ON TRUE
 """
+
+
+_SEND_PG_SQL = _send_pg_sql(by_key=False)
+_SEND_PG_KEY_SQL = _send_pg_sql(by_key=True)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
@@ -134,8 +142,14 @@ def message_send(*, request, ban=None):
         return _send_in_one_statement(request, ban)
     if ban is not None:
         ban.refuse()
-    context = channel_send_context(channel_token=request.token, recipient_token=request.to)
-    _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
+    if request.key is not None:
+        digest = crypto.digest(request.key)
+        context = channel_send_context(key_digest=digest)
+        _refuse_sender(context, context is not None)
+        _touch_key(digest)
+    else:
+        context = channel_send_context(channel_token=request.token, recipient_token=request.to)
+        _refuse_sender(context, context is not None and crypto.digests_match(request.secret, context.secret_digest))
     collapse_id = ""
     if request.replace is not None:
         collapse_id = _collapse_key_of(request.replace, channel_id=context.channel_id, recipient_id=context.recipient_id)
@@ -151,6 +165,12 @@ def message_send(*, request, ban=None):
     else:  # the embedded SQLite (PostgreSQL took _send_in_one_statement above)
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
+
+
+def _touch_key(digest):
+    """The portable path's last_used_at (PostgreSQL's one statement does it in _SEND_PG_KEY_SQL)."""
+    now = timezone.now()
+    SendKey.objects.filter(digest=digest).exclude(last_used_at__gte=now - timedelta(minutes=1)).update(last_used_at=now)
 
 
 def _refuse_sender(context, secret_ok):
@@ -174,6 +194,7 @@ def _refuse_delivery(context):
 def _store_params(request, *, now, context=None, collapse_id=""):
     when = connection.ops.adapt_datetimefield_value  # raw SQL: datetimes as the ORM would store them
     params = {
+        "title": request.title,
         "text": request.message,
         "url": request.url,
         "important": request.important,
@@ -192,11 +213,11 @@ def _store_params(request, *, now, context=None, collapse_id=""):
 def _send_in_one_statement(request, ban):
     """PostgreSQL, no Idempotency-Key, no replace: the whole send in _SEND_PG_SQL (one round trip)."""
     now = timezone.now()
-    digest = crypto.digest(request.secret)
+    digest = crypto.digest(request.secret if request.key is None else request.key)
     params = {**_store_params(request, now=now), "to": request.to, "token": request.token, "digest": digest,
               "client": ban.client if ban is not None else None}
     with hot_cursor() as cursor:
-        cursor.execute(_SEND_PG_SQL, params)
+        cursor.execute(_SEND_PG_SQL if request.key is None else _SEND_PG_KEY_SQL, params)
         row = cursor.fetchone()
     context = send_context_from_row(row[:8])
     message_id, count, deliveries, banned_until = row[8:]
@@ -245,17 +266,19 @@ def _repeat_of(request, *, channel_id, recipient_id, now):
     """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
     row = (
         Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
-        .values_list("id", "recipient_id", "text", "url", "important", "created_at")
+        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at")
         .first()
     )
     if row is None:
         return None
-    message_id, recipient, text, url, important, created_at = row
+    message_id, recipient, title, text, url, important, created_at = row
     if created_at <= now - IDEMPOTENCY_WINDOW:
         # Older than the window: the key is free again (the old message keeps its row, not the key).
         Message.objects.filter(id=message_id).update(idempotency_key=None)
         return None
-    if (recipient, text, url, important) != (recipient_id, request.message, request.url, request.important):
+    if (recipient, title, text, url, important) != (
+        recipient_id, request.title, request.message, request.url, request.important
+    ):
         raise IdempotencyKeyReused()
     return message_id
 
@@ -380,7 +403,7 @@ def inbox_remove(*, message_ids, reason, now=None):
     ids = list(message_ids)
     if not ids:
         return []
-    blank = {"text": "", "url": ""} if reason == Message.DELETED else {}
+    blank = {"title": "", "text": "", "url": ""} if reason == Message.DELETED else {}
     with transaction.atomic():
         removed = list(
             Message.objects.select_for_update()

@@ -55,3 +55,10 @@ def app_users_for_admin(queryset):
 def app_users_with_active_devices(queryset, has_active):
     active = Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True))
     return queryset.filter(active) if has_active else queryset.filter(~active)
+
+
+def app_user_by_token(token):
+    """The app user whose User Token this is, or None."""
+    if not isinstance(token, str) or not token.startswith("u_"):
+        return None
+    return AppUser.objects.filter(token=token).first()

@@ -118,12 +118,17 @@ def request_for(push, topic):
         message = {"aps": {"content-available": 1}, **data}
         push_type, priority = PushType.BACKGROUND, 5
     elif push.important is False:
-        message = {"aps": {"content-available": 1}, **data, "title": push.title, "body": push.body}
+        message = {"aps": {"content-available": 1}, **data, "title": push.shown_title, "body": push.body}
+        if push.message_title:
+            message["subtitle"] = push.title
         if push.image:
             message["image"] = push.image
         push_type, priority = PushType.BACKGROUND, 5
     else:
-        aps = {"alert": {"title": push.title, "body": push.body}, "sound": "default"}
+        alert = {"title": push.shown_title, "body": push.body}
+        if push.message_title:
+            alert["subtitle"] = push.title  # the channel's name, as the source
+        aps = {"alert": alert, "sound": "default"}
         if push.badge is not None:
             aps["badge"] = push.badge
         if push.important:

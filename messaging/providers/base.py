@@ -26,6 +26,12 @@ class Push:
     channel_verified: bool = False  # Web Push payload
     ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
     data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
+    message_title: str = ""  # the sender's title, or "": shown as the title, the channel's name as the source
+
+    @property
+    def shown_title(self):
+        """The notification's title: the sender's, else the channel's name."""
+        return self.message_title or self.title
 
 
 class Outcome(enum.Enum):

@@ -114,8 +114,10 @@ def message_fields(push):
     if push.data_only:
         # A withdraw: data only, so the app runs and removes the notification; nothing is shown.
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "HIGH"})}
+    if push.message_title:
+        data["channel_name"] = push.title  # the source, under the sender's title
     if push.important is False:
-        data.update(title=push.title, body=push.body)
+        data.update(title=push.shown_title, body=push.body)
         if push.image:
             data["image"] = push.image
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "NORMAL"})}
@@ -124,7 +126,7 @@ def message_fields(push):
         notification["tag"] = push.collapse_id  # a resent push replaces the shown notification (apns-collapse-id)
     return {
         "fcm_token": push.token,
-        "notification_title": push.title,
+        "notification_title": push.shown_title,
         "notification_body": push.body,
         "notification_image": push.image or None,
         "data_payload": data,

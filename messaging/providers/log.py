@@ -22,7 +22,7 @@ class LogProvider(Provider):
                 provider_id,
                 self.platform,
                 push.token[:12],
-                push.title,
+                push.shown_title,
                 push.body,
                 push.data,
                 push.important,

@@ -84,6 +84,7 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
         "id": int(push.data.get("message_id") or push.collapse_id or 0),
         "channel": {"token": push.data.get("channel_token", ""), "name": push.title,
                     "logo_url": push.image or None, "verified": bool(push.channel_verified)},
+        "title": push.message_title or None,
         "message": push.body,
         "url": push.data.get("url") or None,
         "important": push.important,

@@ -121,3 +121,9 @@ def test_pushes_of_a_batch_are_concurrent_streams_on_one_connection(push_setting
     assert {r.outcome for r in results} == {Outcome.ACCEPTED}
     assert apns.script.max_in_flight > 1, apns.script.snapshot()
     assert apns.script.connections == 1, apns.script.snapshot()
+
+
+def test_a_title_is_the_alert_title_with_the_channel_name_as_subtitle(push_settings, apns):
+    send_one(apns, ["ok"], message_title="Backup failed")
+    alert = apns.script.pushes[0]["payload"]["aps"]["alert"]
+    assert alert == {"title": "Backup failed", "subtitle": "Alice's alarms", "body": "Door bell"}

@@ -143,3 +143,17 @@ def test_a_silent_message_is_data_only_with_normal_priority(push_settings, fcm):
     assert message["android"] == {"priority": "NORMAL"}
     assert message["data"]["title"] == "Alice's alarms"
     assert message["data"]["message_id"] == "7"
+
+
+def test_a_title_is_the_notification_title_and_the_channel_name_its_source(push_settings, fcm):
+    send_one(fcm, ["ok"], message_title="Backup failed")
+    message = fcm.script.pushes[0]["message"]
+    assert (message["notification"]["title"], message["notification"]["body"]) == ("Backup failed", "Door bell")
+    assert message["data"]["channel_name"] == "Alice's alarms"
+
+
+def test_without_a_title_the_channel_name_is_the_title_and_nothing_is_added(push_settings, fcm):
+    send_one(fcm, ["ok"])
+    message = fcm.script.pushes[0]["message"]
+    assert message["notification"]["title"] == "Alice's alarms"
+    assert "channel_name" not in message["data"]
