@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
-from channels_app.models import Channel, ChannelDailyCount
-from channels_app.services import channel_create
+from channels_app.models import Channel, ChannelDailyCount, SendKey
+from channels_app.services import channel_create, send_key_create
 from messaging.models import Delivery, Message
 from messaging.send_request import SendRequest
 from messaging.services import message_send
@@ -55,13 +55,15 @@ def objects(alice, bob, charlie):
     message_id, _ = message_send(
         request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message="For alice")
     )
-    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get()}
+    key, _ = send_key_create(channel=own, recipient=alice.user)
+    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get(),
+            "key": key}
 
 
 def path_to_alices_object(path, objects):
     """The path with alice's object in it; a path naming a new kind of object must be added here."""
     if path.startswith("/v1/app/channels/{token}"):
-        return path.replace("{token}", objects["channel"].token)
+        return path.replace("{token}", objects["channel"].token).replace("{key_id}", str(objects["key"].pk))
     if path.startswith("/v1/app/blocked/{token}"):
         return path.replace("{token}", objects["blacklisted"].token)
     if path.startswith("/v1/app/messages/{message_id}"):
@@ -86,7 +88,7 @@ def database_state():
     """Every row an app API call could touch."""
     return {
         model.__name__: sorted(map(sorted, (row.items() for row in model.objects.values())), key=str)
-        for model in (AppUser, Device, Channel, ChannelDailyCount, BlacklistEntry, Message, Delivery)
+        for model in (AppUser, Device, Channel, ChannelDailyCount, BlacklistEntry, Message, Delivery, SendKey)
     }
 
 
@@ -99,6 +101,9 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "POST /v1/app/messages/{message_id}/read",
         "DELETE /v1/app/messages/{message_id}",
         "DELETE /v1/app/devices/{device_id}",
+        "GET /v1/app/channels/{token}/keys",
+        "POST /v1/app/channels/{token}/keys",
+        "DELETE /v1/app/channels/{token}/keys/{key_id}",
     }
     assert {p.id for p in WITH_JSON_BODY} >= {
         "POST /v1/app/register",
@@ -123,7 +128,7 @@ def test_another_user_cannot_reach_the_object(client, bob, objects, method, path
 def test_the_object_answers_like_one_that_does_not_exist(client, bob, objects, method, path, operation):
     alices = call(client, method, path_to_alices_object(path, objects), bob, sample_body(operation))
     missing_path = path.replace("{token}", "c_" + "0" * 40).replace("{message_id}", str(2**40))
-    missing_path = missing_path.replace("{device_id}", str(2**40))
+    missing_path = missing_path.replace("{device_id}", str(2**40)).replace("{key_id}", str(2**40))
     missing = call(client, method, missing_path, bob, sample_body(operation))
     assert alices.json() == missing.json()
 
@@ -153,6 +158,7 @@ def valid_body(method, path, objects):
         ("POST", "/v1/app/reports"): {"channel": objects["channel"].token, "reason": "spam"},
         ("POST", "/v1/app/link"): {"code": link_code_create(user=objects["channel"].owner)[0]},
         ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
+        ("POST", "/v1/app/channels/{token}/keys"): {"label": "cron"},
     }
     assert (method, path) in bodies, f"{method} {path}: add a valid body so the mass-assignment sweep covers it"
     return bodies[method, path]
