@@ -221,6 +221,12 @@ class WebPushHandler(ControlHandler):
             except OSError:
                 pass
             return
+        if name == "redirect":  # a push service must never send a push elsewhere: the client must not follow
+            self.send_response(307)
+            self.send_header("Location", self.server.fake.redirect_location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if name == "internal_empty":
             self.send_response(500)
             self.send_header("Content-Length", "0")
@@ -265,6 +271,7 @@ class FakeWebPush:
         self.lock = threading.Lock()
         self.subscriptions = {}
         self.unsubscribed = set()
+        self.redirect_location = "http://127.0.0.1:9/elsewhere"  # where the "redirect" outcome points
         self.script = Script()
         self.server = TLSThreadingHTTPServer((host, port), WebPushHandler)
         self.server.ssl_context = context
