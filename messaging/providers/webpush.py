@@ -22,7 +22,7 @@ from pywebpush import WebPusher, WebPushException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from users_app.subscriptions import host_allowed
+from users_app.subscriptions import endpoint_host_allowed
 
 from .base import Result, ThreadPoolProvider, parse_retry_after
 
@@ -185,7 +185,7 @@ class WebPushProvider(ThreadPoolProvider):
             return dict(headers)
 
     def _send_one(self, push):
-        if self.endpoint_hosts is not None and not host_allowed(urlsplit(push.token).hostname, self.endpoint_hosts):
+        if self.endpoint_hosts is not None and not endpoint_host_allowed(urlsplit(push.token), self.endpoint_hosts):
             # Registered before WEBPUSH_ENDPOINT_HOSTS was narrowed: never POST there (SSRF guard).
             return Result.invalid_token("Web Push endpoint is not on WEBPUSH_ENDPOINT_HOSTS")
         subscription = {"endpoint": push.token, "keys": dict(push.web_keys or {})}

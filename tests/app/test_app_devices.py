@@ -36,8 +36,8 @@ def web_body(endpoint=MOZILLA, keys=None, **extra):
 
 
 @pytest.fixture
-def stand_in_hosts(settings):
-    settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]
+def stand_in_hosts(settings, webpush):
+    settings.WEBPUSH_ENDPOINT_HOSTS = [f"127.0.0.1:{webpush.port}", f"localhost:{webpush.port}"]
 
 
 # --- the list ---
@@ -163,6 +163,33 @@ def test_setting_the_hosts_replaces_the_list(client, alice, settings):
     assert call(client, "POST", "/v1/app/devices", alice, web_body("https://eu.push.example.org/1")).status_code == 201
     response = call(client, "POST", "/v1/app/devices", alice, web_body("https://fcm.googleapis.com/fcm/send/1"))
     assert status_of(response) == 4005
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://fcm.googleapis.com:22/fcm/send/x",
+    "https://fcm.googleapis.com:8443/fcm/send/x",
+    "https://eu.push.example.org:8443/1",
+])
+def test_an_endpoint_on_another_port_than_443_is_refused(client, alice, settings, endpoint):
+    settings.WEBPUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com", "*.push.example.org"]
+    response = call(client, "POST", "/v1/app/devices", alice, web_body(endpoint))
+    assert (response.status_code, status_of(response)) == (400, 4005)
+    assert "port 443" in response.json()["response"]["message"]
+    assert alice.user.devices.count() == 1
+
+
+def test_443_may_be_written_out(client, alice):
+    response = call(client, "POST", "/v1/app/devices", alice, web_body("https://fcm.googleapis.com:443/fcm/send/x"))
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("hosts", [["127.0.0.1:8704"], ["*.push.example.org:8704"], ["[::1]:8704"]])
+def test_a_host_listed_with_its_port_is_allowed_on_that_port_only(client, alice, settings, hosts):
+    settings.WEBPUSH_ENDPOINT_HOSTS = hosts
+    host = {"127": "127.0.0.1", "*.p": "eu.push.example.org", "[::": "[::1]"}[hosts[0][:3]]
+    assert call(client, "POST", "/v1/app/devices", alice, web_body(f"https://{host}:8704/push/1")).status_code == 201
+    for other in (f"https://{host}:8705/push/1", f"https://{host}/push/1"):
+        assert status_of(call(client, "POST", "/v1/app/devices", alice, web_body(other))) == 4005
 
 
 def not_on_the_curve():

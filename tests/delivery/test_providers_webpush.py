@@ -200,6 +200,16 @@ def test_a_redirect_to_the_same_push_service_is_not_followed_either(webpush_sett
     assert [p["answer"] for p in webpush.script.pushes] == ["redirect"]
 
 
+def test_an_endpoint_whose_port_is_not_listed_is_never_posted_to(webpush_settings, webpush, subscription):
+    webpush_settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]  # port 443 only; the stand-in is not there
+    from messaging import providers
+
+    providers.reset()
+    result = send_one(webpush, subscription, ["ok"])
+    assert result.outcome is Outcome.INVALID_TOKEN
+    assert webpush.script.pushes == []
+
+
 def test_the_self_signed_certificate_is_refused_without_the_ca_file(webpush_settings, webpush, subscription):
     webpush_settings.WEBPUSH_CA_FILE = ""
     from messaging import providers

@@ -1,7 +1,7 @@
 """A local Web Push service (RFC 8030) over HTTPS with a self-signed certificate.
 
     python -m tests.fakes.webpush --port 8704 --control-port 8705 --out var/fakes
-    WEBPUSH_CA_FILE=var/fakes/webpush-ca.pem WEBPUSH_ENDPOINT_HOSTS=127.0.0.1,localhost make run
+    WEBPUSH_CA_FILE=var/fakes/webpush-ca.pem WEBPUSH_ENDPOINT_HOSTS=127.0.0.1:8704,localhost:8704 make run
 
 POST /_fake/subscriptions   a browser-like subscription {"endpoint", "keys": {"p256dh", "auth"}}; the fake keeps
                             its private key. Body (optional): {"applicationServerKey": "<base64url>"}, the VAPID
@@ -329,7 +329,7 @@ class FakeWebPush:
         """The settings a server needs to push here, with the CA written under directory."""
         return {
             "WEBPUSH_CA_FILE": self.write_ca(Path(directory, "webpush-ca.pem")),
-            "WEBPUSH_ENDPOINT_HOSTS": "127.0.0.1,localhost",
+            "WEBPUSH_ENDPOINT_HOSTS": f"127.0.0.1:{self.port},localhost:{self.port}",  # not on 443: named
         }
 
     def start(self):
