@@ -376,19 +376,6 @@ def test_config_prefers_site_url_then_stream_url(client, settings):
     assert call(client, "GET", "/v1/app/config").json()["stream_url"] == "https://stream.example.org/v1/app/stream"
 
 
-def test_a_generated_key_is_one_key_for_every_process(tmp_path):
-    code = "import sys; from messaging import vapid; print(vapid.generated_pem(sys.argv[1]), end='')"
-    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-                 for _ in range(6)]
-    keys = {process.communicate(timeout=60)[0] for process in processes}
-    assert len(keys) == 1
-    [pem] = keys
-    assert pem == (tmp_path / vapid.GENERATED_KEY_NAME).read_text()
-    assert vapid.load_pem(pem)
-    assert [p.name for p in tmp_path.iterdir()] == [vapid.GENERATED_KEY_NAME]  # no temporary file left
-    assert (tmp_path / vapid.GENERATED_KEY_NAME).stat().st_mode & 0o077 == 0
-
-
 def test_vapid_keygen_prints_a_new_p256_key():
     run = subprocess.run([sys.executable, "manage.py", "vapid_keygen"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

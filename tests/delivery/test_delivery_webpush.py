@@ -2,6 +2,7 @@
 celery worker (PostgreSQL + Redis, and the embedded SQLite mode) and the stand-in over TLS."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -191,7 +192,7 @@ print(Delivery.objects.get(message_id=int(sys.argv[1])).state)
 
 @pytest.mark.slow
 def test_the_embedded_mode_pushes_to_a_browser_with_a_generated_key(webpush, tmp_path):
-    """SQLite, the filesystem broker, no VAPID key set: web and worker share the one generated under var/."""
+    """SQLite, the filesystem broker, no VAPID key set: web and worker share the one generated in the database."""
     env = base_env(KILOPUSH_VAR_DIR=tmp_path / "var", PYTHONPATH=django_settings.BASE_DIR, **webpush.env)
     run = dict(cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
     migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
@@ -208,6 +209,8 @@ def test_the_embedded_mode_pushes_to_a_browser_with_a_generated_key(webpush, tmp
             time.sleep(0.3)
         [received] = webpush.script.accepted(endpoint)
         assert received["payload"]["message"] == "Ding dong"
-        assert (tmp_path / "var" / "vapid-private-key.pem").exists()
+        assert not (tmp_path / "var" / "vapid-private-key.pem").exists()  # the key is in the database
+        with sqlite3.connect(tmp_path / "var" / "kilopush.sqlite3") as db:
+            assert db.execute("SELECT count(*) FROM messaging_vapidkey").fetchone() == (1,)
     finally:
         worker.kill()
