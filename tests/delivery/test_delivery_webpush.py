@@ -101,6 +101,29 @@ def test_a_429_waits_its_retry_after(webpush, browser, post):
     assert row.next_attempt_at >= before + timedelta(seconds=600)
 
 
+def test_a_redirect_rejects_the_delivery_once_and_keeps_the_browser(webpush, browser, post):
+    webpush.redirect_location = "http://127.0.0.1:9/elsewhere"
+    webpush.script.set_outcomes(browser.push_token, ["redirect", "ok"])
+    message = post(browser)
+    queueing.deliver_batch(message.pk)
+    row = Delivery.objects.get(message=message)
+    assert (row.state, row.attempts) == (Delivery.REJECTED, 1)
+    assert "307" in row.last_error
+    assert browser.user.devices.get().is_active  # the subscription may still be good: only this push failed
+    assert [p["answer"] for p in webpush.script.pushes] == ["redirect"]
+
+
+def test_an_endpoint_on_an_unlisted_port_is_never_posted_to(webpush, browser, post, webpush_settings):
+    from messaging import providers
+
+    webpush_settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]  # port 443 only
+    providers.reset()
+    message = post(browser)
+    queueing.deliver_batch(message.pk)
+    assert Delivery.objects.get(message=message).state == Delivery.INVALID_TOKEN
+    assert webpush.script.pushes == []
+
+
 def test_an_endpoint_no_longer_allowed_is_never_posted_to(webpush, browser, post, webpush_settings):
     from messaging import providers
 
