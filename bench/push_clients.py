@@ -238,7 +238,7 @@ def webpush_runs(count, latency, work_dir):
 
         def make():
             return WebPushProvider(private_key=vapid.load_pem(pem), subject="mailto:bench@localhost", ttl=3600,
-                                   concurrency=32, ca_file=s["WEBPUSH_CA_FILE"], endpoint_hosts=["127.0.0.1"])
+                                   concurrency=32, ca_file=s["WEBPUSH_CA_FILE"], endpoint_hosts=[f"127.0.0.1:{port}"])
 
         def web_pushes(n):
             return [Push(delivery_id=i, token=subscriptions[i % 50]["endpoint"], title="Bench", body=f"Door bell #{i}",

@@ -306,7 +306,7 @@ APNS_CA_FILE = os.getenv("APNS_CA_FILE", "")
 APNS_TIMEOUT = envfloat("APNS_TIMEOUT", 10.0)
 APNS_MAX_CONNECTIONS = envint("APNS_MAX_CONNECTIONS", 4)
 
-# Web Push (RFC 8030/8291/8292). Without VAPID_PRIVATE_KEY a key is generated once under KILOPUSH_VAR_DIR.
+# Web Push (RFC 8030/8291/8292). Without VAPID_PRIVATE_KEY a key is generated once and stored in the database.
 PUSH_PROVIDER_WEB = envchoice("PUSH_PROVIDER_WEB", "webpush", ("webpush", "log"))
 VAPID_PRIVATE_KEY = envsecret("VAPID_PRIVATE_KEY", "")  # PEM, EC P-256 (python manage.py vapid_keygen)
 VAPID_SUBJECT = os.getenv("VAPID_SUBJECT", "mailto:admin@localhost")
@@ -315,7 +315,8 @@ if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
 WEBPUSH_TIMEOUT = envfloat("WEBPUSH_TIMEOUT", 10.0)
 WEBPUSH_CONCURRENCY = envint("WEBPUSH_CONCURRENCY", 32)  # parallel requests (and kept connections) per worker process
 WEBPUSH_CA_FILE = os.getenv("WEBPUSH_CA_FILE", "")  # an extra CA to trust (the stand-in's), on top of the usual ones
-# Push services a subscription endpoint may name (an SSRF guard); "*.example.com" matches subdomains.
+# Push services a subscription endpoint may name (an SSRF guard); "*.example.com" matches subdomains; port 443
+# unless an entry names one ("127.0.0.1:8704").
 WEBPUSH_ENDPOINT_HOSTS = [
     h.strip().lower()
     for h in (

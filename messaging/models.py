@@ -126,3 +126,24 @@ class SendBan(models.Model):
 
     def __str__(self):
         return f"{self.client} until {self.until:%Y-%m-%d %H:%M:%S}"
+
+
+class VapidKey(models.Model):
+    """The generated VAPID key (RFC 8292): one row, so every node signs with the same key (messaging/vapid.py).
+
+    The PEM is encrypted with FIELD_ENCRYPTION_KEY. VAPID_PRIVATE_KEY, when set, is used instead.
+    """
+
+    ONLY = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ONLY, editable=False)
+    private_key = models.TextField(help_text="the PEM (PKCS#8), Fernet-encrypted with FIELD_ENCRYPTION_KEY")
+    public_key = models.CharField(max_length=100, help_text="the application server key (base64url), for reading")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "VAPID key"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="one_vapid_key")]
+
+    def __str__(self):
+        return f"VAPID key {self.public_key[:12]}…"

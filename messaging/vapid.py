@@ -1,21 +1,26 @@
-"""The server's VAPID key (RFC 8292): VAPID_PRIVATE_KEY, or one generated once under KILOPUSH_VAR_DIR.
+"""The server's VAPID key (RFC 8292): VAPID_PRIVATE_KEY, or one generated once and kept in the database.
 
-The generated key is written to a temporary file and hard-linked into place, so when the web
-process and a worker start together exactly one key wins and both use it.
+The generated key is one row (messaging.models.VapidKey), encrypted with FIELD_ENCRYPTION_KEY, so
+every node (web, stream, worker, on any machine) signs with the key the browsers subscribed with,
+without configuration. Processes starting together insert with ON CONFLICT DO NOTHING and then all
+read the one row that won. A key an older version generated under KILOPUSH_VAR_DIR is the one
+stored, so the browsers subscribed with it keep receiving.
 """
 
 import base64
-import os
-import tempfile
 import threading
 from pathlib import Path
 
+from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
-GENERATED_KEY_NAME = "vapid-private-key.pem"
+from kilopush.crypto import decrypt, encrypt
+
+LEGACY_KEY_NAME = "vapid-private-key.pem"  # where versions before issue 23 generated the key, per node
 
 _lock = threading.Lock()
 _cache = {}
@@ -41,42 +46,57 @@ def load_pem(pem, source="VAPID_PRIVATE_KEY"):
     return key
 
 
-def generated_pem(var_dir):
-    """The key under var_dir, created by whichever process comes first (never two different keys)."""
-    path = Path(var_dir) / GENERATED_KEY_NAME
+def legacy_key_file():
+    """The key file an older version generated under KILOPUSH_VAR_DIR, or None."""
+    path = Path(settings.VAR_DIR) / LEGACY_KEY_NAME
+    return path if path.is_file() else None
+
+
+def _encoded_point(key):
+    return base64.urlsafe_b64encode(public_key_point(key)).rstrip(b"=").decode()
+
+
+def stored_pem(*, create=True):
+    """The stored key's PEM, created if there is none (None if create is False and there is none).
+
+    Raises ImproperlyConfigured when this node cannot decrypt it: its FIELD_ENCRYPTION_KEY differs.
+    """
+    from .models import VapidKey
+
+    row = VapidKey.objects.filter(pk=VapidKey.ONLY).first()
+    if row is None:
+        if not create:
+            return None
+        legacy = legacy_key_file()
+        pem = legacy.read_text() if legacy else generate_pem()
+        key = load_pem(pem, str(legacy) if legacy else "the generated VAPID key")
+        candidate = VapidKey(pk=VapidKey.ONLY, private_key=encrypt(pem), public_key=_encoded_point(key))
+        VapidKey.objects.bulk_create([candidate], ignore_conflicts=True)  # another process may have won
+        row = VapidKey.objects.get(pk=VapidKey.ONLY)
     try:
-        return path.read_text()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vapid-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:  # mkstemp: mode 0600
-            f.write(generate_pem())
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # atomic, and fails if another process linked its key first
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
-    return path.read_text()
+        return decrypt(row.private_key)
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "The stored VAPID key cannot be decrypted with this node's FIELD_ENCRYPTION_KEY: every node must "
+            "have the same FIELD_ENCRYPTION_KEY (or SECRET_KEY when it is not set)"
+        ) from None
 
 
 def private_key():
-    """The VAPID signing key of this process (read or generated once)."""
+    """The VAPID signing key of this process: VAPID_PRIVATE_KEY, else the stored one (created once)."""
     configured = settings.VAPID_PRIVATE_KEY
-    cache_key = ("configured", configured) if configured else ("generated", str(settings.VAR_DIR))
+    if configured:
+        cache_key = ("configured", configured)
+    else:
+        cache_key = ("stored", connection.settings_dict["NAME"], settings.FIELD_ENCRYPTION_KEY)
     with _lock:
         key = _cache.get(cache_key)
         if key is None:
-            if configured:
-                key = load_pem(configured)
-            else:
-                key = load_pem(generated_pem(settings.VAR_DIR), f"{settings.VAR_DIR / GENERATED_KEY_NAME}")
-            _cache.clear()
-            _cache[cache_key] = key
+            key = load_pem(configured) if configured else load_pem(stored_pem(), "the stored VAPID key")
+            # A row read or written inside a transaction may yet be rolled back: keep only committed keys.
+            if configured or not connection.in_atomic_block:
+                _cache.clear()
+                _cache[cache_key] = key
         return key
 
 

@@ -12,7 +12,7 @@ from kilopush.errors import InvalidValue
 
 from .auth import AccountBlocked
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
-from .push_tokens import validate_push_token
+from .push_tokens import lock_push_token, validate_push_token
 from .subscriptions import web_subscription
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def _take_push_token(*, user, push_token):
     """
     if not push_token:
         return
+    lock_push_token(push_token)  # concurrent takers wait their turn instead of colliding on the unique index
     deleted, _ = devices_with_push_token(push_token).exclude(user=user).delete()
     if deleted:
         logger.info("A push token moved to account %s; the other account's device was deleted", user.pk)

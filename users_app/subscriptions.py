@@ -1,11 +1,13 @@
 """What a Web Push subscription must be before it is stored: the SSRF guard and the key checks.
 
 The endpoint is where our workers will POST, so it must be https:// on a push service named in
-WEBPUSH_ENDPOINT_HOSTS ("*.example.com" matches its subdomains). The keys must be able to
-encrypt (RFC 8291): p256dh an uncompressed P-256 point, auth 16 bytes.
+WEBPUSH_ENDPOINT_HOSTS ("*.example.com" matches its subdomains), on port 443 unless the entry names
+another ("127.0.0.1:8704"). The keys must be able to encrypt (RFC 8291): p256dh an uncompressed P-256
+point, auth 16 bytes.
 """
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from django.conf import settings
 from kilopush.errors import InvalidValue
 
 MAX_ENDPOINT_LENGTH = 4096
+HTTPS_PORT = 443
 _BASE64URL = re.compile(r"^[A-Za-z0-9_\-+/]+={0,2}$")
 
 
@@ -26,19 +29,44 @@ class WebSubscription:
     auth: str
 
 
-def host_allowed(host, patterns=None):
-    """Whether host is one of the patterns ("*.suffix" matching any subdomain of suffix)."""
+@functools.lru_cache(maxsize=256)
+def _host_and_port(pattern):
+    """("host" or "*.suffix", port) of a WEBPUSH_ENDPOINT_HOSTS entry; port 443 unless it names one."""
+    try:
+        parts = urlsplit("//" + pattern.strip().lower())
+        return (parts.hostname or "").rstrip("."), parts.port or HTTPS_PORT
+    except ValueError:  # not a host[:port]: matches nothing
+        return "", None
+
+
+def host_allowed(host, patterns=None, port=HTTPS_PORT):
+    """Whether host:port is one of the patterns ("*.suffix" matching any subdomain of suffix).
+
+    A pattern without a port allows 443 only: a push service on another port must be listed with it
+    ("127.0.0.1:8704"), so an endpoint cannot aim our POSTs at another service on the same host.
+    """
     host = (host or "").lower().rstrip(".")
     if not host:
         return False
     for pattern in settings.WEBPUSH_ENDPOINT_HOSTS if patterns is None else patterns:
-        pattern = pattern.lower().rstrip(".")
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and host != pattern[1:]:
+        allowed_host, allowed_port = _host_and_port(pattern)
+        if not allowed_host or port != allowed_port:
+            continue
+        if allowed_host.startswith("*."):
+            if host.endswith(allowed_host[1:]):
                 return True
-        elif host == pattern:
+        elif host == allowed_host:
             return True
     return False
+
+
+def endpoint_host_allowed(url, patterns=None):
+    """Whether a split https URL's host and port (443 if none) are on WEBPUSH_ENDPOINT_HOSTS."""
+    try:
+        port = url.port or HTTPS_PORT
+    except ValueError:
+        return False
+    return host_allowed(url.hostname, patterns, port)
 
 
 def endpoint_allowed(endpoint):
@@ -58,8 +86,8 @@ def endpoint_allowed(endpoint):
         return "endpoint must be https://"
     if url.username is not None or url.password is not None:
         return "endpoint must not contain credentials"
-    if not host_allowed(url.hostname):
-        return "endpoint is not on a known Web Push service (WEBPUSH_ENDPOINT_HOSTS)"
+    if not endpoint_host_allowed(url):
+        return "endpoint is not on a known Web Push service (WEBPUSH_ENDPOINT_HOSTS, port 443 unless listed)"
     return None
 
 

@@ -25,13 +25,16 @@ def missing_settings(name):
         return [s for s in ("APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC") if not getattr(settings, s)]
     if name == "webpush":
         from django.core.exceptions import ImproperlyConfigured
+        from django.db import DatabaseError
 
         from messaging import vapid
 
         try:
-            vapid.private_key()  # configured, or generated once under KILOPUSH_VAR_DIR
+            vapid.private_key()  # configured, or the one stored in the database (created once)
         except (ImproperlyConfigured, OSError) as exc:
             return [f"a valid VAPID key ({exc})"]
+        except DatabaseError:
+            pass  # not reachable yet: building the provider reads the key again, and fails until it is
     return []
 
 

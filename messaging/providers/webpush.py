@@ -22,7 +22,7 @@ from pywebpush import WebPusher, WebPushException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from users_app.subscriptions import host_allowed
+from users_app.subscriptions import endpoint_host_allowed
 
 from .base import Result, ThreadPoolProvider, parse_retry_after
 
@@ -42,6 +42,12 @@ def result_from_response(status_code, body, headers):
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
     reason = f"Web Push {status_code}" + (f": {text.strip()[:200]}" if text.strip() else "")
     retry_after = parse_retry_after(headers.get("Retry-After"))
+    if 300 <= status_code < 400:
+        # Never followed (it would re-post the payload elsewhere, https -> http included). Rejected, not
+        # retried: RFC 8030 has no redirects, so the same endpoint would only redirect again.
+        logger.warning("A Web Push service answered %s (to %s); redirects are not followed",
+                       status_code, str(headers.get("Location", ""))[:200])
+        return Result.rejected(f"Web Push {status_code}: redirect not followed")
     if status_code in (404, 410):
         return Result.invalid_token(reason)
     if status_code == 429 or status_code >= 500:
@@ -128,10 +134,14 @@ def _ca_bundle(extra_ca_file):
 
 
 class _Session(requests.Session):
-    """A session whose own `verify` wins: requests lets REQUESTS_CA_BUNDLE override a session's (psf/requests#3829)."""
+    """A session whose own `verify` wins (requests lets REQUESTS_CA_BUNDLE override a session's, psf/requests#3829)
+    and that never follows a redirect: a 3xx is the answer (`result_from_response`), whatever pywebpush asks."""
+
+    max_redirects = 0
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("verify", self.verify)
+        kwargs["allow_redirects"] = False
         return super().request(method, url, **kwargs)
 
 
@@ -176,7 +186,7 @@ class WebPushProvider(ThreadPoolProvider):
             return dict(headers)
 
     def _send_one(self, push):
-        if self.endpoint_hosts is not None and not host_allowed(urlsplit(push.token).hostname, self.endpoint_hosts):
+        if self.endpoint_hosts is not None and not endpoint_host_allowed(urlsplit(push.token), self.endpoint_hosts):
             # Registered before WEBPUSH_ENDPOINT_HOSTS was narrowed: never POST there (SSRF guard).
             return Result.invalid_token("Web Push endpoint is not on WEBPUSH_ENDPOINT_HOSTS")
         subscription = {"endpoint": push.token, "keys": dict(push.web_keys or {})}

@@ -36,8 +36,8 @@ def web_body(endpoint=MOZILLA, keys=None, **extra):
 
 
 @pytest.fixture
-def stand_in_hosts(settings):
-    settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]
+def stand_in_hosts(settings, webpush):
+    settings.WEBPUSH_ENDPOINT_HOSTS = [f"127.0.0.1:{webpush.port}", f"localhost:{webpush.port}"]
 
 
 # --- the list ---
@@ -163,6 +163,33 @@ def test_setting_the_hosts_replaces_the_list(client, alice, settings):
     assert call(client, "POST", "/v1/app/devices", alice, web_body("https://eu.push.example.org/1")).status_code == 201
     response = call(client, "POST", "/v1/app/devices", alice, web_body("https://fcm.googleapis.com/fcm/send/1"))
     assert status_of(response) == 4005
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://fcm.googleapis.com:22/fcm/send/x",
+    "https://fcm.googleapis.com:8443/fcm/send/x",
+    "https://eu.push.example.org:8443/1",
+])
+def test_an_endpoint_on_another_port_than_443_is_refused(client, alice, settings, endpoint):
+    settings.WEBPUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com", "*.push.example.org"]
+    response = call(client, "POST", "/v1/app/devices", alice, web_body(endpoint))
+    assert (response.status_code, status_of(response)) == (400, 4005)
+    assert "port 443" in response.json()["response"]["message"]
+    assert alice.user.devices.count() == 1
+
+
+def test_443_may_be_written_out(client, alice):
+    response = call(client, "POST", "/v1/app/devices", alice, web_body("https://fcm.googleapis.com:443/fcm/send/x"))
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("hosts", [["127.0.0.1:8704"], ["*.push.example.org:8704"], ["[::1]:8704"]])
+def test_a_host_listed_with_its_port_is_allowed_on_that_port_only(client, alice, settings, hosts):
+    settings.WEBPUSH_ENDPOINT_HOSTS = hosts
+    host = {"127": "127.0.0.1", "*.p": "eu.push.example.org", "[::": "[::1]"}[hosts[0][:3]]
+    assert call(client, "POST", "/v1/app/devices", alice, web_body(f"https://{host}:8704/push/1")).status_code == 201
+    for other in (f"https://{host}:8705/push/1", f"https://{host}/push/1"):
+        assert status_of(call(client, "POST", "/v1/app/devices", alice, web_body(other))) == 4005
 
 
 def not_on_the_curve():
@@ -347,19 +374,6 @@ def test_config_prefers_site_url_then_stream_url(client, settings):
     assert call(client, "GET", "/v1/app/config").json()["stream_url"] == "https://push.example.org/v1/app/stream"
     settings.STREAM_URL = "https://stream.example.org/v1/app/stream"
     assert call(client, "GET", "/v1/app/config").json()["stream_url"] == "https://stream.example.org/v1/app/stream"
-
-
-def test_a_generated_key_is_one_key_for_every_process(tmp_path):
-    code = "import sys; from messaging import vapid; print(vapid.generated_pem(sys.argv[1]), end='')"
-    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-                 for _ in range(6)]
-    keys = {process.communicate(timeout=60)[0] for process in processes}
-    assert len(keys) == 1
-    [pem] = keys
-    assert pem == (tmp_path / vapid.GENERATED_KEY_NAME).read_text()
-    assert vapid.load_pem(pem)
-    assert [p.name for p in tmp_path.iterdir()] == [vapid.GENERATED_KEY_NAME]  # no temporary file left
-    assert (tmp_path / vapid.GENERATED_KEY_NAME).stat().st_mode & 0o077 == 0
 
 
 def test_vapid_keygen_prints_a_new_p256_key():

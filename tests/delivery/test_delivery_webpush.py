@@ -2,6 +2,7 @@
 celery worker (PostgreSQL + Redis, and the embedded SQLite mode) and the stand-in over TLS."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,6 +101,29 @@ def test_a_429_waits_its_retry_after(webpush, browser, post):
     assert row.next_attempt_at >= before + timedelta(seconds=600)
 
 
+def test_a_redirect_rejects_the_delivery_once_and_keeps_the_browser(webpush, browser, post):
+    webpush.redirect_location = "http://127.0.0.1:9/elsewhere"
+    webpush.script.set_outcomes(browser.push_token, ["redirect", "ok"])
+    message = post(browser)
+    queueing.deliver_batch(message.pk)
+    row = Delivery.objects.get(message=message)
+    assert (row.state, row.attempts) == (Delivery.REJECTED, 1)
+    assert "307" in row.last_error
+    assert browser.user.devices.get().is_active  # the subscription may still be good: only this push failed
+    assert [p["answer"] for p in webpush.script.pushes] == ["redirect"]
+
+
+def test_an_endpoint_on_an_unlisted_port_is_never_posted_to(webpush, browser, post, webpush_settings):
+    from messaging import providers
+
+    webpush_settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]  # port 443 only
+    providers.reset()
+    message = post(browser)
+    queueing.deliver_batch(message.pk)
+    assert Delivery.objects.get(message=message).state == Delivery.INVALID_TOKEN
+    assert webpush.script.pushes == []
+
+
 def test_an_endpoint_no_longer_allowed_is_never_posted_to(webpush, browser, post, webpush_settings):
     from messaging import providers
 
@@ -191,7 +215,7 @@ print(Delivery.objects.get(message_id=int(sys.argv[1])).state)
 
 @pytest.mark.slow
 def test_the_embedded_mode_pushes_to_a_browser_with_a_generated_key(webpush, tmp_path):
-    """SQLite, the filesystem broker, no VAPID key set: web and worker share the one generated under var/."""
+    """SQLite, the filesystem broker, no VAPID key set: web and worker share the one generated in the database."""
     env = base_env(KILOPUSH_VAR_DIR=tmp_path / "var", PYTHONPATH=django_settings.BASE_DIR, **webpush.env)
     run = dict(cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
     migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
@@ -208,6 +232,8 @@ def test_the_embedded_mode_pushes_to_a_browser_with_a_generated_key(webpush, tmp
             time.sleep(0.3)
         [received] = webpush.script.accepted(endpoint)
         assert received["payload"]["message"] == "Ding dong"
-        assert (tmp_path / "var" / "vapid-private-key.pem").exists()
+        assert not (tmp_path / "var" / "vapid-private-key.pem").exists()  # the key is in the database
+        with sqlite3.connect(tmp_path / "var" / "kilopush.sqlite3") as db:
+            assert db.execute("SELECT count(*) FROM messaging_vapidkey").fetchone() == (1,)
     finally:
         worker.kill()

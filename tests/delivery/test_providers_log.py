@@ -31,12 +31,13 @@ def test_a_provider_without_credentials_is_off_and_the_log_pushes_instead(no_cre
     assert isinstance(providers.get_provider("ios"), LogProvider)
 
 
+@pytest.mark.django_db  # the generated VAPID key is read from (or stored in) the database
 def test_the_startup_report_says_which_provider_is_off_and_why(no_credentials, caplog):
     lines = providers.startup_report()
     assert lines == [
         "Android pushes: fcm is off: FCM_CREDENTIALS not set; pushes are written to the log instead",
         "iOS pushes: apns is off: APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC not set; pushes are written to the log instead",
-        "Web pushes: webpush",  # needs no credentials: without VAPID_PRIVATE_KEY a key is generated
+        "Web pushes: webpush",  # needs no credentials: without VAPID_PRIVATE_KEY the stored key is used
     ]
     assert caplog.records[0].levelno == logging.WARNING
 

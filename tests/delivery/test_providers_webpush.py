@@ -4,7 +4,9 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -160,6 +162,59 @@ def test_another_4xx_is_rejected(webpush_settings, webpush, subscription):
     result = send_one(webpush, subscription, ["invalid_argument"])
     assert result.outcome is Outcome.REJECTED
     assert result.reason.startswith("Web Push 400")
+
+
+@pytest.fixture
+def elsewhere():
+    """Another local server (plain http) that records every request reaching it."""
+    hits = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self):
+            hits.append((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.hits = hits
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/collect"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_rejects_the_push(webpush_settings, webpush, subscription, elsewhere):
+    webpush.redirect_location = elsewhere.url  # https -> http, off WEBPUSH_ENDPOINT_HOSTS' ports
+    result = send_one(webpush, subscription, ["redirect", "ok"])
+    assert result.outcome is Outcome.REJECTED
+    assert result.reason.startswith("Web Push 307") and "not followed" in result.reason
+    assert elsewhere.hits == []
+    assert [p["answer"] for p in webpush.script.pushes] == ["redirect"]  # posted once, to the endpoint only
+
+
+def test_a_redirect_to_the_same_push_service_is_not_followed_either(webpush_settings, webpush, subscription):
+    webpush.redirect_location = subscription["endpoint"].replace("127.0.0.1", "localhost")
+    result = send_one(webpush, subscription, ["redirect", "ok"])
+    assert result.outcome is Outcome.REJECTED
+    assert [p["answer"] for p in webpush.script.pushes] == ["redirect"]
+
+
+def test_an_endpoint_whose_port_is_not_listed_is_never_posted_to(webpush_settings, webpush, subscription):
+    webpush_settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]  # port 443 only; the stand-in is not there
+    from messaging import providers
+
+    providers.reset()
+    result = send_one(webpush, subscription, ["ok"])
+    assert result.outcome is Outcome.INVALID_TOKEN
+    assert webpush.script.pushes == []
 
 
 def test_the_self_signed_certificate_is_refused_without_the_ca_file(webpush_settings, webpush, subscription):

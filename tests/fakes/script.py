@@ -4,7 +4,8 @@ Outcomes: ok, unregistered, bad_token, sender_id_mismatch (FCM), token_not_for_t
 invalid_argument (not about the token), provider_token
 (APNs 403 InvalidProviderToken), unavailable (503), internal (500 with a body),
 internal_empty (500 without a body), rate_limited[:seconds] (429 with Retry-After), drop (close
-the connection without answering), hang (never answer), delay:seconds (answer ok after a pause).
+the connection without answering), hang (never answer), delay:seconds (answer ok after a pause),
+redirect (Web Push: 307 to the fake's redirect_location).
 """
 
 import json
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 OUTCOMES = {
     "ok", "unregistered", "bad_token", "sender_id_mismatch", "token_not_for_topic", "invalid_argument",
     "unavailable", "internal", "internal_empty", "rate_limited", "drop", "hang", "delay", "provider_token",
+    "redirect",
 }
 
 

@@ -1,7 +1,7 @@
 """A local Web Push service (RFC 8030) over HTTPS with a self-signed certificate.
 
     python -m tests.fakes.webpush --port 8704 --control-port 8705 --out var/fakes
-    WEBPUSH_CA_FILE=var/fakes/webpush-ca.pem WEBPUSH_ENDPOINT_HOSTS=127.0.0.1,localhost make run
+    WEBPUSH_CA_FILE=var/fakes/webpush-ca.pem WEBPUSH_ENDPOINT_HOSTS=127.0.0.1:8704,localhost:8704 make run
 
 POST /_fake/subscriptions   a browser-like subscription {"endpoint", "keys": {"p256dh", "auth"}}; the fake keeps
                             its private key. Body (optional): {"applicationServerKey": "<base64url>"}, the VAPID
@@ -221,6 +221,12 @@ class WebPushHandler(ControlHandler):
             except OSError:
                 pass
             return
+        if name == "redirect":  # a push service must never send a push elsewhere: the client must not follow
+            self.send_response(307)
+            self.send_header("Location", self.server.fake.redirect_location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if name == "internal_empty":
             self.send_response(500)
             self.send_header("Content-Length", "0")
@@ -265,6 +271,7 @@ class FakeWebPush:
         self.lock = threading.Lock()
         self.subscriptions = {}
         self.unsubscribed = set()
+        self.redirect_location = "http://127.0.0.1:9/elsewhere"  # where the "redirect" outcome points
         self.script = Script()
         self.server = TLSThreadingHTTPServer((host, port), WebPushHandler)
         self.server.ssl_context = context
@@ -322,7 +329,7 @@ class FakeWebPush:
         """The settings a server needs to push here, with the CA written under directory."""
         return {
             "WEBPUSH_CA_FILE": self.write_ca(Path(directory, "webpush-ca.pem")),
-            "WEBPUSH_ENDPOINT_HOSTS": "127.0.0.1,localhost",
+            "WEBPUSH_ENDPOINT_HOSTS": f"127.0.0.1:{self.port},localhost:{self.port}",  # not on 443: named
         }
 
     def start(self):
