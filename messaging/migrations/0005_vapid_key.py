@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0003_send_bans'),
+        ('messaging', '0004_message_title'),
     ]
 
     operations = [
