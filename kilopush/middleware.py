@@ -34,6 +34,10 @@ def body_limit(path, method, content_type):
     if multipart and method in ("POST", "PATCH", "PUT") and LOGO_UPLOAD_PATH.match(path):
         mb = settings.LOGO_MAX_BYTES // (1024 * 1024)
         return BodyLimit(settings.LOGO_MAX_BYTES + api_limit, 4005, f"logo must be at most {mb} MB")
+    if multipart and method == "POST" and path == SEND_PATH:
+        # A send may carry an image (messaging/send_request.py): a larger body must hold it, checked once read.
+        mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
+        return BodyLimit(settings.ATTACHMENT_MAX_BYTES + api_limit, 4005, f"attachment must be at most {mb:g} MB")
     # The API, the admin (no file fields) and every other page.
     return BodyLimit(api_limit, 4000, f"Request body too large (at most {api_limit} bytes)")
 

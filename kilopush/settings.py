@@ -236,6 +236,11 @@ APP_KEY_CREATE_RATE = os.getenv("APP_KEY_CREATE_RATE", "60/h")
 
 # Bodies of the JSON/form API are small; refuse anything larger before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)
+# Image attachments of the send API (multipart `attachment`): largest file, largest image before it is
+# decoded (decompression bombs; 40 MP is a large phone photo), and the bytes one channel may store per UTC day.
+ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+ATTACHMENT_MAX_PIXELS = envint("ATTACHMENT_MAX_PIXELS", 40_000_000)
+ATTACHMENT_DAILY_BYTES = envint("ATTACHMENT_DAILY_BYTES", 100 * 1024 * 1024)
 
 # --- App API (users, inbox, channels, docs) ---
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

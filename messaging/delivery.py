@@ -26,6 +26,7 @@ from kilopush import metrics
 from kilopush.queries import hot_cursor
 from users_app.models import Device
 
+from . import attachments, markdown
 from .models import Delivery, Message
 from .providers import get_provider
 from .providers.base import Outcome, Push, Result
@@ -67,7 +68,7 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason"],
+              "removed_reason", "format", "attachment_url", "attachment_file"],
     Channel: ["id", "name", "token", "logo", "is_verified"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
@@ -211,8 +212,9 @@ def render(delivery, *, badge=None, now=None):
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
         title=channel.name,
-        body=message.text,
+        body=markdown.to_plain(message.text) if message.format == Message.MARKDOWN else message.text,
         message_title=message.title,
+        attachment=attachments.push_url(message),
         data=data,
         important=message.important,
         image=logo_url(channel),

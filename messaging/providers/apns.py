@@ -123,6 +123,8 @@ def request_for(push, topic):
             message["subtitle"] = push.title
         if push.image:
             message["image"] = push.image
+        if push.attachment:
+            message["attachment_url"] = push.attachment
         push_type, priority = PushType.BACKGROUND, 5
     else:
         alert = {"title": push.shown_title, "body": push.body}
@@ -137,6 +139,9 @@ def request_for(push, topic):
         if push.image:
             aps["mutable-content"] = 1  # lets the app's notification service extension attach the logo
             message["image"] = push.image
+        if push.attachment:
+            aps["mutable-content"] = 1  # the service extension downloads and attaches the message's image
+            message["attachment_url"] = push.attachment
         push_type, priority = PushType.ALERT, 10
     return NotificationRequest(
         device_token=push.token,

@@ -27,6 +27,7 @@ class Push:
     ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
     data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
     message_title: str = ""  # the sender's title, or "": shown as the title, the channel's name as the source
+    attachment: str = ""  # the absolute URL of the message's image, or ""
 
     @property
     def shown_title(self):

@@ -116,6 +116,8 @@ def message_fields(push):
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "HIGH"})}
     if push.message_title:
         data["channel_name"] = push.title  # the source, under the sender's title
+    if push.attachment:
+        data["attachment_url"] = push.attachment  # the message's image (notification.image shows it)
     if push.important is False:
         data.update(title=push.shown_title, body=push.body)
         if push.image:
@@ -128,7 +130,7 @@ def message_fields(push):
         "fcm_token": push.token,
         "notification_title": push.shown_title,
         "notification_body": push.body,
-        "notification_image": push.image or None,
+        "notification_image": push.attachment or push.image or None,
         "data_payload": data,
         "android_config": _android(push, {"priority": "HIGH", "notification": notification}),
     }

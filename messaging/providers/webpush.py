@@ -92,6 +92,7 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
                     "logo_url": push.image or None, "verified": bool(push.channel_verified)},
         "title": push.message_title or None,
         "message": push.body,
+        "image": push.attachment or None,  # the service worker shows it (showNotification's image)
         "url": push.data.get("url") or None,
         "important": push.important,
         "created_at": push.created_at or None,

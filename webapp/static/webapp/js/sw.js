@@ -67,6 +67,7 @@ self.addEventListener("push", (event) => {
       body: message.message || "",
       icon: channel.logo_url || ICON,
       badge: ICON,
+      ...(typeof message.image === "string" && /^https?:\/\//.test(message.image) ? { image: message.image } : {}),
       tag: String(message.id),
       requireInteraction: message.important === true || message.important === 1,
       timestamp: message.created_at ? Date.parse(message.created_at) : Date.now(),
