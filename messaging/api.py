@@ -163,6 +163,7 @@ def attachment_file(request, name):
     response = FileResponse(file, content_type=content_type)
     # Private to the recipient's browser: the file goes when the message does, so no shared cache keeps it.
     response["Cache-Control"] = f"private, max-age={settings.LOGO_CACHE_SECONDS}"
-    response["Content-Security-Policy"] = "default-src 'none'"
+    # Opened in a tab, the browser's image viewer styles its own page: that much, and nothing else, is allowed.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     return response
