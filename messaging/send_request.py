@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from kilopush.errors import InvalidHeaders, InvalidValue
@@ -154,10 +154,12 @@ class _AttachmentUpload(MemoryFileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.activated = True
+        self.other_files = 0
 
     def new_file(self, field_name, *args, **kwargs):
         if field_name != ATTACHMENT:
-            raise InvalidValue(f"The only file part is {ATTACHMENT}")
+            self.other_files += 1  # refused once parsed (too many files stays 4000, as the parser counts them)
+            raise SkipFile()
         self.received = 0
         super().new_file(field_name, *args, **kwargs)
 
@@ -185,10 +187,13 @@ def _decode_multipart(request, codec):
         body = request.body if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE else request.read()
         from io import BytesIO
 
-        post, files = MultiPartParser(request.META, BytesIO(body), [_AttachmentUpload()], codec).parse()
+        upload = _AttachmentUpload()
+        post, files = MultiPartParser(request.META, BytesIO(body), [upload], codec).parse()
     except (MultiPartParserError, SuspiciousOperation, UnicodeError, LookupError, ValueError):
         # SuspiciousOperation: more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields or _FILES files.
         raise InvalidHeaders("The multipart body cannot be decoded") from None
+    if upload.other_files:
+        raise InvalidValue(f"The only file part is {ATTACHMENT}")
     send_guards.refuse_repeated({key for key in post if len(post.getlist(key)) > 1})
     fields = FormFields((key, post.get(key)) for key in post)
     uploads = files.getlist(ATTACHMENT)
