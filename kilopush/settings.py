@@ -171,6 +171,9 @@ else:
 # prepares a server-side bound statement on its 5th run (Django's other cursors bind on the client
 # and never prepare).
 DB_PREPARED_STATEMENTS = envbool("DB_PREPARED_STATEMENTS", True)
+# Behind a pooler (detected per connection: kilopush/postgresql/base.py) nothing is prepared unless this is
+# true: PgBouncer >= 1.22 in transaction mode with max_prepared_statements > 0 keeps them (psycopg's requirement).
+DB_PREPARE_BEHIND_POOLER = envbool("DB_PREPARE_BEHIND_POOLER", False)
 if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
