@@ -31,7 +31,6 @@ class PgBouncer:
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = trust\nauth_file = {self.dir / 'userlist.txt'}\n"
             f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 1000\n"
-            "ignore_startup_parameters = extra_float_digits,options\n"
         )
         for name in ("userlist.txt", "pgbouncer.ini"):
             (self.dir / name).chmod(0o644)
