@@ -70,7 +70,9 @@ def test_sends_and_deliveries_through_pgbouncer_answer_no_5xx_and_push_each_mess
         counts = accepted_counts(fcm, apns)
         assert len(counts) == MESSAGES
         assert set(counts.values()) == {1}, "a message was pushed twice"
-        assert "does not exist" not in web.log() + worker.log()
+        for proc in (web, worker):  # the pooler was seen at connection, so no statement had to be run again
+            assert "reached through a pooler" in proc.log()
+            assert "prepared statement was lost" not in proc.log()
     finally:
         web.kill()
         worker.kill()
