@@ -470,6 +470,9 @@ STORAGE_S3_ADDRESSING_STYLE = envchoice("STORAGE_S3_ADDRESSING_STYLE", "auto", (
 # Where the bucket's objects are public (a CDN, a public bucket): logo URLs point there. Unset: the
 # platform serves them from the store at MEDIA_URL (channels_app's logo view), with no expiring signatures.
 STORAGE_S3_PUBLIC_URL = os.getenv("STORAGE_S3_PUBLIC_URL", "").rstrip("/")
+_s3_given = [n for n in ("STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_PUBLIC_URL") if globals()[n]]
+if _s3_given and not STORAGE_S3_BUCKET:
+    raise ImproperlyConfigured(f"{_s3_given[0]} is set but STORAGE_S3_BUCKET is not: media would stay in MEDIA_ROOT")
 if STORAGE_S3_BUCKET:
     from urllib.parse import urlsplit as _urlsplit
 

@@ -127,8 +127,8 @@ def test_a_deployment_with_media_in_a_store_or_a_shared_media_root_is_not_warned
     assert w030(settings) == []
 
 
-def manage_check(tmp_path, database_url):
-    env = base_env(DATABASE_URL=database_url, KILOPUSH_VAR_DIR=tmp_path / "var", SECRET_KEY="x" * 50)
+def manage_check(tmp_path, database_url, **env):
+    env = base_env(DATABASE_URL=database_url, KILOPUSH_VAR_DIR=tmp_path / "var", SECRET_KEY="x" * 50, **env)
     return subprocess.run([sys.executable, "manage.py", "check"], env=env, cwd=django_settings.BASE_DIR,
                           capture_output=True, text=True, timeout=120)
 
@@ -139,3 +139,14 @@ def test_w030_tells_a_deployment_from_the_embedded_mode(db, tmp_path):
     embedded = manage_check(tmp_path, f"sqlite:///{tmp_path / 'embedded.sqlite3'}")
     assert embedded.returncode == 0, embedded.stderr
     assert "kilopush.W030" not in embedded.stdout + embedded.stderr
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"STORAGE_S3_ENDPOINT_URL": "https://minio.example.org"}, "STORAGE_S3_BUCKET is not"),
+    ({"STORAGE_S3_BUCKET": "b", "STORAGE_S3_ACCESS_KEY_ID": "id"}, "or neither"),
+    ({"STORAGE_S3_BUCKET": "b", "STORAGE_S3_PUBLIC_URL": "media.example.org"}, "absolute http(s) URL"),
+    ({"STORAGE_S3_BUCKET": "b", "STORAGE_S3_ADDRESSING_STYLE": "dns"}, "must be one of auto, path, virtual"),
+])
+def test_a_half_or_wrong_store_configuration_is_refused_at_start(tmp_path, env, said):
+    out = manage_check(tmp_path, f"sqlite:///{tmp_path / 'embedded.sqlite3'}", **env)
+    assert out.returncode != 0 and said in out.stderr, out.stderr[-2000:]
