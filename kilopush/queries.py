@@ -7,7 +7,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from psycopg.pq import TransactionStatus
 
-from kilopush.postgresql.base import say_once
+from kilopush.postgresql import say_once
 
 
 def count_subquery(queryset, field):

@@ -14,22 +14,13 @@ start-up itself, with a backend key of its own: a new connection whose key diffe
 `pg_backend_pid()` is behind one, and it prepares nothing (kilopush.queries.hot_cursor).
 """
 
-import logging
 import select
 
 from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
-logger = logging.getLogger("kilopush.postgresql")
-_said = set()
-
-
-def say_once(key, message, *args):
-    """Logs `message` once per process (each thread's connection would repeat it)."""
-    if key not in _said:
-        _said.add(key)
-        logger.info(message, *args)
+from kilopush.postgresql import say_once
 
 
 def behind_pooler(pg_connection):
