@@ -171,6 +171,9 @@ else:
 # prepares a server-side bound statement on its 5th run (Django's other cursors bind on the client
 # and never prepare).
 DB_PREPARED_STATEMENTS = envbool("DB_PREPARED_STATEMENTS", True)
+# Behind a pooler (detected per connection: kilopush/postgresql/base.py) nothing is prepared unless this is
+# true: PgBouncer >= 1.22 in transaction mode with max_prepared_statements > 0 keeps them (psycopg's requirement).
+DB_PREPARE_BEHIND_POOLER = envbool("DB_PREPARE_BEHIND_POOLER", False)
 if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -455,6 +458,52 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = envbool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
+# true: MEDIA_ROOT is on storage every node mounts (or there is one node); silences kilopush.W030.
+MEDIA_ROOT_SHARED = envbool("MEDIA_ROOT_SHARED", False)
+
+# Media (channel logos): MEDIA_ROOT on this machine, or with STORAGE_S3_BUCKET any S3-compatible store,
+# which every node shares (django-storages; kilopush/storage.py).
+STORAGE_S3_BUCKET = os.getenv("STORAGE_S3_BUCKET", "")
+STORAGE_S3_ENDPOINT_URL = os.getenv("STORAGE_S3_ENDPOINT_URL", "").rstrip("/")  # unset: AWS S3
+STORAGE_S3_REGION = os.getenv("STORAGE_S3_REGION", "")
+# Both unset: boto3's own chain (AWS_ACCESS_KEY_ID, ~/.aws, an instance role).
+STORAGE_S3_ACCESS_KEY_ID = envsecret("STORAGE_S3_ACCESS_KEY_ID", "")
+STORAGE_S3_SECRET_ACCESS_KEY = envsecret("STORAGE_S3_SECRET_ACCESS_KEY", "")
+STORAGE_S3_PREFIX = os.getenv("STORAGE_S3_PREFIX", "").strip("/")  # keys start with it, e.g. kilopush/logos/…
+STORAGE_S3_ADDRESSING_STYLE = envchoice("STORAGE_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+# Where the bucket's objects are public (a CDN, a public bucket): logo URLs point there. Unset: the
+# platform serves them from the store at MEDIA_URL (channels_app's logo view), with no expiring signatures.
+STORAGE_S3_PUBLIC_URL = os.getenv("STORAGE_S3_PUBLIC_URL", "").rstrip("/")
+_s3_given = [n for n in ("STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_PUBLIC_URL") if globals()[n]]
+if _s3_given and not STORAGE_S3_BUCKET:
+    raise ImproperlyConfigured(f"{_s3_given[0]} is set but STORAGE_S3_BUCKET is not: media would stay in MEDIA_ROOT")
+if STORAGE_S3_BUCKET:
+    from urllib.parse import urlsplit as _urlsplit
+
+    if bool(STORAGE_S3_ACCESS_KEY_ID) != bool(STORAGE_S3_SECRET_ACCESS_KEY):
+        raise ImproperlyConfigured("Set both STORAGE_S3_ACCESS_KEY_ID and STORAGE_S3_SECRET_ACCESS_KEY, or neither")
+    for _name in ("STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_PUBLIC_URL"):
+        _parts = _urlsplit(globals()[_name])
+        if globals()[_name] and (_parts.scheme not in ("http", "https") or not _parts.hostname):
+            raise ImproperlyConfigured(f"{_name} must be an absolute http(s) URL, not {globals()[_name]!r}")
+    _public = _urlsplit(STORAGE_S3_PUBLIC_URL)
+    STORAGES["default"] = {
+        "BACKEND": "kilopush.storage.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_S3_BUCKET,
+            "endpoint_url": STORAGE_S3_ENDPOINT_URL or None,
+            "region_name": STORAGE_S3_REGION or None,
+            "access_key": STORAGE_S3_ACCESS_KEY_ID or None,
+            "secret_key": STORAGE_S3_SECRET_ACCESS_KEY or None,
+            "location": STORAGE_S3_PREFIX,
+            "addressing_style": None if STORAGE_S3_ADDRESSING_STYLE == "auto" else STORAGE_S3_ADDRESSING_STYLE,
+            "custom_domain": (_public.netloc + _public.path) or None,
+            "url_protocol": f"{_public.scheme or 'https'}:",
+            "querystring_auth": False,
+            "default_acl": None,
+            "object_parameters": {"CacheControl": f"public, max-age={LOGO_CACHE_SECONDS}, immutable"},
+        },
+    }
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "kilopush.errors.drf_exception_handler",
