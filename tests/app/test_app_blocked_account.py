@@ -59,6 +59,7 @@ def test_the_allow_list_is_reading_marking_read_and_deleting():
     assert allowed == {
         ("/v1/app/blocked", "GET"), ("/v1/app/channels", "GET"), ("/v1/app/me", "GET"), ("/v1/app/messages", "GET"),
         ("/v1/app/config", "GET"), ("/v1/app/devices", "GET"), ("/v1/app/webpush", "GET"),
+        ("/v1/app/channels/{token}/keys", "GET"),
         ("/v1/app/messages/read", "POST"), ("/v1/app/messages/{message_id}/read", "POST"),
         ("/v1/app/messages/{message_id}", "DELETE"), ("/v1/app/me", "DELETE"),
     }
