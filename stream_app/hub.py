@@ -227,8 +227,6 @@ class Hub:
 
     async def open(self, user, after, request):
         """A started Stream for the user, replaying after `after` (None: only what comes next); 4029 past a cap."""
-        if self.stream_count() >= settings.STREAM_MAX_PER_PROCESS:
-            raise Throttled("This stream server is full", headers={"Retry-After": str(RETRY_AFTER)})
         lease = await self.limits.acquire(account_id=user.id, address=client_throttle_key(request))
         try:
             stream = await self._register(user, after, request)
@@ -246,6 +244,8 @@ class Hub:
 
     async def _register(self, user, after, request):
         async with self._floor_lock:
+            if self.stream_count() >= settings.STREAM_MAX_PER_PROCESS:
+                raise Throttled("This stream server is full", headers={"Retry-After": str(RETRY_AFTER)})
             if not self.history:  # the first stream after an idle spell: the poller starts from now
                 _, _, maxima, _ = await self._db(self._poll_executor, selectors.changes_since, user_ids=())
                 self._record(time.monotonic(), maxima)

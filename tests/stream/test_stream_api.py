@@ -256,7 +256,7 @@ def test_the_stream_is_refused_on_the_wsgi_server(client, bob):
 
 
 @pytest.mark.parametrize("method, path", [
-    ("POST", "/v1/messages/send"), ("POST", "/v1/app/users"), ("GET", "/healthz"), ("GET", "/metrics"),
+    ("POST", "/v1/messages/send"), ("POST", "/v1/app/register"), ("GET", "/healthz"), ("GET", "/metrics"),
     ("GET", "/admin/login/"), ("GET", "/v1/app/stream/"), ("GET", "/"),
 ])
 def test_the_stream_process_answers_every_other_path_with_the_404_envelope(stream, bob, channel, method, path):

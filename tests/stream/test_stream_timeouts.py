@@ -92,3 +92,16 @@ def test_an_open_stream_outlives_the_read_timeout(stream, bob):
         assert sse.ended is None
     finally:
         sse.close()
+
+
+def test_many_silent_sockets_are_all_closed_and_a_stream_still_opens_meanwhile(stream, bob):
+    silent = [socket.create_connection(("127.0.0.1", stream.port)) for _ in range(500)]
+    try:
+        sse = SseClient(stream.url + "/v1/app/stream", bob.access_token)
+        assert sse.status == 200
+        sse.close()
+        for sock in silent:
+            closed_after(sock)  # each within TIMEOUT (+ 8 s of slack) of the last check
+    finally:
+        for sock in silent:
+            sock.close()
