@@ -45,11 +45,6 @@ async def _answer(send, http_status, status, message):
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_body(send, path, limit):
-    """The answer BodySizeLimitMiddleware would give (the envelope), sent before Django runs."""
-    await _answer(send, limit.http_status, limit.status, limit.message)
-
-
 async def _capped_receive(scope, receive, send):
     """Django's ASGI handler reads a whole body, of any size, before any middleware runs: the path's
     cap (kilopush.middleware.body_limit) is applied first, reading incrementally, chunked bodies included.
@@ -70,7 +65,7 @@ async def _read_body(scope, receive, send):
     limit = body_limit(scope["path"], scope["method"], headers.get(b"content-type", b"").decode("latin-1"))
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit.bytes:
-        await _refuse_body(send, scope["path"], limit)
+        await _answer(send, limit.http_status, limit.status, limit.message)  # as BodySizeLimitMiddleware
         return None
     messages, size = [], 0
     while True:
@@ -80,7 +75,7 @@ async def _read_body(scope, receive, send):
             break
         size += len(message.get("body", b""))
         if size > limit.bytes:
-            await _refuse_body(send, scope["path"], limit)
+            await _answer(send, limit.http_status, limit.status, limit.message)  # as BodySizeLimitMiddleware
             return None
         if not message.get("more_body", False):
             break
