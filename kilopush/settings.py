@@ -372,6 +372,18 @@ STREAM_URL = os.getenv("STREAM_URL", "").rstrip("/")
 STREAM_KEEPALIVE = envfloat("STREAM_KEEPALIVE", 25.0)
 if STREAM_KEEPALIVE <= 0:
     raise ImproperlyConfigured("STREAM_KEEPALIVE must be above 0")
+# Open streams one account, one client address (TRUSTED_PROXY_COUNT's rule), and one stream process may hold;
+# past a cap a new stream is refused with 429/4029. Counted across processes in Redis (in-process without it).
+STREAM_MAX_PER_ACCOUNT = envint("STREAM_MAX_PER_ACCOUNT", 10)
+STREAM_MAX_PER_ADDRESS = envint("STREAM_MAX_PER_ADDRESS", 30)
+STREAM_MAX_PER_PROCESS = envint("STREAM_MAX_PER_PROCESS", 4000)
+# A stream process renews its streams' entries in Redis every third of this; a dead process's expire after it.
+STREAM_LEASE_SECONDS = envfloat("STREAM_LEASE_SECONDS", 60.0)
+if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) < 1 or STREAM_LEASE_SECONDS < 1:
+    raise ImproperlyConfigured("STREAM_MAX_PER_ACCOUNT, _PER_ADDRESS and _PER_PROCESS must be at least 1, "
+                               "STREAM_LEASE_SECONDS at least 1")
+# A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
+WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
 CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---

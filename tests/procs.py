@@ -244,6 +244,9 @@ def start_stream(tmp_path, **env):
     args = [
         os.path.join(os.path.dirname(sys.executable), "uvicorn"),
         "kilopush.asgi:application",
+        "--http",
+        "stream_app.server:StreamHttpProtocol",
+        "--no-proxy-headers",
         "--host",
         "127.0.0.1",
         "--port",
