@@ -71,6 +71,14 @@ def _param(request, *names):
     return None
 
 
+def _header_fields(request):
+    """title, priority, tags and click from the headers or the query (X-Markdown is accepted, not rendered yet)."""
+    return {"title": _param(request, "x-title", "title", "t"),
+            "priority": _param(request, "x-priority", "priority", "prio", "p"),
+            "tags": _param(request, "x-tags", "tags", "tag", "ta"),
+            "click": _param(request, "x-click", "click") or ""}
+
+
 def _priority(value):
     """1-5 or min/low/default/high/urgent/max (a JSON integer too); None when absent."""
     if value is None or value == "":
@@ -171,11 +179,7 @@ def publish(request, key):
                 message = request.body.decode("utf-8")
             except UnicodeError:
                 raise InvalidHeaders("the message must be UTF-8 text (attachments are not supported)") from None
-        _param(request, "x-markdown", "markdown", "md")  # accepted; Markdown is not rendered yet
-        return _Publication(key=key, message=message, title=_param(request, "x-title", "title", "t"),
-                            priority=_param(request, "x-priority", "priority", "prio", "p"),
-                            tags=_param(request, "x-tags", "tags", "tag", "ta"),
-                            click=_param(request, "x-click", "click") or "")
+        return _Publication(key=key, message=message, **_header_fields(request))
 
     return _publish(request, read)
 
@@ -194,8 +198,14 @@ def publish_json(request):
         topic = data.get("topic")
         if not isinstance(topic, str) or not topic:
             raise InvalidValue("topic is required")
+        # Like ntfy, the headers count too (Apprise sends X-Priority, X-Tags and X-Click beside its JSON).
+        headers = _header_fields(request)
+
+        def field(name):
+            return data[name] if data.get(name) is not None else headers[name]
+
         return _Publication(key=topic, message=_optional_string(data.get("message"), "message"),
-                            title=data.get("title"), priority=data.get("priority"), tags=data.get("tags"),
-                            click=_optional_string(data.get("click"), "click") or "")
+                            title=field("title"), priority=field("priority"), tags=field("tags"),
+                            click=_optional_string(field("click"), "click") or "")
 
     return _publish(request, read)

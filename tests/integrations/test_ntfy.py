@@ -148,3 +148,12 @@ def test_get_of_a_key_is_405_ntfy_shaped(key):
 def test_a_huge_header_is_shortened_not_refused(key):
     message = sent(publish(key, HTTP_X_TITLE="t" * 20_000))
     assert len(message.title) == 250
+
+
+def test_json_publishing_takes_headers_for_what_the_json_leaves_out(key):
+    # Apprise's ntfy:// posts JSON to / and puts priority, tags and click in headers
+    response = Client().post("/", json.dumps({"topic": key, "message": "m", "title": "From JSON"}),
+                             content_type="application/json", HTTP_X_PRIORITY="high", HTTP_X_TAGS="warning",
+                             HTTP_X_TITLE="From a header", HTTP_X_CLICK="https://example.org/h")
+    message = sent(response)
+    assert (message.title, message.important, message.url) == ("⚠️ From JSON", True, "https://example.org/h")
