@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl
 
 from kilopush.errors import InvalidValue
 from messaging import send_guards, send_request
-from messaging.send_request import FORM, JSON, MULTIPART, FormFields
+from messaging.send_request import FORM, JSON, MULTIPART
 
 from ..sending import shorten_text, shorten_title
 

@@ -3,7 +3,6 @@
 import logging
 
 import pytest
-from django.test import Client
 from prometheus_client import REGISTRY, generate_latest
 
 from channels_app.models import SendKey

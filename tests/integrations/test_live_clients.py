@@ -8,7 +8,7 @@ import apprise
 import pytest
 
 from tests.integrations.support import inbox, new_key
-from tests.rawhttp import gunicorn
+from tests.rawhttp import chunked, exchange, gunicorn, head
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +71,19 @@ def test_the_access_log_shows_keys_masked(web_logged, live_key):
     log = web_logged.log()
     assert log.count(masked) >= 3, log[-2000:]
     assert live_key not in log and live_key[2:] not in log
+
+
+@pytest.mark.parametrize("path", ["/KEY", "/v1/hooks/KEY", "/message?token=KEY", "/"])
+def test_a_huge_header_or_an_oversized_body_is_refused_never_a_500(web_logged, live_key, bob, path):
+    path = path.replace("KEY", live_key)
+    status, _, _ = exchange(web_logged, head("POST", path, {"X-Title": "t" * 9000, "Content-Length": "1",
+                                                            "Connection": "close"}) + b"m")
+    assert status == 431  # gunicorn: Request Header Fields Too Large (limit_request_field_size)
+    big = b"x" * (64 * 1024 + 1)
+    status, _, _ = exchange(web_logged, head("POST", path, {"Content-Length": str(len(big)), "Connection": "close",
+                                                            "Content-Type": "text/plain"}) + big)
+    assert status in (400, 413)
+    status, _, _ = exchange(web_logged, head("POST", path, {"Transfer-Encoding": "chunked", "Connection": "close",
+                                                            "Content-Type": "text/plain"}) + chunked(big, 8192))
+    assert status in (400, 413)
+    assert inbox(bob) == []
