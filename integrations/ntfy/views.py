@@ -8,6 +8,7 @@ import time
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from kilopush.errors import InvalidHeaders, InvalidValue
@@ -53,8 +54,8 @@ def _header_text(value):
     if "=?" in value:
         try:
             value = str(make_header(decode_header(value)))
-        except (UnicodeError, LookupError, ValueError):
-            pass
+        except (UnicodeError, LookupError, ValueError, TypeError, HeaderParseError):
+            pass  # not a valid encoded word: the text as it came
     return value
 
 

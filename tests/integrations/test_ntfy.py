@@ -78,6 +78,13 @@ def test_utf8_and_rfc2047_headers_are_decoded(key):
     assert sent(publish(key, HTTP_X_TITLE=encoded)).title == "Grüße 🚀"
 
 
+@pytest.mark.parametrize("title", ["=?bogus?Q?abc?=", "=?UTF-8?Q?=FF=FE?=", "=?utf-8?b?/w==?=", "=?UTF-8?B?####?=",
+                                   "=?rot13?q?abc?=", "=?utf-16?b?AA?=", "=?", "=?UTF-8?X?abc?="])
+def test_a_malformed_rfc2047_header_is_never_a_500(key, title):
+    response = publish(key, HTTP_X_TITLE=title)
+    assert response.status_code in (200, 400), response.content
+
+
 def test_a_body_that_is_not_utf8_is_400(key):
     response = publish(key, b"\xff\xfe\x00\x81")
     assert (response.status_code, response.json()["code"]) == (400, 40001)
