@@ -120,7 +120,7 @@ class _Publication:
     """One ntfy publication's fields, read from headers and query (POST /KEY) or from JSON (POST /)."""
 
     def __init__(self, *, key, message, title, priority, tags, click):
-        self.key, self.click = key, click
+        self.key = key
         self.priority, self.tags = _priority(priority), _tags(tags)
         message = message.strip() if isinstance(message, str) else message
         title = _optional_string(title, "title") or ""
