@@ -44,3 +44,13 @@ def test_djangos_request_log_would_name_the_path_of_other_4xx_answers(client, ca
     caplog.set_level(logging.DEBUG, logger="django.request")
     client.get("/v1/app/channels/c_nothing/keys")  # 401 without an access token
     assert "/v1/app/channels/c_nothing/keys" in caplog.text
+
+
+def test_every_path_counts_in_the_send_metrics_by_status_only(protocol, client, key):
+    def count(status):
+        return REGISTRY.get_sample_value("kilopush_sends_total", {"status": status}) or 0
+
+    before = count("200"), count("4003")
+    protocol.message_id(protocol.send(client, key))
+    protocol.send(client, "k_" + "2" * 40)
+    assert (count("200"), count("4003")) == (before[0] + 1, before[1] + 1)
