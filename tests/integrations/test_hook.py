@@ -7,7 +7,7 @@ from django.test import Client
 
 from messaging.models import Message
 from tests.helpers import status_of
-from tests.integrations.support import payload
+from tests.integrations.support import inbox, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +137,10 @@ def test_an_idempotency_key_reused_for_another_message_is_4009(key):
 def test_get_is_4005_with_allow_post(key):
     response = Client().get(f"/v1/hooks/{key}")
     assert (response.status_code, status_of(response), response["Allow"]) == (405, 4005, "POST")
+
+
+def test_replace_takes_the_place_of_an_earlier_message_in_the_inbox(key, bob):
+    first = sent(hook(key, "Backup running", "text/plain"))
+    second = sent(hook(key, json.dumps({"message": "Backup done", "replace": first.pk}), "application/json"))
+    assert second.pk != first.pk
+    assert [item["message"] for item in inbox(bob)] == ["Backup done"]
