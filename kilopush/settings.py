@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "reports_app",
     "webapp",
     "stream_app",
+    "integrations",
 ]
 
 MIDDLEWARE = [
