@@ -53,7 +53,7 @@ export function integrationsSection(channel) {
     copyKey.addEventListener("click", () => copy(created.key, "Key"));
     newKey.replaceChildren(
       el("strong", {}, created.label ? `New key “${created.label}”` : "New key"),
-      el("p", { class: "token-line" }, el("code", { id: "new-key-value" }, created.key), " ", copyKey),
+      el("p", { class: "token-line" }, el("code", { id: "new-key-value" }, created.key), copyKey),
       el("p", { class: "warn-note" }, "Shown only now: copy it and keep it like a password. "
         + "It cannot be shown again; if it is lost, revoke it and create another."),
     );
