@@ -4,7 +4,10 @@ import re
 
 from playwright.sync_api import expect
 
-from channels_app.models import SendKey
+from django.db import transaction
+
+from channels_app.models import Channel, SendKey
+from channels_app.services import send_key_create
 from tests.web.conftest import api, send_keys
 from tests.web.helpers import create_channel, register
 
@@ -117,3 +120,18 @@ def test_revoke_after_confirming_removes_the_key(page, site):
     expect(page.locator("#integration-snippet")).to_contain_text("YOUR_SEND_KEY")
     assert key not in page.content()
     assert keys_of(site, stored, token) == []
+
+
+def test_the_keys_limit_is_said_in_plain_words(page, site, allow_http_errors):
+    allow_http_errors("/keys")
+    stored = register(page)
+    token = create_channel(page, "Many keys")
+    channel = Channel.objects.get(token=token)
+    with transaction.atomic():
+        for n in range(20):  # SEND_KEYS_PER_CHANNEL's default, the site's setting
+            send_key_create(channel=channel, recipient=channel.owner, label=f"Key {n}")
+    page.reload()
+    expect(page.locator("#key-list li")).to_have_count(20)
+    page.locator("#integrations").get_by_role("button", name="Create key").click()
+    expect(page.locator("#key-status")).to_have_text("At most 20 keys per channel: revoke one you no longer use first.")
+    expect(page.locator("#new-key")).to_be_hidden()

@@ -8,6 +8,12 @@ function shortToken(token) {
   return token.length > 14 ? `${token.slice(0, 8)}…${token.slice(-4)}` : token;
 }
 
+function explainCreate(error) {
+  if (error.status === 4005 && /^to:/.test(error.message)) return "No inbox has that User Token: check it (it starts with u_).";
+  if (error.status === 4003) return `${error.message}: revoke one you no longer use first.`; // the keys' limit
+  return explain(error);
+}
+
 export function integrationsSection(channel) {
   let fresh = null; // {id, key} of the key created on this screen, until it is revoked or the page left
 
@@ -126,9 +132,7 @@ export function integrationsSection(channel) {
       await load();
       newKey.scrollIntoView({ block: "nearest" });
     } catch (error) {
-      status.textContent = error.status === 4005 && /^to:/.test(error.message)
-        ? "No inbox has that User Token: check it (it starts with u_)."
-        : explain(error);
+      status.textContent = explainCreate(error);
     }
   }));
 
