@@ -278,3 +278,12 @@ def test_a_message_sent_with_a_title_is_pushed_and_shown_with_that_title(new_con
     viewer.goto("/static/webapp/app.css")
     [shown] = wait_for_notifications(viewer, 1)
     assert (shown["title"], shown["body"]) == ("Backup done", "Nightly backups: 12.4 GB in 6 min")
+
+
+def test_a_push_with_a_title_while_the_page_is_in_front_names_channel_and_title(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    page.bring_to_front()
+    devtools.deliver(payload(id=10, title="Backup done", message="12.4 GB"))
+    expect(page.locator("#toast")).to_have_text("Garage: Backup done · 12.4 GB")
+    assert notifications(page) == []
