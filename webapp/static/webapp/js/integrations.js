@@ -41,7 +41,7 @@ export function integrationsSection(channel) {
   // --- settings for tools
   const toolSelect = el("select", { id: "tool" },
     Object.keys(integrations).map((name) => el("option", { value: name }, name)));
-  const pre = el("pre", { class: "snippet", id: "integration-snippet", tabindex: "0" });
+  const pre = el("pre", { class: "snippet wrap", id: "integration-snippet", tabindex: "0" });
   const keyNote = el("p", { class: "muted hint", id: "integration-note" });
   const copySnippet = el("button", { type: "button", id: "copy-integration" }, "Copy");
   function renderSnippet() {

@@ -131,7 +131,9 @@ export const integrations = {
       "  title: Front door",
       "  message: Someone rang the bell.",
       "",
-      `# Or the ntfy integration: URL ${origin}, topic ${key}`,
+      "# Or Home Assistant's ntfy integration:",
+      `#   URL:   ${origin}`,
+      `#   Topic: ${key}`,
     ].join("\n"),
   Alertmanager: ({ key, origin }) =>
     [
