@@ -91,6 +91,10 @@ export const api = {
   removeLogo: (token) => request("PATCH", `/v1/app/channels/${encodeURIComponent(token)}`, { body: { logo: null } }),
   deleteChannel: (token) => request("DELETE", `/v1/app/channels/${encodeURIComponent(token)}`),
   rotateSecret: (token) => request("POST", `/v1/app/channels/${encodeURIComponent(token)}/rotate-secret`),
+  sendKeys: (token) => request("GET", `/v1/app/channels/${encodeURIComponent(token)}/keys`),
+  createSendKey: (token, fields) => request("POST", `/v1/app/channels/${encodeURIComponent(token)}/keys`, { body: fields }),
+  revokeSendKey: (token, id) =>
+    request("DELETE", `/v1/app/channels/${encodeURIComponent(token)}/keys/${encodeURIComponent(id)}`),
   blocked: () => request("GET", "/v1/app/blocked"),
   block: (channel) => request("POST", "/v1/app/blocked", { body: { channel } }),
   unblock: (token) => request("DELETE", `/v1/app/blocked/${encodeURIComponent(token)}`),

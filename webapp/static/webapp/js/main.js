@@ -70,7 +70,8 @@ if ("serviceWorker" in navigator) {
     const data = event.data || {};
     if (data.type === "push" && data.message) {
       // The page is in front: the inbox shows the message live, so only a quiet hint instead of a notification.
-      toast(`${data.message.channel.name}: ${data.message.message}`);
+      const { channel, title, message } = data.message;
+      toast(`${channel.name}: ${title ? `${title} · ` : ""}${message}`);
     } else if (data.type === "open" && data.id) {
       location.hash = `#/inbox/${data.id}`;
     }
