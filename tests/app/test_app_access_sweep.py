@@ -55,7 +55,10 @@ def objects(alice, bob, charlie):
     message_id, _ = message_send(
         request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message="For alice")
     )
-    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get()}
+    return {
+        "channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get(),
+        "session": alice.user.access_tokens.get(),
+    }
 
 
 def path_to_alices_object(path, objects):
@@ -68,6 +71,8 @@ def path_to_alices_object(path, objects):
         return path.replace("{message_id}", str(objects["message_id"]))
     if path.startswith("/v1/app/devices/{device_id}"):
         return path.replace("{device_id}", str(objects["device"].pk))
+    if path.startswith("/v1/app/sessions/{session_id}"):
+        return path.replace("{session_id}", str(objects["session"].pk))
     raise AssertionError(f"{path}: say which of alice's objects this path names, so the BOLA sweep covers it")
 
 
@@ -87,7 +92,7 @@ def database_state():
     return {
         model.__name__: sorted(map(sorted, (row.items() for row in model.objects.values())), key=str)
         for model in (AppUser, Device, Channel, ChannelDailyCount, BlacklistEntry, Message, Delivery)
-    }
+    } | {"AccessToken": sorted(AccessToken.objects.values_list("id", "user_id", "digest"))}
 
 
 def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
@@ -99,6 +104,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "POST /v1/app/messages/{message_id}/read",
         "DELETE /v1/app/messages/{message_id}",
         "DELETE /v1/app/devices/{device_id}",
+        "DELETE /v1/app/sessions/{session_id}",
     }
     assert {p.id for p in WITH_JSON_BODY} >= {
         "POST /v1/app/register",
@@ -108,6 +114,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "POST /v1/app/messages/read",
         "POST /v1/app/blocked",
         "POST /v1/app/devices",
+        "POST /v1/app/link/preview",
     }
 
 
@@ -123,7 +130,7 @@ def test_another_user_cannot_reach_the_object(client, bob, objects, method, path
 def test_the_object_answers_like_one_that_does_not_exist(client, bob, objects, method, path, operation):
     alices = call(client, method, path_to_alices_object(path, objects), bob, sample_body(operation))
     missing_path = path.replace("{token}", "c_" + "0" * 40).replace("{message_id}", str(2**40))
-    missing_path = missing_path.replace("{device_id}", str(2**40))
+    missing_path = missing_path.replace("{device_id}", str(2**40)).replace("{session_id}", str(2**40))
     missing = call(client, method, missing_path, bob, sample_body(operation))
     assert alices.json() == missing.json()
 
@@ -152,6 +159,7 @@ def valid_body(method, path, objects):
         ("PATCH", "/v1/app/me"): {"read_receipts": False},
         ("POST", "/v1/app/reports"): {"channel": objects["channel"].token, "reason": "spam"},
         ("POST", "/v1/app/link"): {"code": link_code_create(user=objects["channel"].owner)[0]},
+        ("POST", "/v1/app/link/preview"): {"code": link_code_create(user=objects["channel"].owner)[0]},
         ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
     }
     assert (method, path) in bodies, f"{method} {path}: add a valid body so the mass-assignment sweep covers it"

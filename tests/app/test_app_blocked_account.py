@@ -1,5 +1,5 @@
 """An account blocked by staff: 403 with status 4023 on every app API call except reading, marking read,
-deleting inbox messages and deleting the account."""
+deleting inbox messages, signing out sessions and deleting the account."""
 
 import json
 
@@ -32,7 +32,7 @@ def app_operations():
     return sorted(
         (path, method.upper())
         for path, operations in schema["paths"].items()
-        if path.startswith("/v1/app/") and path not in ("/v1/app/register", "/v1/app/link")  # no access token
+        if path.startswith("/v1/app/") and path not in ("/v1/app/register", "/v1/app/link", "/v1/app/link/preview")  # no token
         for method in operations
     )
 
@@ -61,6 +61,8 @@ def test_the_allow_list_is_reading_marking_read_and_deleting():
         ("/v1/app/config", "GET"), ("/v1/app/devices", "GET"), ("/v1/app/webpush", "GET"),
         ("/v1/app/messages/read", "POST"), ("/v1/app/messages/{message_id}/read", "POST"),
         ("/v1/app/messages/{message_id}", "DELETE"), ("/v1/app/me", "DELETE"),
+        # Sessions: a blocked person may still see and sign out a browser or phone they lost.
+        ("/v1/app/sessions", "GET"), ("/v1/app/sessions/{session_id}", "DELETE"), ("/v1/app/sessions/current", "DELETE"),
     }
 
 
