@@ -165,7 +165,7 @@ async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
       list.append(el("li", { class: "device-row session-row", dataset: { id: item.id } },
         el("span", { class: "grow" },
           el("strong", {}, name),
-          item.current ? el("span", { class: "badge" }, "this browser") : null,
+          item.current ? [" ", el("span", { class: "badge" }, "this browser")] : null,
           el("br"),
           times),
         signOut));
