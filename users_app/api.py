@@ -372,9 +372,9 @@ class SessionView(AppView):
         tags=["app: account"],
         summary="Sign out another browser or phone",
         description="Its access token answers 401 at once and its live streams close within seconds. The current "
-                    "session is 400/4005 (DELETE /v1/app/sessions/current signs it out); another account's "
+                    "session is 403/4003 (DELETE /v1/app/sessions/current signs it out); another account's "
                     "session answers like a missing one (404/4004).",
-        responses={204: None, **error_responses(400, 401, 404)},
+        responses={204: None, **error_responses(401, 403, 404)},
     )
     def delete(self, request, session_id):
         revoked = session_id <= MAX_ID and services.session_revoke(
@@ -390,10 +390,10 @@ class CurrentSessionView(AppView):
         operation_id="app_sessions_sign_out",
         tags=["app: account"],
         summary="Sign out this browser or phone",
-        description="The access token of this request stops working. The account's only session is 400/4005: "
+        description="The access token of this request stops working. The account's only session is 403/4003: "
                     "without an access token nobody could reach the account again (link another device first, "
                     "or delete the account).",
-        responses={204: None, **error_responses(400, 401)},
+        responses={204: None, **error_responses(401, 403)},
     )
     def delete(self, request):
         services.session_sign_out(user=request.user, current=request.user.session)

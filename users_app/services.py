@@ -9,7 +9,7 @@ from django.db.models.functions import MD5
 from django.utils import timezone
 
 from kilopush import crypto
-from kilopush.errors import InvalidValue
+from kilopush.errors import Forbidden, InvalidValue
 
 from .auth import AccountBlocked
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
@@ -63,12 +63,12 @@ def _lock_account(user):
 def session_revoke(*, user, session_id, current):
     """Signs out one of the account's other browsers or phones: its token answers 401 and its streams close.
 
-    False if the account has no such session. The current session is refused (4005): session_sign_out is that.
+    False if the account has no such session. The current session is refused (4003): session_sign_out is that.
     """
     from stream_app.services import account_changed
 
     if session_id == current.pk:
-        raise InvalidValue("This is the session making the request: sign it out with DELETE /v1/app/sessions/current")
+        raise Forbidden("This is the session making the request: sign it out with DELETE /v1/app/sessions/current")
     deleted, _ = AccessToken.objects.filter(user=user, pk=session_id).delete()
     if deleted:
         account_changed(user_id=user.pk)  # its open streams close
@@ -79,13 +79,13 @@ def session_revoke(*, user, session_id, current):
 def session_sign_out(*, user, current):
     """Signs this browser or phone out (its access token is deleted); never the account's last session.
 
-    Without any access token nobody could read, or delete, the account again (4005 instead).
+    Without any access token nobody could read, or delete, the account again (4003 instead).
     """
     from stream_app.services import account_changed
 
     _lock_account(user)  # two last sessions signing out at once: one of them stays
     if not AccessToken.objects.filter(user=user).exclude(pk=current.pk).exists():
-        raise InvalidValue(
+        raise Forbidden(
             "This is the only browser or phone signed in to this inbox: link another one first, or delete the account"
         )
     AccessToken.objects.filter(pk=current.pk).delete()

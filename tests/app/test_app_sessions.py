@@ -115,7 +115,7 @@ def test_the_current_session_cannot_be_revoked_by_id(client, alice):
     linked(client, alice)
     current = next(s["id"] for s in sessions(client, alice) if s["current"])
     response = call(client, "DELETE", f"/v1/app/sessions/{current}", alice)
-    assert (response.status_code, status_of(response)) == (400, 4005)
+    assert (response.status_code, status_of(response)) == (403, 4003)
     assert me(client, alice).status_code == 200
 
 
@@ -138,7 +138,7 @@ def test_signing_out_the_current_session(client, alice):
 
 def test_the_last_session_cannot_sign_out(client, alice):
     response = call(client, "DELETE", "/v1/app/sessions/current", alice)
-    assert (response.status_code, status_of(response)) == (400, 4005)
+    assert (response.status_code, status_of(response)) == (403, 4003)
     assert me(client, alice).status_code == 200
 
 

@@ -86,7 +86,7 @@ async function devicesSection() {
           else await api.removeDevice(device.id);
           toast("Device removed.");
         } catch (error) {
-          toast(explain(error), { error: true });
+          toast(explainSignOut(error), { error: true });
         }
         load();
       }));
@@ -103,6 +103,11 @@ async function devicesSection() {
   await load();
   section.reload = load;
   return section;
+}
+
+// 4003 here is the server's own sentence (the only session, or this one by id), not the send API's wrong secret.
+function explainSignOut(error) {
+  return error.status === 4003 ? error.message : explain(error);
 }
 
 // The browsers and phones signed in to this inbox (its access tokens), each with "Sign out".
@@ -144,7 +149,7 @@ async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
             beforeSignOut();
             await api.signOut();
           } catch (error) {
-            toast(explain(error), { error: true });
+            toast(explainSignOut(error), { error: true });
             onFailed();
             return;
           }
@@ -156,7 +161,7 @@ async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
           await api.revokeSession(item.id);
           toast(`${name} is signed out.`);
         } catch (error) {
-          toast(explain(error), { error: true });
+          toast(explainSignOut(error), { error: true });
         }
         load();
       }));
