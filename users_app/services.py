@@ -11,7 +11,7 @@ from django.utils import timezone
 from kilopush import crypto
 from kilopush.errors import Forbidden, InvalidValue
 
-from .auth import AccountBlocked
+from .auth import AccountBlocked, refused
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
 from .push_tokens import validate_push_token
 from .selectors import link_code_digest
@@ -69,6 +69,10 @@ def session_revoke(*, user, session_id, current):
 
     if session_id == current.pk:
         raise Forbidden("This is the session making the request: sign it out with DELETE /v1/app/sessions/current")
+    _lock_account(user)
+    # Two browsers signing each other out at once: the second finds itself signed out, and the account keeps one.
+    if not AccessToken.objects.filter(pk=current.pk).exists():
+        raise refused("Invalid access token")
     deleted, _ = AccessToken.objects.filter(user=user, pk=session_id).delete()
     if deleted:
         account_changed(user_id=user.pk)  # its open streams close

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from kilopush.errors import NotAuthenticated
 from tests.app_api import call
 from tests.helpers import status_of
 from tests.people import Person
 from users_app.models import AccessToken
-from users_app.services import access_token_create, app_user_set_blocked
+from users_app.services import access_token_create, app_user_set_blocked, session_revoke
 from users_app.session_labels import session_label
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +155,15 @@ def test_a_blocked_account_may_still_sign_out_a_lost_browser(client, alice):
     lost_id = next(s["id"] for s in sessions(client, alice) if not s["current"])
     assert call(client, "DELETE", f"/v1/app/sessions/{lost_id}", alice).status_code == 204
     assert me(client, lost).status_code == 401
+
+
+def test_a_session_signed_out_meanwhile_cannot_sign_out_the_other(client, alice):
+    """Two browsers signing each other out at once (serialised on the account's row): one of them stays."""
+    laptop = linked(client, alice)
+    phone_session = AccessToken.objects.get(user=alice.user, label="")
+    laptop_session = AccessToken.objects.get(user=alice.user, label="Chrome on Linux")
+    assert session_revoke(user=alice.user, session_id=laptop_session.pk, current=phone_session)
+    with pytest.raises(NotAuthenticated):
+        session_revoke(user=alice.user, session_id=phone_session.pk, current=laptop_session)
+    assert me(client, alice).status_code == 200
+    assert me(client, laptop).status_code == 401
