@@ -1,5 +1,8 @@
 """Linking another browser or phone: POST /v1/app/link-codes and POST /v1/app/link."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -175,3 +178,17 @@ def test_an_account_keeps_at_most_5_live_codes(client, alice):
     assert [preview(client, code).status_code for code in codes] == [400, 400] + [200] * 5
     assert link(client, codes[0]).status_code == 400
     assert link(client, codes[-1]).status_code == 201
+
+
+@pytest.mark.parametrize("rate, ok", [("ten an hour", False), ("10/hour", False), ("10", False), ("3/5m", True)])
+def test_a_link_code_rate_that_is_not_a_rate_stops_start_up(tmp_path, rate, ok):
+    env = {**os.environ, "APP_LINK_CODE_RATE": rate, "KILOPUSH_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-c", "import kilopush.settings as s; print(s.APP_LINK_CODE_RATE)"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    if ok:
+        assert (run.returncode, run.stdout.strip()) == (0, rate), run.stderr
+    else:
+        assert run.returncode != 0 and "APP_LINK_CODE_RATE must be a rate" in run.stderr
