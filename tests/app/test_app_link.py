@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.app_api import call
 from tests.helpers import status_of
 from users_app.models import AccessToken, AppUser, LinkCode
-from users_app.services import link_code_create
+from users_app.services import app_user_set_blocked, link_code_create
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +192,11 @@ def test_a_link_code_rate_that_is_not_a_rate_stops_start_up(tmp_path, rate, ok):
         assert (run.returncode, run.stdout.strip()) == (0, rate), run.stderr
     else:
         assert run.returncode != 0 and "APP_LINK_CODE_RATE must be a rate" in run.stderr
+
+
+def test_a_preview_of_a_blocked_accounts_code_is_4023_like_the_link(client, alice):
+    code = new_code(client, alice).json()["code"]
+    app_user_set_blocked(user=alice.user, blocked=True)
+    response = preview(client, code)
+    assert (response.status_code, status_of(response)) == (403, 4023)
+    assert LinkCode.objects.get().used_at is None
