@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +41,16 @@ def envint(name, default):
 
 def envfloat(name, default):
     return _envnumber(name, default, float, "a number")
+
+
+def envrate(name, default):
+    """A django-ratelimit rate, "10/h" or "100/5m": a count per (a number of) s, m, h or d."""
+    value = os.getenv(name)
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value.strip()):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/h or 100/5m, not {value!r}")
+    return value.strip()
 
 
 def envsecret(name, default=None):
@@ -252,6 +263,8 @@ APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
 # Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
 APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
+# Link codes (POST /v1/app/link-codes) one account, and (counted apart) one client address, may make.
+APP_LINK_CODE_RATE = envrate("APP_LINK_CODE_RATE", "10/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 # 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).

@@ -19,7 +19,7 @@ from messaging.models import Message
 from tests.web.conftest import send
 from tests.web.helpers import message, register
 from users_app.models import AppUser
-from users_app.services import blacklist_add
+from users_app.services import access_token_create, blacklist_add, link_code_create
 
 pytestmark = pytest.mark.screenshots
 OUT = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -112,7 +112,31 @@ def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
     expect(page.locator("#blocked-list")).to_be_visible()
     shot("blocked")
     page.goto("/#/settings")
+    expect(page.locator("#session-list li.session-row")).to_have_count(1)
+    page.locator("#session-list").scroll_into_view_if_needed()
+    shot("settings-sessions-only")
+    user = AppUser.objects.get(token=user_token)
+    access_token_create(user=user, label="Firefox on Android")
+    access_token_create(user=user, label="")  # a client that said nothing about itself
+    page.reload()
+    expect(page.locator("#session-list li.session-row")).to_have_count(3)
+    page.locator("#session-list").scroll_into_view_if_needed()
+    shot("settings-sessions")
     page.get_by_role("button", name="Link another browser or phone").click()
     expect(page.locator("#link-code")).to_be_visible()
     shot("settings")
     shot("settings-full", full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_screenshots_of_the_link_prompt(new_context, site, size, scheme):
+    """A fresh browser opening someone's /#link=CODE: the question it asks before anything is stored."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    code, _ = link_code_create(user=AppUser.objects.create())
+    page = new_context(viewport=SIZES[size], color_scheme=scheme).new_page()
+    page.goto(f"/#link={code}")
+    expect(page.locator("#link-prompt")).to_be_visible()
+    page.wait_for_timeout(300)
+    suffix = "" if scheme == "light" else "-dark"
+    page.screenshot(path=str(OUT / f"link-prompt-{SIZES[size]['width']}x{SIZES[size]['height']}{suffix}.png"))
