@@ -235,7 +235,8 @@ class Hub:
             raise
         stream.lease = lease
         try:
-            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, request)
+            # stream.request: logo URLs on the site's origin, as live frames render them (_logo_base)
+            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, stream.request)
         except BaseException:
             self.unregister(stream)
             raise

@@ -333,3 +333,17 @@ def test_a_page_of_the_site_gets_logo_urls_on_the_sites_origin_not_the_streams(s
     [from_app] = app.wait_for_messages(1)
     assert from_page.json()["channel"]["logo_url"] == "http://127.0.0.1:18000/media/logos/front-door.png"
     assert from_app.json()["channel"]["logo_url"] == f"{stream.url}/media/logos/front-door.png"
+
+
+def test_a_replay_to_a_page_of_the_site_also_gets_logo_urls_on_the_sites_origin(stream, clients, bob, send_to, channel):
+    """The replay after Last-Event-ID renders like the live frames (it had the stream's own origin)."""
+    from channels_app.models import Channel
+
+    Channel.objects.filter(pk=channel.pk).update(logo="logos/front-door.png")
+    seen = send_to(bob, "Before")
+    send_to(bob, "Missed")
+    page = clients(stream_url(stream), bob.access_token,
+                   headers={"Origin": "http://127.0.0.1:18000", "Last-Event-ID": str(seen)})
+    [replayed] = page.wait_for_messages(1)
+    assert replayed.json()["message"] == "Missed"
+    assert replayed.json()["channel"]["logo_url"] == "http://127.0.0.1:18000/media/logos/front-door.png"
