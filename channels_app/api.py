@@ -232,9 +232,20 @@ class RotateSecretView(AppView):
 # --- send keys: POST/GET /v1/app/channels/TOKEN/keys, DELETE /v1/app/channels/TOKEN/keys/ID ---
 
 
+@extend_schema_field({"type": "string", "pattern": "^u_[0-9a-f]{40}$"})
+class UserTokenField(StrictCharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "maxLength": 64, "pattern": f"^$|{NAME_PATTERN}"})
+class KeyLabelField(StrictCharField):
+    pass
+
+
 class SendKeyCreateSerializer(serializers.Serializer):
-    to = StrictCharField(required=False, max_length=42, help_text="The recipient's User Token; default: your own")
-    label = StrictCharField(required=False, allow_blank=True, max_length=64, help_text="What the key is for")
+    to = UserTokenField(required=False, max_length=42, help_text="The recipient's User Token; default: your own")
+    label = KeyLabelField(required=False, allow_blank=True, max_length=64,
+                          help_text="What the key is for: empty, or 1–64 characters like a channel's name")
 
     def validate_label(self, value):
         problem = value and channel_name_problem(value)

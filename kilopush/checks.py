@@ -185,6 +185,24 @@ def check_services_reachable(app_configs=None, **kwargs):
     return issues
 
 
+@checks.register("kilopush")
+def check_media_storage(app_configs=None, **kwargs):
+    """A deployment (PostgreSQL, as kilopush.E100 tells it from the embedded mode) keeping media on one disk."""
+    from django.core.files.storage import FileSystemStorage, storages
+
+    embedded = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    if embedded or settings.MEDIA_ROOT_SHARED or not isinstance(storages["default"], FileSystemStorage):
+        return []
+    return [checks.Warning(
+        f"Media (channel logos) are kept on this machine's disk ({settings.MEDIA_ROOT}): another node answers 404 "
+        "for a logo uploaded through this one",
+        hint="Set STORAGE_S3_BUCKET (and STORAGE_S3_ENDPOINT_URL for a store other than AWS) so that every node "
+             "shares one store, or, when MEDIA_ROOT is on storage every node mounts or there is only one node, "
+             "set MEDIA_ROOT_SHARED=true.",
+        id="kilopush.W030",
+    )]
+
+
 def run_at_startup(process):
     """Runs every system check when a process starts; logs warnings, refuses to start on errors."""
     from django.core.checks.registry import registry

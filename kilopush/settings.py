@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +41,16 @@ def envint(name, default):
 
 def envfloat(name, default):
     return _envnumber(name, default, float, "a number")
+
+
+def envrate(name, default):
+    """A django-ratelimit rate, "10/h" or "100/5m": a count per (a number of) s, m, h or d."""
+    value = os.getenv(name)
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value.strip()):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/h or 100/5m, not {value!r}")
+    return value.strip()
 
 
 def envsecret(name, default=None):
@@ -107,6 +118,7 @@ INSTALLED_APPS = [
     "reports_app",
     "webapp",
     "stream_app",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +183,9 @@ else:
 # prepares a server-side bound statement on its 5th run (Django's other cursors bind on the client
 # and never prepare).
 DB_PREPARED_STATEMENTS = envbool("DB_PREPARED_STATEMENTS", True)
+# Behind a pooler (detected per connection: kilopush/postgresql/base.py) nothing is prepared unless this is
+# true: PgBouncer >= 1.22 in transaction mode with max_prepared_statements > 0 keeps them (psycopg's requirement).
+DB_PREPARE_BEHIND_POOLER = envbool("DB_PREPARE_BEHIND_POOLER", False)
 if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -253,6 +268,8 @@ APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
 # Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
 APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
+# Link codes (POST /v1/app/link-codes) one account, and (counted apart) one client address, may make.
+APP_LINK_CODE_RATE = envrate("APP_LINK_CODE_RATE", "10/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 # 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
@@ -374,6 +391,18 @@ STREAM_URL = os.getenv("STREAM_URL", "").rstrip("/")
 STREAM_KEEPALIVE = envfloat("STREAM_KEEPALIVE", 25.0)
 if STREAM_KEEPALIVE <= 0:
     raise ImproperlyConfigured("STREAM_KEEPALIVE must be above 0")
+# Open streams one account, one client address (TRUSTED_PROXY_COUNT's rule), and one stream process may hold;
+# past a cap a new stream is refused with 429/4029. Counted across processes in Redis (in-process without it).
+STREAM_MAX_PER_ACCOUNT = envint("STREAM_MAX_PER_ACCOUNT", 10)
+STREAM_MAX_PER_ADDRESS = envint("STREAM_MAX_PER_ADDRESS", 30)
+STREAM_MAX_PER_PROCESS = envint("STREAM_MAX_PER_PROCESS", 4000)
+# A stream process renews its streams' entries in Redis every third of this; a dead process's expire after it.
+STREAM_LEASE_SECONDS = envfloat("STREAM_LEASE_SECONDS", 60.0)
+if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) < 1 or STREAM_LEASE_SECONDS < 1:
+    raise ImproperlyConfigured("STREAM_MAX_PER_ACCOUNT, _PER_ADDRESS and _PER_PROCESS must be at least 1, "
+                               "STREAM_LEASE_SECONDS at least 1")
+# A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
+WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
 CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---
@@ -460,6 +489,52 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = envbool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
+# true: MEDIA_ROOT is on storage every node mounts (or there is one node); silences kilopush.W030.
+MEDIA_ROOT_SHARED = envbool("MEDIA_ROOT_SHARED", False)
+
+# Media (channel logos): MEDIA_ROOT on this machine, or with STORAGE_S3_BUCKET any S3-compatible store,
+# which every node shares (django-storages; kilopush/storage.py).
+STORAGE_S3_BUCKET = os.getenv("STORAGE_S3_BUCKET", "")
+STORAGE_S3_ENDPOINT_URL = os.getenv("STORAGE_S3_ENDPOINT_URL", "").rstrip("/")  # unset: AWS S3
+STORAGE_S3_REGION = os.getenv("STORAGE_S3_REGION", "")
+# Both unset: boto3's own chain (AWS_ACCESS_KEY_ID, ~/.aws, an instance role).
+STORAGE_S3_ACCESS_KEY_ID = envsecret("STORAGE_S3_ACCESS_KEY_ID", "")
+STORAGE_S3_SECRET_ACCESS_KEY = envsecret("STORAGE_S3_SECRET_ACCESS_KEY", "")
+STORAGE_S3_PREFIX = os.getenv("STORAGE_S3_PREFIX", "").strip("/")  # keys start with it, e.g. kilopush/logos/…
+STORAGE_S3_ADDRESSING_STYLE = envchoice("STORAGE_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+# Where the bucket's objects are public (a CDN, a public bucket): logo URLs point there. Unset: the
+# platform serves them from the store at MEDIA_URL (channels_app's logo view), with no expiring signatures.
+STORAGE_S3_PUBLIC_URL = os.getenv("STORAGE_S3_PUBLIC_URL", "").rstrip("/")
+_s3_given = [n for n in ("STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_PUBLIC_URL") if globals()[n]]
+if _s3_given and not STORAGE_S3_BUCKET:
+    raise ImproperlyConfigured(f"{_s3_given[0]} is set but STORAGE_S3_BUCKET is not: media would stay in MEDIA_ROOT")
+if STORAGE_S3_BUCKET:
+    from urllib.parse import urlsplit as _urlsplit
+
+    if bool(STORAGE_S3_ACCESS_KEY_ID) != bool(STORAGE_S3_SECRET_ACCESS_KEY):
+        raise ImproperlyConfigured("Set both STORAGE_S3_ACCESS_KEY_ID and STORAGE_S3_SECRET_ACCESS_KEY, or neither")
+    for _name in ("STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_PUBLIC_URL"):
+        _parts = _urlsplit(globals()[_name])
+        if globals()[_name] and (_parts.scheme not in ("http", "https") or not _parts.hostname):
+            raise ImproperlyConfigured(f"{_name} must be an absolute http(s) URL, not {globals()[_name]!r}")
+    _public = _urlsplit(STORAGE_S3_PUBLIC_URL)
+    STORAGES["default"] = {
+        "BACKEND": "kilopush.storage.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_S3_BUCKET,
+            "endpoint_url": STORAGE_S3_ENDPOINT_URL or None,
+            "region_name": STORAGE_S3_REGION or None,
+            "access_key": STORAGE_S3_ACCESS_KEY_ID or None,
+            "secret_key": STORAGE_S3_SECRET_ACCESS_KEY or None,
+            "location": STORAGE_S3_PREFIX,
+            "addressing_style": None if STORAGE_S3_ADDRESSING_STYLE == "auto" else STORAGE_S3_ADDRESSING_STYLE,
+            "custom_domain": (_public.netloc + _public.path) or None,
+            "url_protocol": f"{_public.scheme or 'https'}:",
+            "querystring_auth": False,
+            "default_acl": None,
+            "object_parameters": {"CacheControl": f"public, max-age={LOGO_CACHE_SECONDS}, immutable"},
+        },
+    }
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "kilopush.errors.drf_exception_handler",

@@ -36,6 +36,7 @@ def quiet(settings):
         setattr(settings, name, "")
     settings.VAPID_PRIVATE_KEY = ""
     settings.CSRF_TRUSTED_ORIGINS = []
+    settings.MEDIA_ROOT_SHARED = True  # kilopush.W030 (tests/nodes/test_nodes_media.py)
     return settings
 
 
