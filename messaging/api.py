@@ -34,8 +34,10 @@ class InboxChannelSerializer(serializers.Serializer):
 
 
 class AttachmentSerializer(serializers.Serializer):
-    url = serializers.URLField(help_text="Absolute; an upload's name is random, and it answers 404 once the message is gone")
-    content_type = serializers.CharField(allow_null=True, help_text="image/jpeg, image/png or image/webp; null for a link")
+    url = serializers.URLField(
+        help_text="Absolute; an upload's name is random, and it answers 404 once the message is gone")
+    content_type = serializers.CharField(
+        allow_null=True, help_text="image/jpeg, image/png or image/webp; null for a link")
     width = serializers.IntegerField(allow_null=True)
     height = serializers.IntegerField(allow_null=True)
     size = serializers.IntegerField(allow_null=True, help_text="Bytes")
@@ -59,8 +61,8 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(
         serializers.CharField(
             allow_null=True,
-            help_text="A markdown message rendered and sanitised (p, br, em, strong, code, pre, ul, ol, li, blockquote, "
-            "and http(s)/mailto links with rel=\"noopener noreferrer\"); null for text. `message` stays as sent",
+            help_text="A markdown message rendered and sanitised (p, br, em, strong, code, pre, ul, ol, li, "
+            "blockquote, and http(s)/mailto links with rel=\"noopener noreferrer\"); null for text. `message` stays as sent",
         )
     )
     def get_html(self, message):

@@ -68,7 +68,8 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason", "format", "attachment_url", "attachment_file"],
+              "removed_reason",
+              "format", "attachment_url", "attachment_file"],  # issue 25: Markdown's words, the image's URL
     Channel: ["id", "name", "token", "logo", "is_verified"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}

@@ -50,7 +50,8 @@ FIELDS = (
         max_length=MAX_TITLE,
     ),
     Field("url", "url", "An http:// or https:// URL", max_length=MAX_TEXT),
-    Field("format", "format", "text (the default) or markdown: the inbox shows the message formatted, pushes its words"),
+    Field("format", "format",
+          "text (the default) or markdown: the inbox shows the message formatted, pushes its words"),
     Field(
         "attachment_url",
         "https",
@@ -371,5 +372,5 @@ def validate(data, *, idempotency_header=None, key=None):
     return SendRequest(**values)
 
 
-_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key,
-           "format": _format, "https": _https_url}
+_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id,
+           "key": _key, "format": _format, "https": _https_url}

@@ -46,8 +46,8 @@ _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_d
 
 def _message_values(recipient, channel):
     return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
-        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s, " \
-        "%(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS)
+        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, " \
+        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS)
 
 
 def _insert_deliveries(message):
@@ -166,7 +166,8 @@ def message_send(*, request, ban=None):
     params = _store_params(request, now=now, context=context, collapse_id=collapse_id)
     limit = quota.daily_limit(verified=context.channel_verified)
     if upload is not None:
-        message_id, count, deliveries = _store_with_upload(request, params, upload, context=context, now=now, limit=limit)
+        message_id, count, deliveries = _store_with_upload(request, params, upload, context=context, now=now,
+                                                           limit=limit)
         if message_id is not None and count is _REPEAT:
             return message_id, _current_headers(context.channel_id, limit, now)
     elif request.idempotency_key is not None or request.replace is not None:

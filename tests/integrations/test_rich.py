@@ -154,8 +154,8 @@ def test_ntfy_a_large_text_put_without_a_filename_is_refused(client, key, settin
 
 
 def test_a_hook_takes_a_multipart_image_and_the_format(client, key):
-    response = client.post(f"/v1/hooks/{key}", {"message": "**Motion**", "format": "markdown",
-                                                "attachment": SimpleUploadedFile("d.jpg", images.large_jpeg((3000, 2000)))})
+    picture = SimpleUploadedFile("d.jpg", images.large_jpeg((3000, 2000)))
+    response = client.post(f"/v1/hooks/{key}", {"message": "**Motion**", "format": "markdown", "attachment": picture})
     assert response.status_code == 200, response.content
     message = only_message()
     assert (message.format, message.attachment_width, message.attachment_height) == ("markdown", 2048, 1365)
