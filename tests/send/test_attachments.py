@@ -342,3 +342,11 @@ def test_deleting_the_senders_account_deletes_the_file(client, valid_fields, ali
 def test_an_unknown_attachment_name_is_404(client):
     assert client.get("/media/attachments/" + "0" * 32 + ".jpg").status_code == 404
     assert client.get("/media/attachments/../logos/" + "0" * 32 + ".png").status_code == 404
+
+
+def test_a_replacement_deletes_the_replaced_messages_file(client, valid_fields, bob, media, committed):
+    first, url = sent_with_file(client, valid_fields, bob, media)
+    with committed(execute=True):
+        second = sent_id(upload(client, {**valid_fields, "replace": str(first)}, images.png(), "b.png", "image/png"))
+    assert fetched(client, url)[0] == 404
+    assert [path.name for path in stored_files(media)] == [Message.objects.get(pk=second).attachment_file.split("/")[1]]

@@ -265,3 +265,24 @@ def test_the_middleware_refuses_a_chunked_body_over_the_limit(client):
         **{"wsgi.input": io.BytesIO(body)},
     )
     assert (response.status_code, envelope_status(response.content)) == (400, 4000)
+
+
+@pytest.mark.parametrize("transfer", ["content-length", "chunked"])
+def test_a_multipart_send_with_a_2_mb_image_is_accepted_by_gunicorn(web, transactional_db, valid_fields, transfer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import BOUNDARY as MULTIPART_BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from messaging.models import Message
+    from tests.send import images
+
+    picture = images.noise_png(2 * 1024 * 1024)  # over the 64 KB cap of a send without a file
+    body = encode_multipart(MULTIPART_BOUNDARY, {**valid_fields, "attachment": SimpleUploadedFile("n.png", picture)})
+    if transfer == "chunked":
+        request = head("POST", "/v1/messages/send", {"Content-Type": MULTIPART_CONTENT, "Transfer-Encoding": "chunked"})
+        request += chunked(body, size=65536)
+    else:
+        request = head("POST", "/v1/messages/send", {"Content-Type": MULTIPART_CONTENT,
+                                                     "Content-Length": str(len(body))}) + body
+    status, _, answer = exchange(web, request, timeout=60)
+    assert (status, envelope_status(answer)) == (200, 200), answer
+    assert Message.objects.get().attachment_type == "image/png"
