@@ -136,7 +136,8 @@ def test_a_worker_killed_mid_batch_repeats_only_its_pushes_in_flight(platform, b
     counts = accepted_counts(fcm, apns)
     assert set(counts) == set(rows) and len(rows) == SLOW_MESSAGES  # every accepted message was pushed
     repeats = sum(n - 1 for n in counts.values())
-    delay = max(repush_delays(seen_pushes(fcm, apns), {k for k, r in rows.items() if r.id in held}, killed_at).values())
+    held_keys = {key for key, row in rows.items() if row.id in held}
+    delay = max(repush_delays(seen_pushes(fcm, apns), held_keys, killed_at).values())
     report("worker kill mid-batch", f"{SLOW_MESSAGES} messages in one batch at {1 / SLOW_LATENCY * SLOW_CONCURRENCY:.0f}"
                                     f" pushes/s, {len(held)} held at the kill, {repeats} pushed twice, re-pushed "
                                     f"within {delay:.1f}s of the kill (test-sized intervals {SLOW_INTERVALS})")
