@@ -216,13 +216,21 @@ class APNsProvider(Provider):
             return Result.accepted(answer.notification_id)
         return result
 
-    async def _send_all(self, pushes):
-        return await asyncio.gather(*(self._send_one(push) for push in pushes))
+    async def _send_all(self, pushes, answered=None):
+        if answered is None:
+            return await asyncio.gather(*(self._send_one(push) for push in pushes))
 
-    def send(self, pushes):
+        async def one(index, push):
+            result = await self._send_one(push)
+            answered(index, result)
+            return result
+
+        return await asyncio.gather(*(one(index, push) for index, push in enumerate(pushes)))
+
+    def send(self, pushes, answered=None):
         if not pushes:
             return []
-        return self._loop.run(self._send_all(pushes), timeout=self.timeout * 2 + 5)
+        return self._loop.run(self._send_all(pushes, answered), timeout=self.timeout * 2 + 5)
 
     def close(self):
         async def _close():

@@ -180,10 +180,18 @@ class FCMProvider(Provider):
             return Result.retry(f"FCM access token: {exc.__class__.__name__}")
         return result_from_response(status, body, headers)
 
-    async def _send_all(self, pushes, token):
-        return await asyncio.gather(*(self._send_one(push, token) for push in pushes))
+    async def _send_all(self, pushes, token, answered=None):
+        if answered is None:
+            return await asyncio.gather(*(self._send_one(push, token) for push in pushes))
 
-    def send(self, pushes):
+        async def one(index, push):
+            result = await self._send_one(push, token)
+            answered(index, result)
+            return result
+
+        return await asyncio.gather(*(one(index, push) for index, push in enumerate(pushes)))
+
+    def send(self, pushes, answered=None):
         if not pushes:
             return []
         try:
@@ -193,7 +201,7 @@ class FCMProvider(Provider):
             return [Result.retry(f"FCM access token: {exc.__class__.__name__}")] * len(pushes)
         # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
         rounds = 1 + len(pushes) // max(self.concurrency, 1)
-        future = asyncio.run_coroutine_threadsafe(self._send_all(pushes, token), self._loop.loop)
+        future = asyncio.run_coroutine_threadsafe(self._send_all(pushes, token, answered), self._loop.loop)
         try:
             return future.result((CONNECT_TIMEOUT + self.timeout) * rounds + 5)
         except TimeoutError:
