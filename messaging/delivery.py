@@ -145,6 +145,9 @@ def claim(message_id, *, limit=None, now=None):
 
 def _claim_portable(message_id, limit, now):
     due_rows = Delivery.objects.filter(due(now))
+    if not due_rows.exists():
+        # SQLite: a task that finds nothing (most of a burst's, one per send) takes no write lock from the sends.
+        return []
     with transaction.atomic():
         ids = []
         if message_id is not None:
@@ -388,7 +391,9 @@ def record(deliveries, results, *, now=None):
                      fields.get("next_attempt_at", delivery.next_attempt_at), delivery.claimed_at))
     dead = [d for d in deliveries if results[d.pk].outcome is Outcome.INVALID_TOKEN and d.device.is_active]
     # One round trip when no token died (nearly always); with retirements, all of it in one transaction.
-    with transaction.atomic() if dead else contextlib.nullcontext():
+    # Elsewhere (SQLite) always one: its autocommit would commit each row's UPDATE on its own.
+    one_transaction = dead or connection.vendor != "postgresql"
+    with transaction.atomic() if one_transaction else contextlib.nullcontext():
         if connection.vendor == "postgresql":
             ids, states, provider_ids, errors, next_attempts, claimed = (list(column) for column in zip(*rows))
             with hot_cursor() as cursor:
