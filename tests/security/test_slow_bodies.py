@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 
 from tests.rawhttp import (
     Trickler,
@@ -26,6 +27,7 @@ from tests.rawhttp import (
 
 BOUNDARY = "kilopushslow"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+FORM = "application/x-www-form-urlencoded"
 PREFIX = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="logo"; filename="l.png"\r\nContent-Type: image/png\r\n\r\n'
 
 
@@ -150,9 +152,17 @@ def test_a_50_mb_multipart_body_to_admin_login_is_refused_without_being_read_in_
 
 
 def test_the_send_api_refuses_a_body_over_its_cap_before_reading_it(slow_web, transactional_db):
-    request_head = head("POST", "/v1/messages/send", {"Content-Type": MULTIPART, "Content-Length": "2000000"})
+    request_head = head("POST", "/v1/messages/send", {"Content-Type": FORM, "Content-Length": "2000000"})
     status, headers, body = exchange(slow_web, request_head)
     assert (status, envelope_status(body), headers["connection"]) == (400, 4000, "close")
+
+
+def test_a_multipart_send_over_the_attachment_cap_is_refused_before_it_is_read(slow_web, transactional_db):
+    # A multipart send may carry an image (ATTACHMENT_MAX_BYTES, 5 MB): its cap is that plus the form's.
+    over = settings.ATTACHMENT_MAX_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+    request_head = head("POST", "/v1/messages/send", {"Content-Type": MULTIPART, "Content-Length": str(over)})
+    status, headers, body = exchange(slow_web, request_head)
+    assert (status, envelope_status(body), headers["connection"]) == (400, 4005, "close")
 
 
 def test_a_logo_upload_over_its_cap_is_refused_before_it_is_read(slow_web, alice_and_channel):
