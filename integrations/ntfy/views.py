@@ -6,11 +6,11 @@ become emoji before the title, as ntfy shows them. Answers are ntfy-shaped; the 
 
 import time
 
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
+from kilopush.answers import JsonAnswer
 from kilopush.errors import InvalidHeaders, InvalidValue
 from messaging import send_guards, send_request
 
@@ -33,7 +33,7 @@ ERRORS = {
 
 
 def error(http_status, code, message, headers=None):
-    response = JsonResponse({"code": code, "http": http_status, "error": message}, status=http_status)
+    response = JsonAnswer({"code": code, "http": http_status, "error": message}, status=http_status)
     for name, value in (headers or {}).items():
         response[name] = value
     return unlogged(response)
@@ -154,7 +154,7 @@ def _answer(sent, publication):
         body["tags"] = publication.tags
     if sent.request.url:
         body["click"] = sent.request.url
-    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    return JsonAnswer(body, json_dumps_params={"ensure_ascii": False})
 
 
 def _publish(request, read):
