@@ -25,6 +25,7 @@ export function lastId() {
 
 export function reset() {
   if (state.live) state.live.stop();
+  document.getElementById("live-state")?.removeAttribute("data-mode"); // the indicator is in the nav, on every screen
   clearTimeout(unreadTimer);
   if (state.observer) state.observer.disconnect();
   Object.assign(state, {
@@ -342,7 +343,6 @@ export async function screen() {
       "div",
       { class: "screen-head" },
       el("h1", {}, "Inbox"),
-      el("span", { id: "live-state", class: "live-state" }, state.live && state.live.mode === "live" ? "Live" : ""),
       el("div", { class: "spacer" }),
       markAll,
     ),
