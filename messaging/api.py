@@ -40,6 +40,7 @@ class InboxMessageSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
+    from_own_channel = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.CharField(allow_null=True, help_text="The sender's title; null when it sent none"))
     def get_title(self, message):
@@ -52,6 +53,10 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(serializers.BooleanField())
     def get_read(self, message):
         return message.read_at is not None
+
+    @extend_schema_field(serializers.BooleanField(help_text="Sent by one of the recipient's own channels"))
+    def get_from_own_channel(self, message):
+        return message.channel.owner_id == message.recipient_id
 
 
 class InboxSerializer(serializers.Serializer):

@@ -119,7 +119,8 @@ function renderItem(item) {
   deleteButton.addEventListener("click", busy(deleteButton, () => removeMessage(item.id)));
   const blockButton = el("button", { type: "button", class: "small block" }, "Block channel");
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
-  actions.append(readButton, deleteButton, blockButton);
+  actions.append(readButton, deleteButton);
+  if (!item.from_own_channel) actions.append(blockButton); // one's own channel is not blocked, it is deleted
   node.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
     open(item.id);
