@@ -185,6 +185,8 @@ class DeviceItemSerializer(serializers.Serializer):
     platform = serializers.CharField()
     label = serializers.CharField()
     active = serializers.BooleanField(source="is_active", help_text="false: the push service called it dead")
+    receives_pushes = serializers.BooleanField(
+        help_text="Active, with a push token, and for a browser notifications on (a Web Push subscription)")
     created_at = serializers.DateTimeField()
     last_seen_at = serializers.DateTimeField(allow_null=True, help_text="When it last registered itself")
 

@@ -257,3 +257,11 @@ def test_the_only_session_cannot_sign_out(page, site):
     row = page.locator("#session-list li.session-row")
     expect(row).to_have_count(1)
     expect(row.get_by_role("button", name="Sign out")).to_be_disabled()
+
+
+def test_a_browser_with_notifications_off_is_not_listed_as_receiving_pushes(page):
+    register(page)  # notifications are off until switched on
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    devices = page.locator("#device-list")
+    expect(devices).to_contain_text("No device receives pushes yet.")
+    expect(devices.locator("li.device-row")).to_have_count(0)
