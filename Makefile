@@ -22,10 +22,13 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 # make run starts the metric files afresh (prometheus_client multiprocess mode: one file per process).
+# kilopush/ready.py prints "KILO.Push is running: open http://127.0.0.1:PORT/" once the web answers; honcho
+# replaces the shell (exec), so it is the watcher's parent and the watcher leaves with it.
 run: migrate
 	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$${KILOPUSH_VAR_DIR:-$(CURDIR)/var}/prometheus}"
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	PORT=$(PORT) WEB_PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	$(BIN)/python -m kilopush.ready $(PORT) & \
+	PORT=$(PORT) WEB_PORT=$(PORT) STREAM_PORT=$(STREAM_PORT) PATH=$(CURDIR)/$(BIN):$$PATH exec $(BIN)/honcho start -f Procfile
 
 # The browser tests (tests/web) drive Debian's chromium; Playwright never downloads a browser.
 chromium:

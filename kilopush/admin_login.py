@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 from django.utils.html import escape
-from django_ratelimit.core import get_usage
 
+from kilopush import throttle
 from kilopush.net import ratelimit_ip_key
 
 logger = logging.getLogger("kilopush.admin")
@@ -31,14 +31,8 @@ def _usages(request, *, increment):
         (ADDRESS_GROUP, ratelimit_ip_key, settings.ADMIN_LOGIN_FAILURE_RATE_PER_ADDRESS),
         (USERNAME_GROUP, _username_key, settings.ADMIN_LOGIN_FAILURE_RATE_PER_USERNAME),
     ]
-    usages = []
-    for group, key, rate in limits:
-        try:
-            usages.append(get_usage(request, group=group, key=key, rate=rate, increment=increment))
-        except Exception:
-            logger.warning("Rate-limit cache unreachable; admin login failures not counted", exc_info=True)
-            usages.append(None)
-    return usages
+    return [throttle.usage(request, group=group, key=key, rate=rate, increment=increment)
+            for group, key, rate in limits]
 
 
 def _exhausted(usage):

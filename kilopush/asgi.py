@@ -5,7 +5,6 @@ protections (its slow-client reader, its throttles' address rule) can be reached
 """
 
 import asyncio
-import json
 import os
 
 import django
@@ -38,7 +37,7 @@ class StreamHandler(ASGIHandler):
 
 async def _answer(send, http_status, status, message):
     """An envelope, sent without Django; the connection closes after it."""
-    body = json.dumps({"response": {"status": status, "message": message}}).encode()
+    body = json_bytes({"response": {"status": status, "message": message}})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]
     await send({"type": "http.response.start", "status": http_status, "headers": headers})
@@ -105,6 +104,7 @@ class Application:
 
 
 django.setup(set_prefix=False)
+from kilopush.answers import json_bytes  # noqa: E402 (needs the settings)
 from kilopush.checks import run_at_startup  # noqa: E402 (needs the settings)
 from kilopush.middleware import body_limit  # noqa: E402 (needs the settings)
 

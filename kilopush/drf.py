@@ -2,18 +2,14 @@
 
 The base view with the app's credential is `users_app.auth.AppView`."""
 
-import logging
-
 from django.core.exceptions import SuspiciousOperation
-from django_ratelimit.core import get_usage
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 
-from kilopush.errors import InvalidHeaders, InvalidValue, Throttled, describe_codes
-from kilopush.net import ratelimit_ip_key
+from kilopush.errors import InvalidHeaders, InvalidValue, describe_codes
+from kilopush.throttle import throttle_by_client_ip  # noqa: F401 (channels_app/api.py imports it from here)
 
-logger = logging.getLogger(__name__)
 
 # PostgreSQL bigint: larger ids cannot exist and must not reach a query.
 MAX_ID = 2**63 - 1
@@ -112,20 +108,6 @@ class QueryIntegerField(serializers.IntegerField):
         if dictionary.get(self.field_name) == "":
             return ""
         return super().get_value(dictionary)
-
-
-def throttle_by_client_ip(request, *, group, rate):
-    """Counts this request against the client address's `rate`; 4029 once it is used up.
-
-    If the cache is unreachable the throttle fails open, as the send API's does.
-    """
-    try:
-        usage = get_usage(request, group=group, key=ratelimit_ip_key, rate=rate, increment=True)
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; not throttling %s", group, exc_info=True)
-        return
-    if usage and usage["should_limit"]:
-        raise Throttled(headers={"Retry-After": str(max(usage["time_left"], 1))})
 
 
 class ErrorSerializer(serializers.Serializer):

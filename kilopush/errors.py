@@ -6,8 +6,10 @@ Every API error leaves as {"response": {"status": <code>, "message": "..."}}.
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
+
+from kilopush.answers import JsonAnswer
 
 logger = logging.getLogger("kilopush.errors")
 
@@ -84,7 +86,7 @@ def describe_codes(*codes):
 
 
 def envelope(status, message, http_status, headers=None):
-    response = JsonResponse({"response": {"status": status, "message": message}}, status=http_status)
+    response = JsonAnswer({"response": {"status": status, "message": message}}, status=http_status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -23,7 +23,6 @@ open connections per worker are bounded by worker_connections.
 """
 
 import errno
-import json
 import os
 import selectors
 import socket
@@ -239,6 +238,7 @@ class RequestReader:
 
     def refusal(self):
         """The bytes answering a TOO_LARGE or INVALID request (the connection closes after them)."""
+        from kilopush.answers import json_bytes
         from kilopush.cors import cors_headers
 
         if self.state == TOO_LARGE:
@@ -247,7 +247,7 @@ class RequestReader:
             status, code, message = 400, 4000, "Invalid chunked body"
         api = self.path.startswith("/v1/")
         if api:
-            body = json.dumps({"response": {"status": code, "message": message}}).encode()
+            body = json_bytes({"response": {"status": code, "message": message}})
             content_type = "application/json"
         else:
             status = 413 if self.state == TOO_LARGE else 400

@@ -3,7 +3,8 @@ import functools
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+
+from kilopush.answers import JsonAnswer
 
 
 @functools.cache
@@ -29,4 +30,4 @@ def healthz(request):
             body["redis"] = "error"
             if http_status == 200:
                 body["status"] = "degraded"
-    return JsonResponse(body, status=http_status)
+    return JsonAnswer(body, status=http_status)

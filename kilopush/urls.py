@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from kilopush.admin_login import admin_login
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", include("reports_app.urls")),
     path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", RedirectView.as_view(pattern_name="docs", query_string=True)),
     # --- end App API ---
     # --- Admin ---
     path("admin/login/", admin_login, name="admin-login"),  # throttled; before admin.site.urls' own login/

@@ -57,6 +57,7 @@ class InboxMessageSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=markdown.FORMATS, help_text="text, or markdown: then `html` is set")
     html = serializers.SerializerMethodField()
     attachment = serializers.SerializerMethodField()
+    from_own_channel = serializers.SerializerMethodField()
 
     @extend_schema_field(
         serializers.CharField(
@@ -83,6 +84,10 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(serializers.BooleanField())
     def get_read(self, message):
         return message.read_at is not None
+
+    @extend_schema_field(serializers.BooleanField(help_text="Sent by one of the recipient's own channels"))
+    def get_from_own_channel(self, message):
+        return message.channel.owner_id == message.recipient_id
 
 
 class InboxSerializer(serializers.Serializer):

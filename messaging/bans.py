@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django_ratelimit.core import get_usage
 
 from kilopush.cache import redis_usable
 from kilopush.errors import Throttled
+from kilopush import throttle
 from kilopush.net import client_throttle_key, ratelimit_ip_key
 
 from .models import SendBan
@@ -63,14 +63,9 @@ def record_failure(request):
     """Counts a 4003 against the client; at the limit, bans it until the counting window ends."""
     if settings.REDIS_URL and not redis_usable():
         return  # Redis failed a moment ago: fail open, without waiting on it again
-    try:
-        usage = get_usage(request, group=AUTH_FAILURE_GROUP, key=ratelimit_ip_key,
-                          rate=settings.SEND_AUTH_FAILURE_RATE, increment=True)
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; failed send not counted", exc_info=True)
-        return
-    if usage and usage["count"] >= usage["limit"] > 0:
-        ban(client_throttle_key(request), seconds=max(usage["time_left"], 1))
+    usage = throttle.usage(request, group=AUTH_FAILURE_GROUP, key=ratelimit_ip_key, rate=settings.SEND_AUTH_FAILURE_RATE)
+    if throttle.exhausted(usage):
+        ban(client_throttle_key(request), seconds=throttle.retry_after(usage))
 
 
 def ban(client, *, seconds):

@@ -77,7 +77,14 @@ class Message(models.Model):
         return self.collapse_id or str(self.pk)
 
     def __str__(self):
-        return f"#{self.pk} to {self.recipient_id}"
+        """The admin's title of a message: its channel and its text, e.g. "Front door: Door bell"."""
+        text = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return f"{self.channel.name}: {text}"
+
+    @property
+    def priority_label(self):
+        """The priority in words, as `important` means it: normal, important (time-sensitive) or silent."""
+        return {True: "important", False: "silent", None: "normal"}[self.important]
 
 
 class Delivery(models.Model):

@@ -3,9 +3,9 @@ import logging
 import time
 
 from django.views.decorators.csrf import csrf_exempt
-from django.http import JsonResponse
 
 from kilopush import metrics
+from kilopush.answers import JsonAnswer
 from kilopush.errors import ApiError, Forbidden, as_api_error, envelope, internal_error_response
 
 from channels_app.selectors import channel_authenticated
@@ -99,7 +99,7 @@ def _answer(request, work):
             return internal_error_response(), 500
         return _send_error(error), error.status
     body, headers = result
-    response = JsonResponse({"response": {"status": 200, **body}})
+    response = JsonAnswer({"response": {"status": 200, **body}})
     for name, value in headers.items():
         response[name] = value
     return response, 200

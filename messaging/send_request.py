@@ -127,7 +127,7 @@ def decode_body(request):
     """Returns the body as a dict of fields, or raises 4000/4005."""
     media_type, charset = split_content_type(request.META.get("CONTENT_TYPE"))
     if media_type not in (JSON, FORM, MULTIPART):
-        raise InvalidHeaders("Content-Type must be application/json or application/x-www-form-urlencoded")
+        raise InvalidHeaders(f"Content-Type must be {JSON}, {FORM} or {MULTIPART}")
     codec = send_guards.text_codec(charset)
     if media_type == MULTIPART:
         return _decode_multipart(request, codec)

@@ -45,6 +45,25 @@ ID_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID}, _ID
 KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[\\u0020-\\u007e]*$"}
 
 
+# A realistic example of each field: without them Swagger UI makes up text from each pattern ("M.v(XtVLu()…").
+EXAMPLES = {
+    "to": "u_5f0c3a9e2b7d41e8a6c94d1f0b3e7a2c8d5f6e1b",
+    "token": "c_9a4e1d7c3b8f20e6a5d19c4b7e2f8a0d3c6b1e5f",
+    "secret": "3c8e1f5a9d2b7c4e0f6a1d8b3e9c5a7f2d4b6e8c0a1f3d5b7e9c2a4f6d8b0e1c",
+    "message": "Door bell",
+    "title": "Front door",
+    "url": "https://homeassistant.local:8123/lovelace/doorbell",
+    "important": 1,
+    "silent": 0,
+    "ttl": 3600,
+    "replace": "1042",
+    "idempotency_key": "doorbell-2026-12-06T18:30:00Z",
+}
+_FORM_EXAMPLES = {"important": "1", "silent": "0", "ttl": "3600"}
+# The body Swagger UI's "Try it out" starts from: the four required fields and a title.
+_REQUEST_EXAMPLE = {name: EXAMPLES[name] for name in ("to", "token", "secret", "message", "title")}
+
+
 def _field(field, flag):
     """The JSON schema of one send_request.FIELDS entry."""
     form = flag is _FLAG_FORM
@@ -68,7 +87,8 @@ def _field(field, flag):
         schema = dict(flag)
     if field.max_length is not None:
         schema["maxLength"] = field.max_length
-    return {**schema, "description": field.description}
+    example = _FORM_EXAMPLES.get(field.name, EXAMPLES[field.name]) if form else EXAMPLES[field.name]
+    return {**schema, "description": field.description, "example": example}
 
 
 def _fields(flag):
@@ -90,6 +110,7 @@ SEND_REQUEST = {
     "properties": _fields(_FLAG_JSON),
     "required": _required_names(),
     "not": _not_both([1, True, "1"]),
+    "example": _REQUEST_EXAMPLE,
 }
 SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}
 
@@ -100,7 +121,7 @@ SEND_ACCEPTED = {
             "type": "object",
             "properties": {
                 "status": {"type": "integer", "enum": [200]},
-                "id": {"type": "string", "description": "The message id"},
+                "id": {"type": "string", "description": "The message id", "example": "1042"},
             },
             "required": ["status", "id"],
         }
@@ -139,6 +160,7 @@ IDEMPOTENCY_HEADER = {
     "in": "header",
     "required": False,
     "schema": KEY_SCHEMA,
+    "example": EXAMPLES["idempotency_key"],
     "description": "A repeat of an accepted send of this channel with the same key within 24 h answers its id "
     "and stores nothing; the same key with another to, message, url or important is 4009. "
     "The idempotency_key field does the same for clients that cannot set headers.",
@@ -184,18 +206,21 @@ SEND_OPERATION = {
 STATUS_PATH = "/v1/messages/status"
 WITHDRAW_PATH = "/v1/messages/withdraw"
 _CREDENTIALS = {
-    "token": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Token (c_…)"},
-    "secret": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Secret Key"},
+    "token": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Token (c_…)",
+              "example": EXAMPLES["token"]},
+    "secret": {"type": "string", "minLength": 1, "pattern": _NO_NUL, "description": "The Channel Secret Key",
+               "example": EXAMPLES["secret"]},
 }
 MESSAGE_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
-    "properties": {**_CREDENTIALS, "id": {**ID_SCHEMA, "description": "The id the send answer gave (string or integer)"}},
+    "properties": {**_CREDENTIALS, "id": {**ID_SCHEMA, "description": "The id the send answer gave (string or integer)",
+                                         "example": "1042"}},
     "required": ["token", "secret", "id"],
 }
 MESSAGE_REQUEST_FORM = {
     **MESSAGE_REQUEST,
-    "properties": {**_CREDENTIALS, "id": {**_ID_STRING, "description": "The id the send answer gave"}},
+    "properties": {**_CREDENTIALS, "id": {**_ID_STRING, "description": "The id the send answer gave", "example": "1042"}},
 }
 _WHEN = {"type": "string", "format": "date-time", "nullable": True}
 MESSAGE_STATUS = {
@@ -281,8 +306,11 @@ def add_send_api(result, generator, request, public):
     schemas["MessageRequest"] = MESSAGE_REQUEST
     schemas["MessageRequestForm"] = MESSAGE_REQUEST_FORM
     schemas["MessageStatus"] = MESSAGE_STATUS
-    paths = result.setdefault("paths", {})
-    paths[PATH] = {"post": SEND_OPERATION}
-    paths[STATUS_PATH] = {"post": STATUS_OPERATION}
-    paths[WITHDRAW_PATH] = {"post": WITHDRAW_OPERATION}
+    # The send API first: its paths lead, and its tag heads the tags Swagger UI lists in order.
+    send_paths = {PATH: {"post": SEND_OPERATION}, STATUS_PATH: {"post": STATUS_OPERATION},
+                  WITHDRAW_PATH: {"post": WITHDRAW_OPERATION}}
+    result["paths"] = {**send_paths, **{path: item for path, item in result.get("paths", {}).items()
+                                        if path not in send_paths}}
+    tags = [{"name": "messages", "description": "The send API: send a message, its status, withdraw it"}]
+    result["tags"] = tags + [tag for tag in result.get("tags", []) if tag.get("name") != "messages"]
     return result

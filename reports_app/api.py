@@ -1,22 +1,17 @@
 """The app API's abuse reports: a recipient reports a message or a channel to staff."""
 
-import logging
-
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from kilopush.drf import IdField, StrictBooleanField, StrictCharField, error_responses, throttle_by_client_ip, validated
-from kilopush.errors import Throttled
+from kilopush.drf import IdField, StrictBooleanField, StrictCharField, error_responses, validated
+from kilopush.throttle import throttle_by_account, throttle_by_client_ip
 from users_app.auth import AppView
 
 from . import services
 from .models import Report
-
-logger = logging.getLogger(__name__)
 
 
 class ReportRequestSerializer(serializers.Serializer):
@@ -52,19 +47,6 @@ class ReportSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _throttle_by_account(request):
-    try:
-        usage = get_usage(
-            request, group="app-report-user", key=lambda group, req: req.user.token, rate=settings.APP_REPORT_RATE,
-            increment=True,
-        )
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; not throttling reports", exc_info=True)
-        return
-    if usage and usage["should_limit"]:
-        raise Throttled(headers={"Retry-After": str(max(usage["time_left"], 1))})
-
-
 class ReportsView(AppView):
     @extend_schema(
         operation_id="app_reports_create",
@@ -74,7 +56,7 @@ class ReportsView(AppView):
         responses={201: ReportSerializer, **error_responses(400, 401, 404, 429)},
     )
     def post(self, request):
-        _throttle_by_account(request)
+        throttle_by_account(request, group="app-report-user", rate=settings.APP_REPORT_RATE)
         throttle_by_client_ip(request, group="app-report", rate=settings.APP_REPORT_RATE)
         data = validated(ReportRequestSerializer, request)
         report = services.report_create(

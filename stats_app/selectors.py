@@ -9,7 +9,7 @@ from django.db.models.functions import TruncDate
 from channels_app.models import Channel, ChannelDailyCount
 from channels_app.quota import LIMITED_CHANNELS, utc_today
 from messaging.models import Delivery, Message
-from users_app.models import AppUser, Device
+from users_app.models import RECEIVES_PUSHES, AppUser, Device
 
 STATS_DAYS = 14
 # Deliveries that reached an outcome: the denominator of the dead-token rate.
@@ -90,6 +90,6 @@ def channels_near_limit(*, now, ratio=None, limit=20):
 def app_user_totals():
     return {
         "users": AppUser.objects.count(),
-        "active_devices": Device.objects.filter(is_active=True).count(),
+        "active_devices": Device.objects.filter(RECEIVES_PUSHES).count(),  # as had_devices counts them
         "channels": Channel.objects.count(),
     }

@@ -11,7 +11,7 @@ from reports_app.selectors import most_reported_channels
 from users_app.models import Device
 
 from . import selectors as stats
-from .charts import bar_chart, column_chart
+from .charts import NARROW_WIDTH, bar_chart, column_chart, responsive
 
 PLATFORM_NAMES = dict(Device.PLATFORMS)
 STATE_NAMES = dict(Delivery.STATES)
@@ -43,6 +43,8 @@ def admin_stats(request):
         {"platform": PLATFORM_NAMES.get(platform, platform), "dead": dead, "finished": finished, "rate": rate * 100}
         for platform, (dead, finished, rate) in sorted(dead_rates.items())
     ]
+    days_points = [(day.strftime("%d %b"), n) for day, n in per_day]
+    days_title = f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days"
     context = {
         **admin.site.each_context(request),
         "title": "Statistics",
@@ -50,26 +52,31 @@ def admin_stats(request):
         "today_count": per_day[-1][1],
         "period_count": sum(n for _, n in per_day),
         "totals": stats.app_user_totals(),
-        "per_day_chart": column_chart(
-            [(day.strftime("%d %b"), n) for day, n in per_day],
-            title=f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days",
-            width=700,
+        "per_day_chart": responsive(
+            column_chart(days_points, title=days_title, width=700),
+            column_chart(days_points, title=days_title, width=NARROW_WIDTH, label_every=3),
         ),
         "state_names": [STATE_NAMES[state] for state in states],
         "delivery_rows": delivery_rows,
-        "delivery_chart": bar_chart(delivery_state_totals, title="Deliveries by state"),
+        "delivery_chart": _bars(delivery_state_totals, title="Deliveries by state"),
         "dead_rows": dead_rows,
-        "dead_chart": bar_chart(
+        "dead_chart": _bars(
             [(row["platform"], round(row["rate"], 1)) for row in dead_rows],
             title="Dead-token rate per platform",
             unit="%",
             max_value=100,
         ),
         "top_channels": top,
-        "top_chart": bar_chart([(channel.name, n) for channel, n in top], title="Top channels by volume"),
+        "top_chart": _bars([(channel.name, n) for channel, n in top], title="Top channels by volume"),
         "near_limit": near_limit,
         "most_reported": most_reported_channels(),
         "daily_limit": settings.CHANNEL_DAILY_LIMIT,
         "near_limit_percent": round(settings.ADMIN_NEAR_LIMIT_RATIO * 100),
     }
     return TemplateResponse(request, "admin/kilopush_stats.html", context)
+
+
+def _bars(items, **options):
+    """A bar chart, wide and narrow (a narrower label column, labels cut at 16 characters)."""
+    return responsive(bar_chart(items, **options),
+                      bar_chart(items, **options, width=NARROW_WIDTH, label_width=110, label_chars=16))

@@ -1,9 +1,6 @@
 """The app API: registration, the account, the device and the blacklist."""
 
-import logging
-
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -15,10 +12,10 @@ from kilopush.drf import (
     StrictBooleanField,
     StrictCharField,
     error_responses,
-    throttle_by_client_ip,
     validated,
 )
-from kilopush.errors import InvalidValue, NotFound, Throttled
+from kilopush.errors import InvalidValue, NotFound
+from kilopush.throttle import throttle_by_account, throttle_by_client_ip
 from messaging.selectors import unread_count
 from stream_app import selectors as stream_app_selectors
 
@@ -28,10 +25,8 @@ from .models import Device
 from .push_tokens import APNS_TOKEN_MAX, APNS_TOKEN_PATTERN, FCM_TOKEN_MAX, FCM_TOKEN_PATTERN
 from .session_labels import session_label
 
-logger = logging.getLogger(__name__)
 
 INVALID_LINK_CODE = "Invalid link code: wrong, already used or expired"
-
 
 
 class DeviceUpdateSerializer(serializers.Serializer):
@@ -190,6 +185,8 @@ class DeviceItemSerializer(serializers.Serializer):
     platform = serializers.CharField()
     label = serializers.CharField()
     active = serializers.BooleanField(source="is_active", help_text="false: the push service called it dead")
+    receives_pushes = serializers.BooleanField(
+        help_text="Active, with a push token, and for a browser notifications on (a Web Push subscription)")
     created_at = serializers.DateTimeField()
     last_seen_at = serializers.DateTimeField(allow_null=True, help_text="When it last registered itself")
 
@@ -262,19 +259,6 @@ def _me(user):
     me = {"token": user.token, "created_at": user.created_at, "read_receipts": user.read_receipts}
     me.update(channels=channel_count_of(user), unread=unread_count(user))
     return MeSerializer(me).data
-
-
-def throttle_by_account(request, *, group, rate):
-    """Counts this request against the account's `rate` (django-ratelimit in Redis); 4029 once used up.
-
-    Fails open when the cache is unreachable, as throttle_by_client_ip does."""
-    try:
-        usage = get_usage(request, group=group, key=lambda group, req: req.user.token, rate=rate, increment=True)
-    except Exception:
-        logger.warning("Rate-limit cache unreachable; not throttling %s", group, exc_info=True)
-        return
-    if usage and usage["should_limit"]:
-        raise Throttled(headers={"Retry-After": str(max(usage["time_left"], 1))})
 
 
 def _session_label(request, platform=""):

@@ -89,6 +89,17 @@ class Device(models.Model):
     def __str__(self):
         return f"{self.get_platform_display()} device of {self.user_id}"
 
+    @property
+    def receives_pushes(self):
+        """Active, with a push token, and for a browser a Web Push subscription (notifications on): the rule of
+        the send's device list (messaging/services.py: _devices_where) and so of a message's had_devices."""
+        return self.is_active and bool(self.push_token) and (self.platform != self.WEB or bool(self.web_auth))
+
+
+# The devices that receive pushes (Device.receives_pushes), as a filter.
+RECEIVES_PUSHES = (models.Q(is_active=True) & ~models.Q(push_token="")
+                   & (~models.Q(platform=Device.WEB) | ~models.Q(web_auth="")))
+
 
 class BlacklistEntry(models.Model):
     """A recipient's refusal of one channel."""

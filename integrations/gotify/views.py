@@ -7,9 +7,9 @@ The key is the application token (?token=, X-Gotify-Key or Authorization: Bearer
 import datetime
 from http import HTTPStatus
 
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from kilopush.answers import JsonAnswer
 from kilopush.errors import Forbidden, InvalidValue
 from messaging import send_request
 from messaging.models import Message
@@ -23,7 +23,7 @@ NO_TOKEN = "you need to provide a valid access token or user credentials to acce
 
 
 def error(http_status, description, headers=None):
-    response = JsonResponse({"error": HTTPStatus(http_status).phrase, "errorCode": http_status,
+    response = JsonAnswer({"error": HTTPStatus(http_status).phrase, "errorCode": http_status,
                              "errorDescription": description}, status=http_status)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -118,4 +118,4 @@ def create_message(request):
             "date": created_at.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")}
     if parsed["extras"] is not None:
         body["extras"] = parsed["extras"]
-    return JsonResponse(body)
+    return JsonAnswer(body)

@@ -1,8 +1,8 @@
 """POST /v1/hooks/KEY: the hook URL. Answers the send API's envelope, every error with HTTP 400 as the send API does."""
 
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from kilopush.answers import JsonAnswer
 from kilopush.errors import envelope, internal_error_response
 from messaging import send_request
 
@@ -23,7 +23,7 @@ def hook(request, key):
         return unlogged(internal_error_response())
     if sent.error is not None:
         return unlogged(envelope(sent.error.status, sent.error.message, 400, sent.error.headers))
-    response = JsonResponse({"response": {"status": 200, "id": str(sent.message_id)}})
+    response = JsonAnswer({"response": {"status": 200, "id": str(sent.message_id)}})
     for name, value in sent.headers.items():
         response[name] = value
     return response

@@ -9,11 +9,11 @@ import time
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
+from kilopush.answers import JsonAnswer
 from kilopush.errors import InvalidHeaders, InvalidValue
 from messaging import attachments, send_guards, send_request
 from messaging.models import Message
@@ -37,7 +37,7 @@ ERRORS = {
 
 
 def error(http_status, code, message, headers=None):
-    response = JsonResponse({"code": code, "http": http_status, "error": message}, status=http_status)
+    response = JsonAnswer({"code": code, "http": http_status, "error": message}, status=http_status)
     for name, value in (headers or {}).items():
         response[name] = value
     return unlogged(response)
@@ -171,7 +171,7 @@ def _answer(sent, publication, request=None):
         body["click"] = sent.request.url
     if sent.request.attachment is not None or sent.request.attachment_url:
         body["attachment"] = _attachment_answer(sent, publication, request)
-    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    return JsonAnswer(body, json_dumps_params={"ensure_ascii": False})
 
 
 def _attachment_answer(sent, publication, request):

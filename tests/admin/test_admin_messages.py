@@ -111,3 +111,23 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, message, send, v
     with CaptureQueriesContext(connection) as five_rows:
         admin_client.get(URL)
     assert len(five_rows) == len(one_row)
+
+
+def test_a_messages_page_is_titled_by_its_channel_and_text(admin_client, message):
+    body = admin_client.get(f"{URL}{message.pk}/change/").content.decode()
+    assert "<h2>Alice&#x27;s alarms: Door bell rang twice</h2>" in body
+    assert "<title>Alice&#x27;s alarms: Door bell rang twice |" in body
+    assert f"#{message.pk} to {message.recipient_id}" not in body
+
+
+def test_a_long_text_is_cut_in_the_title(alice, channel):
+    message = Message.objects.create(recipient=alice.user, channel=channel, text="x" * 100)
+    assert str(message) == "Alice's alarms: " + "x" * 59 + "…"
+
+
+@pytest.mark.parametrize("important, words", [(None, "normal"), (True, "important"), (False, "silent")])
+def test_a_messages_page_shows_its_priority_in_words(admin_client, alice, channel, important, words):
+    message = Message.objects.create(recipient=alice.user, channel=channel, text="t", important=important)
+    body = re.sub(r">\s+<", "><", admin_client.get(f"{URL}{message.pk}/change/").content.decode())
+    assert f'<label>Priority:</label><div class="readonly">{words}</div>' in body
+    assert "icon-unknown" not in body and "Important:" not in body

@@ -134,3 +134,11 @@ def test_it_escapes_channel_names_in_the_charts(page, alice, bob):
 
 def test_it_renders_with_no_data(page):
     assert "No messages in this period." in page()
+
+
+def test_active_devices_count_only_devices_that_receive_pushes(page, alice, bob):
+    from users_app.services import app_user_create
+
+    app_user_create(platform="web")  # a browser with notifications off: no pushes, like had_devices says
+    Device.objects.filter(pk=bob.user.devices.get().pk).update(is_active=False)
+    assert re.search(r"<strong>1</strong>active devices", page())  # alice's phone only

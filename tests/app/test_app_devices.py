@@ -17,7 +17,7 @@ from users_app.models import AppUser, Device
 
 pytestmark = pytest.mark.django_db
 
-DEVICE_FIELDS = {"id", "platform", "label", "active", "created_at", "last_seen_at"}
+DEVICE_FIELDS = {"id", "platform", "label", "active", "receives_pushes", "created_at", "last_seen_at"}
 MOZILLA = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk"
 
 
@@ -53,6 +53,16 @@ def test_the_list_shows_the_accounts_devices_without_tokens(client, alice, bob):
     assert devices[1]["label"] == "Laptop" and devices[1]["active"] is True
     assert alice.push_token not in response.content.decode() and "mozilla" not in response.content.decode()
     assert bob.push_token not in response.content.decode()
+
+
+def test_a_browser_with_notifications_off_is_listed_as_receiving_no_pushes(client, alice):
+    call(client, "POST", "/v1/app/devices", alice, web_body(label="Laptop"))
+    registered = call(client, "POST", "/v1/app/register", body={"platform": "web"}).json()  # notifications off
+    mine = {d["platform"]: d["receives_pushes"]
+            for d in call(client, "GET", "/v1/app/devices", alice).json()["devices"]}
+    assert mine == {"android": True, "web": True}
+    off = call(client, "GET", "/v1/app/devices", HTTP_AUTHORIZATION=f"Bearer {registered['access_token']}").json()
+    assert [(d["platform"], d["active"], d["receives_pushes"]) for d in off["devices"]] == [("web", True, False)]
 
 
 def test_the_list_needs_a_credential(client, alice):

@@ -99,3 +99,35 @@ def test_the_docs_static_files_are_local(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find(bundle.removeprefix("/static/"))
+
+
+# --- /docs for a newcomer: the send API first, real examples, /docs/ works ---------------------------
+
+
+def test_the_send_api_comes_first():
+    schema = openapi()
+    assert list(schema["paths"])[:3] == ["/v1/messages/send", "/v1/messages/status", "/v1/messages/withdraw"]
+    assert schema["tags"][0]["name"] == "messages"
+
+
+@pytest.mark.parametrize("body", ["SendRequest", "SendRequestForm", "MessageRequest", "MessageRequestForm"])
+def test_each_send_field_has_a_real_example_that_its_schema_accepts(body):
+    components = openapi()["components"]["schemas"]
+    for name, field in components[body]["properties"].items():
+        assert "example" in field, name
+        jsonschema.validate(field["example"], field)
+
+
+def test_the_send_requests_example_is_a_valid_request_with_realistic_values():
+    request = openapi()["components"]["schemas"]["SendRequest"]
+    example = request["example"]
+    jsonschema.validate(example, request)
+    assert example["to"].startswith("u_") and example["token"].startswith("c_")
+    assert example["message"] == "Door bell"
+
+
+@pytest.mark.parametrize("path", ["/docs/", "/docs/?x=1"])
+def test_docs_with_a_trailing_slash_leads_to_the_docs(client, path):
+    response = client.get(path)
+    assert response.status_code in (301, 302) and response["Location"] == path.replace("/docs/", "/docs")
+    assert client.get(path, follow=True).status_code == 200

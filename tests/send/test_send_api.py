@@ -141,6 +141,12 @@ def test_it_rejects_text_plain(send, valid_fields):
     assert status_of(send(valid_fields, content_type="text/plain")) == 4000
 
 
+def test_a_wrong_content_type_names_every_accepted_type(send, valid_fields):
+    message = send(valid_fields, content_type="text/plain").json()["response"]["message"]
+    for accepted in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data"):
+        assert accepted in message, message
+
+
 @pytest.mark.django_db  # a refused body still checks the client's ban (messaging/bans.py)
 def test_it_rejects_malformed_json(send):
     response = send(raw='{"to": "u_', content_type="application/json")

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from channels_app.services import channel_create
 from tests.web.conftest import api, send
+from tests.people import make_person
 from tests.web.helpers import message, register, tokens
 from users_app.models import AccessToken, AppUser, LinkCode
 
@@ -17,7 +18,7 @@ def own_channel(stored, name="Garage"):
 
 def test_block_from_a_message_then_sends_get_4024_then_unblock(page, site):
     stored = register(page)
-    channel = own_channel(stored, "Spammy")
+    channel = channel_create(owner=make_person().user, name="Spammy")  # one's own channel offers no Block
     fields = dict(to=stored["user_token"], token=channel.token, secret=channel.secret)
     assert send(site, **fields, message="Buy now")[0] == 200
     item = message(page, "Buy now")
@@ -256,3 +257,11 @@ def test_the_only_session_cannot_sign_out(page, site):
     row = page.locator("#session-list li.session-row")
     expect(row).to_have_count(1)
     expect(row.get_by_role("button", name="Sign out")).to_be_disabled()
+
+
+def test_a_browser_with_notifications_off_is_not_listed_as_receiving_pushes(page):
+    register(page)  # notifications are off until switched on
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    devices = page.locator("#device-list")
+    expect(devices).to_contain_text("No device receives pushes yet.")
+    expect(devices.locator("li.device-row")).to_have_count(0)

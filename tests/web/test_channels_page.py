@@ -75,6 +75,41 @@ def test_the_secret_is_hidden_until_show_and_the_snippets_use_the_real_tokens(pa
     expect(snippet).not_to_contain_text("YOUR_CHANNEL_SECRET")
 
 
+def test_copy_example_copies_the_real_secret_while_it_is_hidden_and_it_sends(new_context, site):
+    import subprocess
+
+    context = new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
+    page = context.new_page()
+    register(page)
+    token = create_channel(page, "Copied")
+    secret = Channel.objects.get(token=token).secret
+    page.get_by_role("tab", name="curl (JSON)").click()
+    expect(page.locator("#snippet")).to_contain_text("YOUR_CHANNEL_SECRET")  # still hidden on screen
+    page.get_by_role("button", name="Copy example").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert secret in copied and "YOUR_CHANNEL_SECRET" not in copied
+    assert secret not in page.locator("main").inner_text()
+    result = subprocess.run(["bash", "-c", copied], capture_output=True, text=True, timeout=30)
+    assert '"status": 200' in result.stdout, result.stdout + result.stderr
+
+
+def test_the_snippets_long_lines_stay_inside_their_box_at_1280_px(page):
+    register(page)
+    create_channel(page, "A channel whose name is long enough")
+    channel_secret(page)
+    for kind in ("curl (form)", "curl (JSON)", "Python", "JavaScript", "PHP"):
+        page.get_by_role("tab", name=kind).click()
+        box = page.evaluate("""() => {
+            const pre = document.querySelector('#snippet'), panel = pre.closest('.panel');
+            return {pre: pre.getBoundingClientRect().right, panel: panel.getBoundingClientRect().right,
+                    page: document.documentElement.scrollWidth, viewport: innerWidth,
+                    lines: pre.scrollWidth, box: pre.clientWidth};
+        }""")
+        assert box["pre"] <= box["panel"] and box["page"] <= box["viewport"], (kind, box)
+        assert box["lines"] <= box["box"], (kind, box)  # no line runs out of sight (a scroll to read it)
+
+
 def test_the_curl_snippet_sends_a_message_as_shown(page, site):
     import subprocess
 

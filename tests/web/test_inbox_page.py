@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from channels_app.services import channel_create
 from messaging.models import Message
+from tests.people import make_person
 from tests.web.conftest import api, send
 from tests.web.helpers import message, register, wait_until_live
 from users_app.models import AppUser
@@ -172,3 +173,16 @@ def test_a_message_without_a_title_has_no_title_line(page, site):
     expect(item).to_be_visible()
     expect(item.locator("p.title")).to_have_count(0)
     expect(item).to_have_attribute("aria-label", "Unread. Garage")
+
+
+def test_block_channel_is_offered_on_others_channels_only(page, site):
+    stored, own = inbox_with_channel(page)  # a channel of the recipient's own
+    other = channel_create(owner=make_person().user, name="Shop")
+    send_to(site, stored, own, "From my own channel")
+    send_to(site, stored, other, "From a shop")
+    expect(message(page, "From a shop").get_by_role("button", name="Block channel")).to_be_visible()
+    expect(message(page, "From my own channel").get_by_role("button", name="Delete")).to_be_visible()
+    expect(message(page, "From my own channel").get_by_role("button", name="Block channel")).to_have_count(0)
+    page.reload()  # the same from the API's first page as from the stream
+    expect(message(page, "From a shop").get_by_role("button", name="Block channel")).to_be_visible()
+    expect(message(page, "From my own channel").get_by_role("button", name="Block channel")).to_have_count(0)

@@ -75,3 +75,15 @@ def test_after_a_reconnect_nothing_is_missing_and_nothing_is_doubled(page, site,
     expect(message(page, "After")).to_be_visible()
     texts = page.locator("article.msg p.text").all_text_contents()
     assert texts == ["After", *[f"While cut {n}" for n in reversed(range(5))], "Before"]
+
+
+def test_the_live_indicator_shows_on_every_screen_whichever_opens_first(page, site):
+    register(page)
+    page.goto("/#/channels")  # a fresh load on another screen than the inbox
+    page.reload()
+    indicator = page.locator("#live-state")
+    expect(indicator).to_have_attribute("data-mode", "live")
+    for name in ("Channels", "Inbox", "Blocked", "Settings", "Inbox"):
+        page.locator("#nav").get_by_role("link", name=name).click()
+        expect(indicator).to_be_visible()
+        expect(indicator).to_have_text("Live")

@@ -197,13 +197,14 @@ export async function detailScreen(token) {
 
   // --- snippets
   const tabs = el("div", { class: "tabs", role: "tablist", "aria-label": "Examples" });
-  const pre = el("pre", { class: "snippet", id: "snippet", tabindex: "0" });
+  const pre = el("pre", { class: "snippet wrap", id: "snippet", tabindex: "0" }); // long lines wrap in sight
   const copySnippet = el("button", { type: "button", id: "copy-snippet" }, "Copy example");
   let current = "curl (form)";
   const kinds = Object.keys(snippets);
+  const snippetText = (secret) =>
+    snippets[current]({ to: session.userToken, token: channel.token, secret, origin: location.origin });
   function renderSnippet() {
-    const secret = secretShown ? channel.secret : SECRET_PLACEHOLDER;
-    pre.textContent = snippets[current]({ to: session.userToken, token: channel.token, secret, origin: location.origin });
+    pre.textContent = snippetText(secretShown ? channel.secret : SECRET_PLACEHOLDER);
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.kind === current));
   }
   for (const kind of kinds) {
@@ -214,10 +215,12 @@ export async function detailScreen(token) {
     });
     tabs.append(tab);
   }
-  copySnippet.addEventListener("click", () => copy(pre.textContent, "Example"));
+  // The real secret even while it is hidden on screen: a pasted placeholder would only get a 4003.
+  copySnippet.addEventListener("click", () => copy(snippetText(channel.secret), "Example"));
   renderSnippet();
   const examples = el("section", { class: "panel" }, el("h2", {}, "Examples"),
-    el("p", { class: "muted" }, "Ready to paste, with your tokens filled in. The secret shows once you press “Show”."),
+    el("p", { class: "muted" }, "Ready to paste, with your tokens filled in. The secret shows once you press “Show”; "
+      + "“Copy example” always copies it."),
     tabs, pre, el("div", { class: "actions" }, copySnippet));
 
   // --- edit

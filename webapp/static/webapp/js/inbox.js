@@ -25,6 +25,7 @@ export function lastId() {
 
 export function reset() {
   if (state.live) state.live.stop();
+  document.getElementById("live-state")?.removeAttribute("data-mode"); // the indicator is in the nav, on every screen
   clearTimeout(unreadTimer);
   if (state.observer) state.observer.disconnect();
   Object.assign(state, {
@@ -169,7 +170,8 @@ function renderItem(item) {
   deleteButton.addEventListener("click", busy(deleteButton, () => removeMessage(item.id)));
   const blockButton = el("button", { type: "button", class: "small block" }, "Block channel");
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
-  actions.append(readButton, deleteButton, blockButton);
+  actions.append(readButton, deleteButton);
+  if (!item.from_own_channel) actions.append(blockButton); // one's own channel is not blocked, it is deleted
   node.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
     open(item.id);
@@ -393,7 +395,6 @@ export async function screen() {
       "div",
       { class: "screen-head" },
       el("h1", {}, "Inbox"),
-      el("span", { id: "live-state", class: "live-state" }, state.live && state.live.mode === "live" ? "Live" : ""),
       el("div", { class: "spacer" }),
       markAll,
     ),

@@ -70,6 +70,8 @@ async function devicesSection() {
       list.append(el("li", { class: "muted" }, error.status === 4004 ? "This server does not list devices." : explain(error)));
       return;
     }
+    // A browser with notifications off is signed in (see the sessions) but receives no pushes: not listed here.
+    devices = devices.filter((device) => device.receives_pushes !== false || !device.active);
     if (!devices.length) list.append(el("li", { class: "muted" }, "No device receives pushes yet."));
     for (const device of devices) {
       const mine = String(device.id) === notify.deviceId();
