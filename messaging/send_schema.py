@@ -53,6 +53,8 @@ EXAMPLES = {
     "message": "Door bell",
     "title": "Front door",
     "url": "https://homeassistant.local:8123/lovelace/doorbell",
+    "format": "markdown",
+    "attachment_url": "https://cam.example.com/snapshots/front-door.jpg",
     "important": 1,
     "silent": 0,
     "ttl": 3600,
