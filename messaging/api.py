@@ -38,6 +38,9 @@ class InboxMessageSerializer(serializers.Serializer):
     important = serializers.BooleanField(
         allow_null=True, help_text="null: normal alert; true: time-sensitive; false: silent, inbox only"
     )
+    priority = serializers.IntegerField(
+        help_text="-2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (until acknowledged)"
+    )
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
 

@@ -67,7 +67,7 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason"],
+              "removed_reason", "priority"],
     Channel: ["id", "name", "token", "logo", "is_verified"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
@@ -207,6 +207,8 @@ def render(delivery, *, badge=None, now=None):
     data = {"message_id": str(message.pk), "channel_token": channel.token}
     if message.url:
         data["url"] = message.url
+    if message.priority:
+        data["priority"] = str(message.priority)  # the apps' cue (quiet, emergency); 0 is left out
     return Push(
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
@@ -223,6 +225,7 @@ def render(delivery, *, badge=None, now=None):
         created_at=message.created_at.isoformat().replace("+00:00", "Z") if web else "",
         channel_verified=channel.is_verified if web else False,
         ttl=time_left(message, now or timezone.now()),
+        priority=message.priority,
     )
 
 

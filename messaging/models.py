@@ -28,6 +28,8 @@ class Message(models.Model):
     url = models.URLField(max_length=1000, blank=True)
     # None: normal alert with sound; True: time-sensitive; False: silent, inbox only.
     important = models.BooleanField(null=True, blank=True)
+    # -2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (issue 24); `important` is derived from it.
+    priority = models.SmallIntegerField(default=0, db_default=0)
     # False when the recipient had no active device at accept time: inbox only.
     had_devices = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

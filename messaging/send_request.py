@@ -55,6 +55,13 @@ FIELDS = (
     ),
     Field("silent", "flag", "1 means important=0; important=1 with silent=1 is refused (4005)"),
     Field(
+        "priority",
+        "priority",
+        "-2: inbox only, no alert; -1: pushed quietly; 0: normal (the default); 1: high (important=1); "
+        "2: emergency, repeated until acknowledged. A JSON integer, or a string in forms; it must agree with "
+        "important and silent when they are sent too",
+    ),
+    Field(
         "ttl",
         "ttl",
         f"Seconds the message lives, {TTL_MIN}–{TTL_MAX}: no push after it, and it leaves the inbox. "
@@ -89,6 +96,7 @@ class SendRequest:
     title: str = ""
     url: str = ""
     important: bool | None = None
+    priority: int = 0  # -2..2 (Pushover's scale); `important` is derived from it
     ttl: int | None = None
     replace: int | None = None
     idempotency_key: str | None = None
@@ -267,7 +275,44 @@ def validate(data, *, idempotency_header=None, key=None):
         if values["important"]:
             raise InvalidValue("important=1 and silent=1 contradict each other")
         values["important"] = False
+    values["priority"] = _agreed_priority(values.pop("priority"), values["important"])
+    values["important"] = important_of(values["priority"])
     return SendRequest(**values)
 
 
-_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key}
+PRIORITY_MIN, PRIORITY_MAX = -2, 2
+EMERGENCY = 2
+_PRIORITY_FORM = re.compile(r"-?[0-2]")
+
+
+def important_of(priority):
+    """The old `important` of a priority: true for high and emergency, false for inbox only, else null."""
+    if priority >= 1:
+        return True
+    return False if priority == PRIORITY_MIN else None
+
+
+def _priority(data, field="priority", max_length=None):
+    """An integer from -2 to 2 (a decimal string in forms); absent or empty is None."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _PRIORITY_FORM.fullmatch(value) and value != "-0":
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and PRIORITY_MIN <= value <= PRIORITY_MAX:
+        return value
+    raise InvalidValue(f"{field} must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
+
+
+def _agreed_priority(priority, important):
+    """The priority, from the field or from important/silent (1 and -2); 4005 when both are sent and differ."""
+    implied = None if important is None else (1 if important else PRIORITY_MIN)
+    if priority is None:
+        return 0 if implied is None else implied
+    if implied is not None and implied != priority:
+        raise InvalidValue("priority disagrees with important or silent")
+    return priority
+
+
+_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key,
+           "priority": _priority}

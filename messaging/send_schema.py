@@ -57,6 +57,9 @@ def _field(field, flag):
         schema = {"type": "string", "pattern": _TTL_FORM} if form else {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}
     elif field.kind == "id":
         schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else dict(ID_SCHEMA)
+    elif field.kind == "priority":
+        strings = {"type": "string", "enum": ["", "-2", "-1", "0", "1", "2"]}
+        schema = strings if form else {"oneOf": [{"type": "integer", "minimum": -2, "maximum": 2}, strings]}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:
@@ -79,14 +82,29 @@ def _not_both(on):
     return {"required": ["important", "silent"], "properties": {"important": {"enum": on}, "silent": {"enum": on}}}
 
 
+def _priority_disagrees(on, off, json):
+    """Issue 24: a priority other than important=1's 1, or important=0's and silent=1's -2, is refused (4005)."""
+    def other_than(priority):
+        values = [p for p in range(-2, 3) if p != priority]
+        return [*(values if json else []), *(str(p) for p in values)]
+
+    def both(flag, values, priority):
+        return {"not": {"required": [flag, "priority"],
+                        "properties": {flag: {"enum": values}, "priority": {"enum": other_than(priority)}}}}
+
+    return [both("important", on, 1), both("important", off, -2), both("silent", on, -2)]
+
+
 SEND_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
     "properties": _fields(_FLAG_JSON),
     "required": _required_names(),
     "not": _not_both([1, True, "1"]),
+    "allOf": _priority_disagrees([1, True, "1"], [0, False, "0"], json=True),
 }
-SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}
+SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"]),
+                     "allOf": _priority_disagrees(["1"], ["0"], json=False)}
 
 SEND_ACCEPTED = {
     "type": "object",

@@ -39,11 +39,16 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 _DEVICES_WHERE = _devices_where("%(recipient)s")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
+_MESSAGE_COLUMNS += ", priority"  # issue 24's attention columns, kept apart
 
 
 def _message_values(recipient, channel):
     return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
-        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s"
+        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s" \
+        + _ATTENTION_VALUES
+
+
+_ATTENTION_VALUES = ", %(priority)s"
 
 
 def _insert_deliveries(message):
@@ -198,6 +203,7 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "text": request.message,
         "url": request.url,
         "important": request.important,
+        "priority": request.priority,
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
@@ -266,18 +272,18 @@ def _repeat_of(request, *, channel_id, recipient_id, now):
     """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
     row = (
         Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
-        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at")
+        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", "priority")
         .first()
     )
     if row is None:
         return None
-    message_id, recipient, title, text, url, important, created_at = row
+    message_id, recipient, title, text, url, important, created_at, priority = row
     if created_at <= now - IDEMPOTENCY_WINDOW:
         # Older than the window: the key is free again (the old message keeps its row, not the key).
         Message.objects.filter(id=message_id).update(idempotency_key=None)
         return None
-    if (recipient, title, text, url, important) != (
-        recipient_id, request.title, request.message, request.url, request.important
+    if (recipient, title, text, url, important, priority) != (
+        recipient_id, request.title, request.message, request.url, request.important, request.priority
     ):
         raise IdempotencyKeyReused()
     return message_id

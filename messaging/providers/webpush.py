@@ -94,6 +94,7 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
         "message": push.body,
         "url": push.data.get("url") or None,
         "important": push.important,
+        "priority": push.priority,
         "created_at": push.created_at or None,
         "unread": push.badge if push.badge is not None else 0,
     }

@@ -60,7 +60,9 @@ export function refreshUnread() {
   }, 250);
 }
 
-function importance(important) {
+function importance(important, priority) {
+  if (priority === 2) return el("span", { class: "badge important emergency" }, "Emergency");
+  if (priority === -1) return el("span", { class: "badge silent" }, "Quiet");
   if (important === true) return el("span", { class: "badge important" }, "Important");
   if (important === false) return el("span", { class: "badge silent" }, "Silent");
   return null;
@@ -97,7 +99,7 @@ function renderItem(item) {
         { class: "msg-head" },
         el("strong", { class: "channel-name" }, item.channel.name),
         verifiedBadge(item.channel.verified),
-        importance(item.important),
+        importance(item.important, item.priority),
         el("span", { class: "unread-dot", title: "Unread", "aria-hidden": "true" }),
         timeElement(item.created_at),
       ),

@@ -69,6 +69,7 @@ self.addEventListener("push", (event) => {
       badge: ICON,
       tag: String(message.id),
       requireInteraction: message.important === true || message.important === 1,
+      silent: message.priority === -1, // quiet: no sound, no vibration
       timestamp: message.created_at ? Date.parse(message.created_at) : Date.now(),
       data: { id: message.id, url: message.url || null },
     });
