@@ -350,6 +350,13 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
     "message-expiry": {"task": "messaging.tasks.expire_messages_task", "schedule": MESSAGE_EXPIRY_INTERVAL},
 }
+# Emergency messages (priority 2, issue 24): the least `retry` a sender may ask for, and how often beat
+# re-queues the repeats that are due (a repeat goes out at most this late).
+EMERGENCY_MIN_RETRY = envint("EMERGENCY_MIN_RETRY", 30)
+EMERGENCY_REPEAT_INTERVAL = envfloat("EMERGENCY_REPEAT_INTERVAL", 2.0)
+CELERY_BEAT_SCHEDULE["emergency-repeats"] = {
+    "task": "messaging.tasks.repeat_emergencies", "schedule": EMERGENCY_REPEAT_INTERVAL
+}
 # A down broker must not hold the web request: one quick retry, then the sweep recovers the message.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)

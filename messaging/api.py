@@ -9,7 +9,7 @@ from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, va
 from kilopush.errors import NotFound
 from users_app.auth import AppView
 
-from . import selectors, services
+from . import emergency, selectors, services
 
 
 class InboxQuerySerializer(serializers.Serializer):
@@ -41,6 +41,7 @@ class InboxMessageSerializer(serializers.Serializer):
     priority = serializers.IntegerField(
         help_text="-2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (until acknowledged)"
     )
+    acknowledged = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
 
@@ -51,6 +52,10 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, message):
         return message.url or None
+
+    @extend_schema_field(serializers.BooleanField(help_text="Acknowledged (POST /v1/app/messages/ID/ack)"))
+    def get_acknowledged(self, message):
+        return message.acknowledged_at is not None
 
     @extend_schema_field(serializers.BooleanField())
     def get_read(self, message):
@@ -109,6 +114,20 @@ class MessageReadView(AppView):
     )
     def post(self, request, message_id):
         if not services.inbox_mark_read(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessageAckView(AppView):
+    @extend_schema(
+        operation_id="app_messages_ack",
+        tags=["app: inbox"],
+        summary="Acknowledge a message: it is read, and an emergency's repeats stop (idempotent)",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id):
+        if not emergency.message_acknowledge(user=request.user, message_id=_message_id(message_id)):
             raise NotFound("No such message")
         return Response(status=204)
 

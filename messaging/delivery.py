@@ -67,7 +67,7 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason", "priority"],
+              "removed_reason", "priority", "acknowledged_at", "emergency_until"],
     Channel: ["id", "name", "token", "logo", "is_verified"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
@@ -231,9 +231,11 @@ def render(delivery, *, badge=None, now=None):
 
 def skipped(delivery, now):
     """The Result of a push that must not go out any more (its message expired or left the inbox), or None."""
-    if delivery.kind != Delivery.PUSH:
+    if delivery.kind == Delivery.WITHDRAW:
         return None
     message = delivery.message
+    if delivery.kind == Delivery.REPEAT and (message.acknowledged_at or message.emergency_until <= now):
+        return Result.cancelled("acknowledged" if message.acknowledged_at else "emergency expired")
     if message.removed_reason in (Message.WITHDRAWN, Message.REPLACED, Message.DELETED):
         return Result.cancelled(f"message {message.removed_reason}")
     left = time_left(message, now)

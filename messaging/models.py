@@ -30,6 +30,12 @@ class Message(models.Model):
     important = models.BooleanField(null=True, blank=True)
     # -2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (issue 24); `important` is derived from it.
     priority = models.SmallIntegerField(default=0, db_default=0)
+    # Priority 2: pushed again every emergency_retry seconds (the next at emergency_next_at, re-queued by
+    # messaging/emergency.py) until acknowledged_at, until emergency_until, or until it leaves the inbox.
+    emergency_retry = models.PositiveIntegerField(null=True, blank=True)
+    emergency_until = models.DateTimeField(null=True, blank=True)
+    emergency_next_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     # False when the recipient had no active device at accept time: inbox only.
     had_devices = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -52,6 +58,8 @@ class Message(models.Model):
                 fields=["expires_at"], name="message_expiry", condition=Q(expires_at__isnull=False, removed_at__isnull=True)
             ),
             models.Index(fields=["removed_at"], name="message_removed", condition=Q(removed_at__isnull=False)),
+            models.Index(fields=["emergency_next_at"], name="message_emergency_next",
+                         condition=Q(emergency_next_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -90,7 +98,8 @@ class Delivery(models.Model):
     ]
     # A delivery pushes the message, or (after a withdraw) tells a device that got it to remove it.
     PUSH, WITHDRAW = "push", "withdraw"
-    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw")]
+    REPEAT = "repeat"  # an emergency's push again (one row per device, re-queued for each repeat)
+    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw"), (REPEAT, "repeat")]
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
     device = models.ForeignKey("users_app.Device", on_delete=models.CASCADE, related_name="deliveries")

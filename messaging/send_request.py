@@ -62,6 +62,16 @@ FIELDS = (
         "important and silent when they are sent too",
     ),
     Field(
+        "retry",
+        "seconds",
+        "Priority 2 (required there, ignored otherwise): seconds between repeats, at least EMERGENCY_MIN_RETRY (30)",
+    ),
+    Field(
+        "expire",
+        "seconds",
+        "Priority 2 (required there, ignored otherwise): seconds after which the repeats stop, at most 10800",
+    ),
+    Field(
         "ttl",
         "ttl",
         f"Seconds the message lives, {TTL_MIN}–{TTL_MAX}: no push after it, and it leaves the inbox. "
@@ -97,6 +107,8 @@ class SendRequest:
     url: str = ""
     important: bool | None = None
     priority: int = 0  # -2..2 (Pushover's scale); `important` is derived from it
+    retry: int | None = None  # priority 2: seconds between repeats
+    expire: int | None = None  # priority 2: seconds until the repeats stop
     ttl: int | None = None
     replace: int | None = None
     idempotency_key: str | None = None
@@ -277,6 +289,7 @@ def validate(data, *, idempotency_header=None, key=None):
         values["important"] = False
     values["priority"] = _agreed_priority(values.pop("priority"), values["important"])
     values["important"] = important_of(values["priority"])
+    values["retry"], values["expire"] = _emergency(values["priority"], values["retry"], values["expire"])
     return SendRequest(**values)
 
 
@@ -304,6 +317,34 @@ def _priority(data, field="priority", max_length=None):
     raise InvalidValue(f"{field} must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
 
 
+EXPIRE_MAX = 10_800  # three hours, as Pushover
+
+
+def _seconds(data, field, max_length=None):
+    """A whole number of seconds: a JSON integer or a decimal string; absent or empty is None (checked by _emergency)."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise InvalidValue(f"{field} must be a whole number of seconds")
+
+
+def _emergency(priority, retry, expire):
+    """(retry, expire) of an emergency, both required; None for any other priority (they are ignored there)."""
+    if priority != EMERGENCY:
+        return None, None
+    if retry is None or expire is None:
+        raise InvalidValue("priority 2 requires retry and expire")
+    if retry < settings.EMERGENCY_MIN_RETRY:
+        raise InvalidValue(f"retry must be at least {settings.EMERGENCY_MIN_RETRY} seconds")
+    if expire > EXPIRE_MAX:
+        raise InvalidValue(f"expire must be at most {EXPIRE_MAX} seconds")
+    return retry, expire
+
+
 def _agreed_priority(priority, important):
     """The priority, from the field or from important/silent (1 and -2); 4005 when both are sent and differ."""
     implied = None if important is None else (1 if important else PRIORITY_MIN)
@@ -315,4 +356,4 @@ def _agreed_priority(priority, important):
 
 
 _CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key,
-           "priority": _priority}
+           "priority": _priority, "seconds": _seconds}

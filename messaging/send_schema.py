@@ -60,6 +60,9 @@ def _field(field, flag):
     elif field.kind == "priority":
         strings = {"type": "string", "enum": ["", "-2", "-1", "0", "1", "2"]}
         schema = strings if form else {"oneOf": [{"type": "integer", "minimum": -2, "maximum": 2}, strings]}
+    elif field.kind == "seconds":
+        schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else {
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"}]}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:
@@ -92,7 +95,9 @@ def _priority_disagrees(on, off, json):
         return {"not": {"required": [flag, "priority"],
                         "properties": {flag: {"enum": values}, "priority": {"enum": other_than(priority)}}}}
 
-    return [both("important", on, 1), both("important", off, -2), both("silent", on, -2)]
+    # Priority 2 needs retry and expire; their bounds (EMERGENCY_MIN_RETRY, 10800) the schema leaves to the answer.
+    emergency = {"not": {"required": ["priority"], "properties": {"priority": {"enum": [2, "2"] if json else ["2"]}}}}
+    return [both("important", on, 1), both("important", off, -2), both("silent", on, -2), emergency]
 
 
 SEND_REQUEST = {
@@ -229,6 +234,9 @@ MESSAGE_STATUS = {
                         "created_at": {"type": "string", "format": "date-time"},
                         "pushed_at": {**_WHEN, "description": "When a provider first accepted a push"},
                         "read_at": {**_WHEN, "description": "null unless read and the recipient allows read receipts"},
+                        "acknowledged": {"type": "boolean", "description": "The recipient acknowledged it (issue 24)"},
+                        "acknowledged_at": {**_WHEN, "description": "Shown whatever the recipient's read receipts"},
+                        "expires_at": {**_WHEN, "description": "An emergency's end of repeats, else the ttl's end"},
                         "devices": {
                             "type": "object",
                             "properties": {

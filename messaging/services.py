@@ -39,7 +39,7 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 _DEVICES_WHERE = _devices_where("%(recipient)s")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
-_MESSAGE_COLUMNS += ", priority"  # issue 24's attention columns, kept apart
+_MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at"  # issue 24's, kept apart
 
 
 def _message_values(recipient, channel):
@@ -48,7 +48,7 @@ def _message_values(recipient, channel):
         + _ATTENTION_VALUES
 
 
-_ATTENTION_VALUES = ", %(priority)s"
+_ATTENTION_VALUES = ", %(priority)s, %(emergency_retry)s, %(emergency_until)s, %(emergency_next_at)s"
 
 
 def _insert_deliveries(message):
@@ -204,6 +204,9 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "url": request.url,
         "important": request.important,
         "priority": request.priority,
+        "emergency_retry": request.retry,
+        "emergency_until": when(now + timedelta(seconds=request.expire)) if request.retry else None,
+        "emergency_next_at": when(now + timedelta(seconds=request.retry)) if request.retry else None,
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,

@@ -50,3 +50,11 @@ def purge_old_rows():
     from . import retention
 
     retention.purge()
+
+
+@shared_task(expires=max(settings.EMERGENCY_REPEAT_INTERVAL, 1))
+def repeat_emergencies():
+    """Beat: re-queues the emergencies' repeats that are due; ends those past their expire (issue 24)."""
+    from .emergency import emergencies_tick
+
+    emergencies_tick()

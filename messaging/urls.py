@@ -13,4 +13,5 @@ urlpatterns = [
     path("v1/app/messages/read", api.MessagesReadView.as_view(), name="app-messages-read"),
     path("v1/app/messages/<int:message_id>", api.MessageView.as_view(), name="app-message"),
     path("v1/app/messages/<int:message_id>/read", api.MessageReadView.as_view(), name="app-message-read"),
+    path("v1/app/messages/<int:message_id>/ack", api.MessageAckView.as_view(), name="app-message-ack"),
 ]

@@ -115,6 +115,7 @@ function renderItem(item) {
   const blockButton = el("button", { type: "button", class: "small block" }, "Block channel");
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
   actions.append(readButton, deleteButton, blockButton);
+  if (item.priority === 2 && !item.acknowledged) actions.prepend(ackButton(item.id));
   node.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
     open(item.id);
@@ -147,6 +148,29 @@ async function markRead(id) {
     if (setRead(id)) setUnread(state.unread - 1);
   } catch (error) {
     toast(explain(error), { error: true });
+  }
+  refreshUnread();
+}
+
+function ackButton(id) {
+  const button = el("button", { type: "button", class: "small primary acknowledge" }, "Acknowledge");
+  button.addEventListener("click", busy(button, () => acknowledge(id)));
+  return button;
+}
+
+// An emergency's repeats stop on every device once acknowledged (POST /v1/app/messages/ID/ack).
+export async function acknowledge(id) {
+  try {
+    await api.acknowledge(id);
+  } catch (error) {
+    toast(explain(error), { error: true });
+    return;
+  }
+  const entry = state.items.get(id);
+  if (entry) {
+    entry.item.acknowledged = true;
+    entry.node.querySelector(".acknowledge")?.remove();
+    if (setRead(id)) setUnread(state.unread - 1);
   }
   refreshUnread();
 }

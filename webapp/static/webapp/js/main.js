@@ -57,6 +57,7 @@ async function route() {
   if (name === "blocked") return blocked.screen();
   if (name === "settings") return settings.screen({ beforeDelete: () => inbox.reset(), onDeleted: () => signedOut() });
   if (name === "inbox" && arg) inbox.focusMessage(Number(arg));
+  if (name === "inbox" && arg && hash.split("/")[3] === "ack") await inbox.acknowledge(Number(arg));
   return inbox.screen();
 }
 
@@ -71,6 +72,8 @@ if ("serviceWorker" in navigator) {
     if (data.type === "push" && data.message) {
       // The page is in front: the inbox shows the message live, so only a quiet hint instead of a notification.
       toast(`${data.message.channel.name}: ${data.message.message}`);
+    } else if (data.type === "ack" && data.id) {
+      inbox.acknowledge(Number(data.id)); // the notification's "Acknowledge" action
     } else if (data.type === "open" && data.id) {
       location.hash = `#/inbox/${data.id}`;
     }

@@ -72,13 +72,32 @@ self.addEventListener("push", (event) => {
       silent: message.priority === -1, // quiet: no sound, no vibration
       timestamp: message.created_at ? Date.parse(message.created_at) : Date.now(),
       data: { id: message.id, url: message.url || null },
+      ...(message.priority === 2 ? EMERGENCY : {}),
     });
   })());
 });
 
+// An emergency stays until answered, alerts again on each repeat, and offers "Acknowledge".
+const EMERGENCY = { requireInteraction: true, renotify: true, actions: [{ action: "ack", title: "Acknowledge" }] };
+
+async function acknowledgeFromNotification(id) {
+  // The access token lives in the page: an open page acknowledges, else a new one opens to do it.
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
+  if (page) {
+    page.postMessage({ type: "ack", id });
+    return;
+  }
+  await self.clients.openWindow(`/#/inbox/${id}/ack`);
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const { id, url } = event.notification.data || {};
+  if (event.action === "ack") {
+    event.waitUntil(acknowledgeFromNotification(id));
+    return;
+  }
   event.waitUntil((async () => {
     if (url) {
       await self.clients.openWindow(url);
