@@ -68,7 +68,7 @@ _LOADED = {
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
               "removed_reason", "priority", "acknowledged_at", "emergency_until"],
-    Channel: ["id", "name", "token", "logo", "is_verified"],
+    Channel: ["id", "name", "token", "logo", "is_verified", "webhook_url"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
 _ALIASES = {Delivery: "claimed", Device: "dv", Message: "m", Channel: "c"}

@@ -18,6 +18,7 @@ from django.utils import timezone
 from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 
+from . import webhooks
 from .models import Delivery, Message
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ def emergencies_tick(*, now=None, limit=500):
                 emergency_next_at=Case(*(When(id=m, then=_next_repeat(at, retry, now)) for m, at, retry in due))
             )
             _queue_repeats([m for m, _, _ in due], now)
+        if ran_out:
+            channels = dict(Message.objects.filter(id__in=ran_out).values_list("id", "channel_id"))
+            webhooks.event_record(channel_ids=[channels[m] for m in ran_out], type=webhooks.EXPIRED,
+                                  message_ids=ran_out, now=now)
     queued = [m for m, _, _ in due]
     if queued:
         from .queueing import nudge
@@ -97,7 +102,7 @@ def message_acknowledge(*, user, message_id, now=None):
     with transaction.atomic():
         message = (
             Message.objects.in_inbox(now).select_for_update().filter(recipient=user, id=message_id)
-            .only("id", "read_at", "acknowledged_at").first()
+            .only("id", "read_at", "acknowledged_at", "channel_id").first()
         )
         if message is None:
             return False
@@ -111,4 +116,6 @@ def message_acknowledge(*, user, message_id, now=None):
         )
         if message.read_at is None:
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message.pk]})
+        webhooks.event_record(channel_ids=[message.channel_id], type=webhooks.ACKNOWLEDGED, message_ids=[message.pk],
+                              data={"acknowledged_at": webhooks._iso(now)}, now=now)
     return True

@@ -158,3 +158,36 @@ class VapidKey(models.Model):
 
     def __str__(self):
         return f"VAPID key {self.public_key[:12]}…"
+
+
+class WebhookEvent(models.Model):
+    """One event for a channel's webhook (issue 24), delivered at least once; the row is the truth, the task a nudge.
+
+    `webhook_id` is the Standard Webhooks `webhook-id`, the same on every retry; `payload` the exact body.
+    """
+
+    QUEUED, SENDING, DELIVERED, FAILED = "queued", "sending", "delivered", "failed"
+    STATES = [(QUEUED, "queued"), (SENDING, "sending"), (DELIVERED, "delivered"), (FAILED, "failed")]
+
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="webhook_events")
+    type = models.CharField(max_length=32)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    webhook_id = models.CharField(max_length=40, unique=True)
+    # One event of a kind per message (a second "delivered" is not an event); null: no such limit.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    payload = models.TextField()
+    state = models.CharField(max_length=16, choices=STATES, default=QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="the receiver's last HTTP status")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"]), models.Index(fields=["channel", "-id"])]
+
+    def __str__(self):
+        return f"{self.type} #{self.message_id} to channel {self.channel_id}: {self.state}"

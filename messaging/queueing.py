@@ -18,7 +18,7 @@ from django.utils import timezone
 from kilopush.cache import redis_breaker, redis_usable
 from stream_app import wake as stream_wake
 
-from . import delivery
+from . import delivery, webhooks
 from .models import Delivery
 from .tasks import deliver_message as deliver_message_task
 
@@ -156,6 +156,7 @@ def deliver_batch(message_id):
     results = delivery.send(deliveries)
     now = timezone.now()
     changes = delivery.record(deliveries, results, now=now)
+    webhooks.after_pushes(deliveries, now=now)  # issue 24: message.delivered / message.failed
     nudge_retries(deliveries, now)
     for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
         nudge(message_id)  # withdrawn while its push was in flight: the withdraw push goes now

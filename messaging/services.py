@@ -17,7 +17,7 @@ from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
 
-from . import bans, delivery
+from . import bans, delivery, webhooks
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
@@ -373,6 +373,7 @@ def inbox_mark_read(*, user, message_id):
         inbox = Message.objects.in_inbox().filter(recipient=user, id=message_id)
         if inbox.filter(read_at__isnull=True).update(read_at=timezone.now()):
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
+            webhooks.messages_read(user=user, message_ids=[message_id])
             return True
         return inbox.exists()
 
@@ -380,9 +381,10 @@ def inbox_mark_read(*, user, message_id):
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
     with transaction.atomic():
-        count = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+        unread = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True)
+        ids = list(unread.filter(channel__webhook_url__gt="").values_list("id", flat=True)) if user.read_receipts else []
+        count = unread.update(read_at=timezone.now())
+        webhooks.messages_read(user=user, message_ids=ids)
         if count:
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"up_to": up_to})
     return count
