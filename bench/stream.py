@@ -91,7 +91,8 @@ def uvicorn_pid(proc):
 def start_pair(Proc, procfile, env, log_dir, tag, free_port, wait_for_port):
     """gunicorn (`web`) and uvicorn (`stream`) with the Procfile's commands; returns (web, stream, ports)."""
     web_port, stream_port = free_port(), free_port()
-    pair_env = {**env, "PORT": str(web_port), "STREAM_PORT": str(stream_port)}
+    # Every bench client is one address (127.0.0.1): the per-address cap is lifted here, and only here.
+    pair_env = {**env, "PORT": str(web_port), "STREAM_PORT": str(stream_port), "STREAM_MAX_PER_ADDRESS": "1000000"}
     web = Proc(f"web-{tag}", procfile["web"], pair_env, log_dir, shell=True)
     stream = Proc(f"stream-{tag}", procfile["stream"], pair_env, log_dir, shell=True)
     wait_for_port(web_port)

@@ -1,5 +1,10 @@
-"""The ASGI application of the `stream` process (uvicorn): the live stream, and the rest of the platform too."""
+"""The ASGI application of the `stream` process (uvicorn): the live stream, and nothing else.
 
+Every other path is the web's (gunicorn): here it is a 404 envelope, so that nothing behind the web's
+protections (its slow-client reader, its throttles' address rule) can be reached around them.
+"""
+
+import asyncio
 import json
 import os
 
@@ -31,16 +36,12 @@ class StreamHandler(ASGIHandler):
             settings.MIDDLEWARE = everything
 
 
-async def _refuse_body(send, path, limit):
-    """The answer BodySizeLimitMiddleware would give (on /v1/: the envelope), sent before Django runs."""
-    if path.startswith("/v1/"):
-        status = limit.http_status
-        body = json.dumps({"response": {"status": limit.status, "message": limit.message}}).encode()
-        content_type = b"application/json"
-    else:
-        status, body, content_type = 413, limit.message.encode(), b"text/plain; charset=utf-8"
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _answer(send, http_status, status, message):
+    """An envelope, sent without Django; the connection closes after it."""
+    body = json.dumps({"response": {"status": status, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -49,12 +50,22 @@ async def _capped_receive(scope, receive, send):
     cap (kilopush.middleware.body_limit) is applied first, reading incrementally, chunked bodies included.
 
     Returns a receive callable replaying the body for Django, or None when the request was refused.
+    The body must arrive within WEB_READ_TIMEOUT, as on the web.
     """
+    try:
+        async with asyncio.timeout(settings.WEB_READ_TIMEOUT):
+            return await _read_body(scope, receive, send)
+    except TimeoutError:
+        await _answer(send, 408, 4000, "Request body not received in time")
+        return None
+
+
+async def _read_body(scope, receive, send):
     headers = dict(scope.get("headers") or ())
     limit = body_limit(scope["path"], scope["method"], headers.get(b"content-type", b"").decode("latin-1"))
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit.bytes:
-        await _refuse_body(send, scope["path"], limit)
+        await _answer(send, limit.http_status, limit.status, limit.message)  # as BodySizeLimitMiddleware
         return None
     messages, size = [], 0
     while True:
@@ -64,7 +75,7 @@ async def _capped_receive(scope, receive, send):
             break
         size += len(message.get("body", b""))
         if size > limit.bytes:
-            await _refuse_body(send, scope["path"], limit)
+            await _answer(send, limit.http_status, limit.status, limit.message)  # as BodySizeLimitMiddleware
             return None
         if not message.get("more_body", False):
             break
@@ -77,18 +88,20 @@ async def _capped_receive(scope, receive, send):
 
 class Application:
     def __init__(self):
-        self.platform = ASGIHandler()
         self.stream = StreamHandler()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            receive = await _capped_receive(scope, receive, send)
-            if receive is None:
-                return
-        if scope["type"] == "http" and scope["path"] == STREAM_PATH:
-            await self.stream.handle(scope, receive, send)  # ASGIHandler.__call__ minus ThreadSensitiveContext
-        else:
-            await self.platform(scope, receive, send)
+        if scope["type"] != "http":  # lifespan is off; a WebSocket is refused
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close"})
+            return
+        if scope["path"] != STREAM_PATH:
+            await _answer(send, 404, 4004, "Not found (this server serves only GET /v1/app/stream)")
+            return
+        receive = await _capped_receive(scope, receive, send)
+        if receive is None:
+            return
+        await self.stream.handle(scope, receive, send)  # ASGIHandler.__call__ minus ThreadSensitiveContext
 
 
 django.setup(set_prefix=False)

@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 # Embedded mode keeps rate-limit counters in process memory: one process, many threads.
 _embedded = not os.getenv("REDIS_URL")
@@ -21,6 +24,19 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-" if os.getenv("WEB_ACCESS_LOG", "") in ("1", "true") else None
+_SEND_KEY = re.compile(r"k_[0-9a-fA-F]{36}([0-9a-fA-F]{4})")
+
+
+class KeyMaskingLogger(Logger):
+    """The access log with every send key (k_…, in a hook or ntfy path, ?token=, a header) shown as k_…abcd."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {name: _SEND_KEY.sub(r"k_…\1", value) if isinstance(value, str) else value
+                for name, value in atoms.items()}
+
+
+logger_class = KeyMaskingLogger
 # The web workers' CPU priority (nice, 0-19). When the machine runs short of CPU, delivering what
 # was accepted goes first and accepting slows down (backpressure), instead of the web tier taking
 # the cores while the queue of accepted messages grows (README "Sizing").

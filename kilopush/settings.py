@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +41,16 @@ def envint(name, default):
 
 def envfloat(name, default):
     return _envnumber(name, default, float, "a number")
+
+
+def envrate(name, default):
+    """A django-ratelimit rate, "10/h" or "100/5m": a count per (a number of) s, m, h or d."""
+    value = os.getenv(name)
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value.strip()):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/h or 100/5m, not {value!r}")
+    return value.strip()
 
 
 def envsecret(name, default=None):
@@ -107,6 +118,7 @@ INSTALLED_APPS = [
     "reports_app",
     "webapp",
     "stream_app",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +263,8 @@ APP_LOGO_UPDATE_RATE = os.getenv("APP_LOGO_UPDATE_RATE", "30/h")
 APP_REPORT_RATE = os.getenv("APP_REPORT_RATE", "20/h")
 # Link-code attempts (POST /v1/app/link) one client address may make, right or wrong.
 APP_LINK_RATE = os.getenv("APP_LINK_RATE", APP_REGISTER_RATE)
+# Link codes (POST /v1/app/link-codes) one account, and (counted apart) one client address, may make.
+APP_LINK_CODE_RATE = envrate("APP_LINK_CODE_RATE", "10/h")
 # Channel logos: largest upload, largest decoded image (decompression bombs), stored side.
 LOGO_MAX_BYTES = envint("LOGO_MAX_BYTES", 2 * 1024 * 1024)
 # 16 MP: ample for a 256 px logo, and a bound on the decode's time (it is linear in pixels).
@@ -389,6 +403,18 @@ STREAM_URL = os.getenv("STREAM_URL", "").rstrip("/")
 STREAM_KEEPALIVE = envfloat("STREAM_KEEPALIVE", 25.0)
 if STREAM_KEEPALIVE <= 0:
     raise ImproperlyConfigured("STREAM_KEEPALIVE must be above 0")
+# Open streams one account, one client address (TRUSTED_PROXY_COUNT's rule), and one stream process may hold;
+# past a cap a new stream is refused with 429/4029. Counted across processes in Redis (in-process without it).
+STREAM_MAX_PER_ACCOUNT = envint("STREAM_MAX_PER_ACCOUNT", 10)
+STREAM_MAX_PER_ADDRESS = envint("STREAM_MAX_PER_ADDRESS", 30)
+STREAM_MAX_PER_PROCESS = envint("STREAM_MAX_PER_PROCESS", 4000)
+# A stream process renews its streams' entries in Redis every third of this; a dead process's expire after it.
+STREAM_LEASE_SECONDS = envfloat("STREAM_LEASE_SECONDS", 60.0)
+if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) < 1 or STREAM_LEASE_SECONDS < 1:
+    raise ImproperlyConfigured("STREAM_MAX_PER_ACCOUNT, _PER_ADDRESS and _PER_PROCESS must be at least 1, "
+                               "STREAM_LEASE_SECONDS at least 1")
+# A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
+WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
 CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---

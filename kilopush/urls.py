@@ -2,11 +2,23 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from kilopush.admin_login import admin_login
 from kilopush.health import healthz
 from kilopush.metrics import metrics_view
+from integrations.ntfy.views import publish_json
+from webapp.views import index as webapp_index
+
+
+@csrf_exempt
+def root(request):
+    """/: POST and PUT are ntfy's JSON publishing (integrations/ntfy); every other method is the web app."""
+    if request.method in ("POST", "PUT"):
+        return publish_json(request)
+    return webapp_index(request)
+
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -25,7 +37,11 @@ urlpatterns = [
     path("admin/", include("stats_app.urls")),
     path("admin/", admin.site.urls),
     # --- end Admin ---
+    # --- Integrations: the hook URL, Gotify's POST /message, ntfy's POST /KEY (and POST /, in root) ---
+    path("", include("integrations.urls")),
+    # --- end Integrations ---
     # --- Web app ---
+    path("", root, name="root"),
     path("", include("webapp.urls")),
     # --- end Web app ---
 ]

@@ -92,28 +92,48 @@ def _answer(request, work):
         response = envelope(4005, "Use POST", 405)
         response["Allow"] = "POST"
         return response, 4005
+    result, error = sender_call(request, lambda ban: work(request, send_request.decode_body(request), ban),
+                                name=work.__name__)
+    if error is not None:
+        if error is INTERNAL_ERROR:
+            return internal_error_response(), 500
+        return _send_error(error), error.status
+    body, headers = result
+    response = JsonResponse({"response": {"status": 200, **body}})
+    for name, value in headers.items():
+        response[name] = value
+    return response, 200
+
+
+INTERNAL_ERROR = ApiError()  # sender_call's error for an unexpected exception (an HTTP 500)
+
+
+def sender_call(request, work, *, name):
+    """Runs `work(ban)` for one sender request under the send API's rules; returns (result, None) or (None, error).
+
+    A banned client is refused 4029 before any other error (bans.Check), a 4003 is counted as a failed
+    attempt (bans.record_failure), a known exception becomes its ApiError (as_api_error), and anything
+    else is logged as `name` and returned as INTERNAL_ERROR (status 500): the caller renders it in its wire format.
+    The hook, Gotify and ntfy endpoints (integrations/) answer through this too.
+    """
     ban = bans.Check(request)
     try:
         try:
-            body, headers = work(request, send_request.decode_body(request), ban)
+            return work(ban), None
         except ApiError:
             ban.refuse()  # a banned client is answered 4029 before any other error, as if checked first
             raise
     except Forbidden as exc:
         bans.record_failure(request)
-        return _send_error(exc), exc.status
+        return None, exc
     except ApiError as exc:
-        return _send_error(exc), exc.status
+        return None, exc
     except Exception as exc:
         mapped = as_api_error(exc)
         if mapped is not None:
-            return _send_error(mapped), mapped.status
-        logger.exception("%s failed", work.__name__)
-        return internal_error_response(), 500
-    response = JsonResponse({"response": {"status": 200, **body}})
-    for name, value in headers.items():
-        response[name] = value
-    return response, 200
+            return None, mapped
+        logger.exception("%s failed", name)
+        return None, INTERNAL_ERROR
 
 
 send_message = _sender_endpoint(_send, answered=metrics.send_answered)

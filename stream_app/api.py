@@ -4,10 +4,13 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 
-from kilopush.errors import ApiError, InvalidValue, NotFound, envelope, error_response, internal_error_response
+from kilopush.errors import (
+    ApiError, InvalidHeaders, InvalidValue, NotFound, envelope, error_response, internal_error_response,
+)
 from users_app.auth import bearer_credential
 
 from .hub import hub
@@ -62,6 +65,11 @@ def _after(request):
 
 
 async def stream(request):
+    try:
+        request.get_host()  # the stream's logo URLs are built on it
+    except DisallowedHost as exc:
+        logger.warning("Stream refused: %s", exc)  # a client's mistake or a probe, not ours: no traceback
+        return error_response(InvalidHeaders("Invalid Host header"))
     cors = _cors_headers(request)
     if request.method == "OPTIONS":
         response = _preflight(request, cors)

@@ -21,10 +21,13 @@ from rest_framework.renderers import JSONRenderer
 
 from messaging.selectors import inbox_items, inbox_page
 from kilopush import metrics
+from kilopush.errors import Throttled
+from kilopush.net import client_throttle_key
 from users_app.auth import AccountBlocked, refused
 from users_app.selectors import app_user_by_access_token
 
 from . import selectors, wake
+from .limits import RETRY_AFTER, StreamLimits
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class Stream:
         self.queue = asyncio.Queue()
         self.last_sent = self.opened = time.monotonic()
         self.iterating = False  # the response began; before that, its end cannot unregister it
+        self.lease = None  # its place under the caps (stream_app.limits)
 
     def offer(self, kind, ident, frame):
         if self.closed:
@@ -204,6 +208,7 @@ class Hub:
         if settings.REDIS_URL:
             self._tasks.append(asyncio.create_task(self._listen()))
         self.polls = 0  # how many database polls this process made (tests, bench)
+        self.limits = StreamLimits()
 
     async def _db(self, executor, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -221,8 +226,27 @@ class Hub:
         return user
 
     async def open(self, user, after, request):
-        """A started Stream for the user, replaying after `after` (None: only what comes next)."""
+        """A started Stream for the user, replaying after `after` (None: only what comes next); 4029 past a cap."""
+        lease = await self.limits.acquire(account_id=user.id, address=client_throttle_key(request))
+        try:
+            stream = await self._register(user, after, request)
+        except BaseException:
+            self.limits.release(lease)
+            raise
+        stream.lease = lease
+        try:
+            # stream.request: logo URLs on the site's origin, as live frames render them (_logo_base)
+            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, stream.request)
+        except BaseException:
+            self.unregister(stream)
+            raise
+        stream.start(after=start_after, replay=replay, reset=reset)
+        return stream
+
+    async def _register(self, user, after, request):
         async with self._floor_lock:
+            if self.stream_count() >= settings.STREAM_MAX_PER_PROCESS:
+                raise Throttled("This stream server is full", headers={"Retry-After": str(RETRY_AFTER)})
             if not self.history:  # the first stream after an idle spell: the poller starts from now
                 _, _, maxima, _ = await self._db(self._poll_executor, selectors.changes_since, user_ids=())
                 self._record(time.monotonic(), maxima)
@@ -230,12 +254,6 @@ class Hub:
             self.by_user.setdefault(user.id, set()).add(stream)
             self.connected.set()
             metrics.stream_opened()
-        try:
-            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, request)
-        except BaseException:
-            self.unregister(stream)
-            raise
-        stream.start(after=start_after, replay=replay, reset=reset)
         return stream
 
     @staticmethod
@@ -250,6 +268,9 @@ class Hub:
 
     def unregister(self, stream):
         stream.closed = True
+        if stream.lease is not None:
+            self.limits.release(stream.lease)
+            stream.lease = None
         streams = self.by_user.get(stream.user_id)
         if streams is not None and stream in streams:
             metrics.stream_closed()

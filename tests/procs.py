@@ -244,6 +244,9 @@ def start_stream(tmp_path, **env):
     args = [
         os.path.join(os.path.dirname(sys.executable), "uvicorn"),
         "kilopush.asgi:application",
+        "--http",
+        "stream_app.server:StreamHttpProtocol",
+        "--no-proxy-headers",
         "--host",
         "127.0.0.1",
         "--port",
@@ -275,6 +278,7 @@ def nginx_config(tmp_path, *, listen, web_port, stream_port, var_dir):
         ("listen 80;", f"listen 127.0.0.1:{listen};"),
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{web_port};"),
         ("server 127.0.0.1:8001;", f"server 127.0.0.1:{stream_port};"),
+        ("/var/log/nginx/access.log", str(tmp_path / "nginx" / "access.log")),
     ):
         assert site.count(production) == 1, production
         site = site.replace(production, test)

@@ -1,6 +1,9 @@
 """The app API: registration, the account, the device and the blacklist."""
 
+import logging
+
 from django.conf import settings
+from django_ratelimit.core import get_usage
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -15,14 +18,19 @@ from kilopush.drf import (
     throttle_by_client_ip,
     validated,
 )
-from kilopush.errors import InvalidValue, NotFound
+from kilopush.errors import InvalidValue, NotFound, Throttled
 from messaging.selectors import unread_count
 from stream_app import selectors as stream_app_selectors
 
 from . import selectors, services
-from .auth import AppView
+from .auth import AccountBlocked, AppView
 from .models import Device
 from .push_tokens import APNS_TOKEN_MAX, APNS_TOKEN_PATTERN, FCM_TOKEN_MAX, FCM_TOKEN_PATTERN
+from .session_labels import session_label
+
+logger = logging.getLogger(__name__)
+
+INVALID_LINK_CODE = "Invalid link code: wrong, already used or expired"
 
 
 
@@ -132,6 +140,26 @@ class LinkSerializer(serializers.Serializer):
     code = StrictCharField(max_length=64, help_text="A code from POST /v1/app/link-codes (case and dashes ignored)")
 
 
+class LinkPreviewSerializer(serializers.Serializer):
+    user_token_last4 = serializers.CharField(
+        help_text="The last 4 characters of the User Token the code links to, for the person to confirm (u_…abcd)"
+    )
+
+
+class SessionSerializer(serializers.Serializer):
+    """One signed-in browser or phone (an access token); the token itself never leaves the server."""
+
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="Recorded at most once a minute")
+    label = serializers.CharField(help_text="From the User-Agent or the platform (\"Chrome on Linux\"); may be empty")
+    current = serializers.BooleanField(help_text="true: the session making this request")
+
+
+class SessionListSerializer(serializers.Serializer):
+    sessions = SessionSerializer(many=True)
+
+
 class MeSerializer(serializers.Serializer):
     user_token = serializers.CharField(source="token")
     created_at = serializers.DateTimeField()
@@ -225,7 +253,7 @@ class RegisterView(AppView):
         fields["sandbox"] = bool(fields["sandbox"])
         fields["app_version"] = fields["app_version"] or ""
         fields["locale"] = fields["locale"] or ""
-        user, access_token = services.app_user_create(**fields)
+        user, access_token = services.app_user_create(**fields, label=_session_label(request, data["platform"]))
         body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
         return Response(body, status=201)
 
@@ -236,15 +264,36 @@ def _me(user):
     return MeSerializer(me).data
 
 
+def throttle_by_account(request, *, group, rate):
+    """Counts this request against the account's `rate` (django-ratelimit in Redis); 4029 once used up.
+
+    Fails open when the cache is unreachable, as throttle_by_client_ip does."""
+    try:
+        usage = get_usage(request, group=group, key=lambda group, req: req.user.token, rate=rate, increment=True)
+    except Exception:
+        logger.warning("Rate-limit cache unreachable; not throttling %s", group, exc_info=True)
+        return
+    if usage and usage["should_limit"]:
+        raise Throttled(headers={"Retry-After": str(max(usage["time_left"], 1))})
+
+
+def _session_label(request, platform=""):
+    return session_label(request.META.get("HTTP_USER_AGENT", ""), platform)
+
+
 class LinkCodesView(AppView):
     @extend_schema(
         operation_id="app_link_codes_create",
         tags=["app: account"],
         summary="A code that links another browser or phone to this account",
+        description="Throttled per account and per client address (APP_LINK_CODE_RATE). An account keeps at most "
+                    "5 live codes: a 6th retires the oldest.",
         request=None,
-        responses={201: LinkCodeSerializer, **error_responses(401)},
+        responses={201: LinkCodeSerializer, **error_responses(401, 429)},
     )
     def post(self, request):
+        throttle_by_account(request, group="app-link-code-user", rate=settings.APP_LINK_CODE_RATE)
+        throttle_by_client_ip(request, group="app-link-code", rate=settings.APP_LINK_CODE_RATE)
         code, expires_at = services.link_code_create(user=request.user)
         return Response(LinkCodeSerializer({"code": code, "expires_at": expires_at}).data, status=201)
 
@@ -263,12 +312,92 @@ class LinkView(AppView):
     )
     def post(self, request):
         throttle_by_client_ip(request, group="app-link", rate=settings.APP_LINK_RATE)
-        linked = services.link_code_redeem(code=validated(LinkSerializer, request)["code"])
+        code = validated(LinkSerializer, request)["code"]
+        linked = services.link_code_redeem(code=code, label=_session_label(request))
         if linked is None:
-            raise InvalidValue("Invalid link code: wrong, already used or expired")
+            raise InvalidValue(INVALID_LINK_CODE)
         user, access_token = linked
         body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
         return Response(body, status=201)
+
+
+class LinkPreviewView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_link_preview",
+        tags=["app: account"],
+        summary="Which account a link code would link to, without using it",
+        description="For the confirmation a person must give before linking: only the last 4 characters of the "
+                    "User Token. The code stays unused and nothing is stored. Counted with POST /v1/app/link "
+                    "against APP_LINK_RATE; a wrong, used or expired code gets the same 400/4005.",
+        request=LinkSerializer,
+        responses={200: LinkPreviewSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        throttle_by_client_ip(request, group="app-link", rate=settings.APP_LINK_RATE)
+        user = selectors.link_code_owner(code=validated(LinkSerializer, request)["code"])
+        if user is None:
+            raise InvalidValue(INVALID_LINK_CODE)
+        if user.is_blocked:
+            raise AccountBlocked()  # as POST /v1/app/link would answer
+        return Response(LinkPreviewSerializer({"user_token_last4": user.token[-4:]}).data)
+
+
+def _sessions(request):
+    current = request.user.session.pk
+    rows = [
+        {"id": s.pk, "created_at": s.created_at, "last_used_at": s.last_used_at, "label": s.label,
+         "current": s.pk == current}
+        for s in selectors.sessions_of(request.user)
+    ]
+    return SessionListSerializer({"sessions": rows}).data
+
+
+class SessionsView(AppView):
+    @extend_schema(
+        operation_id="app_sessions_list",
+        tags=["app: account"],
+        summary="The browsers and phones signed in to this account (its access tokens), oldest first",
+        responses={200: SessionListSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(_sessions(request))
+
+
+class SessionView(AppView):
+    @extend_schema(
+        operation_id="app_sessions_revoke",
+        tags=["app: account"],
+        summary="Sign out another browser or phone",
+        description="Its access token answers 401 at once and its live streams close within seconds. The current "
+                    "session is 403/4003 (DELETE /v1/app/sessions/current signs it out); another account's "
+                    "session answers like a missing one (404/4004).",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, session_id):
+        revoked = session_id <= MAX_ID and services.session_revoke(
+            user=request.user, session_id=session_id, current=request.user.session
+        )
+        if not revoked:
+            raise NotFound("No such session")
+        return Response(status=204)
+
+
+class CurrentSessionView(AppView):
+    @extend_schema(
+        operation_id="app_sessions_sign_out",
+        tags=["app: account"],
+        summary="Sign out this browser or phone",
+        description="The access token of this request stops working. The account's only session is 403/4003: "
+                    "without an access token nobody could reach the account again (link another device first, "
+                    "or delete the account).",
+        responses={204: None, **error_responses(401, 403)},
+    )
+    def delete(self, request):
+        services.session_sign_out(user=request.user, current=request.user.session)
+        return Response(status=204)
 
 
 class MeView(AppView):

@@ -41,6 +41,9 @@ class AccessTokenAuthentication(BaseAuthentication):
         user = app_user_by_access_token(credential)
         if user is None:
             raise refused("Invalid access token")
+        from .services import access_token_touch  # services imports this module
+
+        access_token_touch(session=user.session)
         return user, credential
 
     def authenticate_header(self, request):
@@ -58,6 +61,9 @@ ALLOWED_WHILE_BLOCKED = {
     ("app-message-read", "POST"),
     ("app-message", "DELETE"),
     ("app-me", "DELETE"),
+    # Signing out a browser or phone: a blocked person may still lock out one they lost.
+    ("app-session", "DELETE"),
+    ("app-session-current", "DELETE"),
 }
 READING = ("GET", "HEAD", "OPTIONS")
 

@@ -30,7 +30,11 @@ class AccessToken(models.Model):
     user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="access_tokens")
     # Kept only as a keyed digest (kilopush.crypto.digest).
     digest = models.CharField(max_length=64, unique=True, editable=False)
+    # What the person sees in their list of sessions ("Chrome on Linux"), from the User-Agent or the platform.
+    label = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Updated at most every ACCESS_TOKEN_TOUCH_INTERVAL, not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"access token of {self.user_id}"

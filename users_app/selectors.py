@@ -1,20 +1,42 @@
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from kilopush import crypto
 from kilopush.queries import count_subquery
 
-from .models import AppUser, Device
+from .models import AccessToken, AppUser, Device
 
 
 def app_user_by_access_token(access_token):
+    """The account of a valid access token, or None; it carries which of its sessions the token is."""
     if not access_token:
         return None
     digest = crypto.digest(access_token)
-    user = AppUser.objects.filter(access_tokens__digest=digest).first()
-    if user is not None:
-        user.access_token_digest = digest  # which of the account's credentials this request came with
+    session = AccessToken.objects.select_related("user").filter(digest=digest).first()
+    if session is None:
+        return None
+    user = session.user
+    user.access_token_digest = digest  # which of the account's credentials this request came with
+    user.session = session
     return user
 
+
+def sessions_of(user):
+    """The account's access tokens (one per signed-in browser or phone), oldest first."""
+    return user.access_tokens.order_by("created_at", "id")
+
+
+def link_code_digest(code):
+    """The stored digest of a code as a person typed it: case, spaces and dashes do not matter."""
+    return crypto.digest("".join(ch for ch in code.upper() if ch not in " -\t"))
+
+
+def link_code_owner(*, code, now=None):
+    """The account a live (unused, unexpired) code would link to, without using it; else None."""
+    now = now or timezone.now()
+    return AppUser.objects.filter(
+        link_codes__digest=link_code_digest(code), link_codes__used_at=None, link_codes__expires_at__gt=now
+    ).first()
 
 
 def blacklisted_channels(user):

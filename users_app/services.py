@@ -4,15 +4,17 @@ import secrets
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import MD5
 from django.utils import timezone
 
 from kilopush import crypto
-from kilopush.errors import InvalidValue
+from kilopush.errors import Forbidden, InvalidValue
 
-from .auth import AccountBlocked
+from .auth import AccountBlocked, refused
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
 from .push_tokens import lock_push_token, validate_push_token
+from .selectors import link_code_digest
 from .subscriptions import web_subscription
 
 logger = logging.getLogger(__name__)
@@ -21,49 +23,111 @@ LINK_CODE_LIFETIME = timedelta(minutes=10)
 # No 0/O, 1/I/L: a code is read off one screen and typed on another.
 LINK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LINK_CODE_LENGTH = 10
+# Live (unused, unexpired) codes an account may hold; a newer one retires the oldest.
+LINK_CODES_LIVE_MAX = 5
+# A session's last use is written at most this often: not one UPDATE per request.
+ACCESS_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def new_access_token():
     return "a_" + secrets.token_urlsafe(32)
 
 
-def access_token_create(*, user):
+def access_token_create(*, user, label=""):
     """A new credential for the account (another browser or phone); returns the token, shown only once."""
     access_token = new_access_token()
-    AccessToken.objects.create(user=user, digest=crypto.digest(access_token))
+    AccessToken.objects.create(
+        user=user, digest=crypto.digest(access_token), label=label[:64], last_used_at=timezone.now()
+    )
     return access_token
 
 
-def normalize_link_code(code):
-    """What a person typed, as stored: case, spaces and dashes do not matter."""
-    return "".join(ch for ch in code.upper() if ch not in " -\t")
+def access_token_touch(*, session, now=None):
+    """Records that this session (AccessToken) was just used, unless that was recorded less than a minute ago."""
+    now = now or timezone.now()
+    stale = now - ACCESS_TOKEN_TOUCH_INTERVAL
+    if session.last_used_at is not None and session.last_used_at > stale:
+        return
+    AccessToken.objects.filter(pk=session.pk).filter(Q(last_used_at=None) | Q(last_used_at__lte=stale)).update(
+        last_used_at=now
+    )
+    session.last_used_at = now
 
 
+def _lock_account(user):
+    """Serialises writes to one account's sessions and link codes (a row lock on the AppUser)."""
+    AppUser.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+
+
+@transaction.atomic
+def session_revoke(*, user, session_id, current):
+    """Signs out one of the account's other browsers or phones: its token answers 401 and its streams close.
+
+    False if the account has no such session. The current session is refused (4003): session_sign_out is that.
+    """
+    from stream_app.services import account_changed
+
+    if session_id == current.pk:
+        raise Forbidden("This is the session making the request: sign it out with DELETE /v1/app/sessions/current")
+    _lock_account(user)
+    # Two browsers signing each other out at once: the second finds itself signed out, and the account keeps one.
+    if not AccessToken.objects.filter(pk=current.pk).exists():
+        raise refused("Invalid access token")
+    deleted, _ = AccessToken.objects.filter(user=user, pk=session_id).delete()
+    if deleted:
+        account_changed(user_id=user.pk)  # its open streams close
+    return bool(deleted)
+
+
+@transaction.atomic
+def session_sign_out(*, user, current):
+    """Signs this browser or phone out (its access token is deleted); never the account's last session.
+
+    Without any access token nobody could read, or delete, the account again (4003 instead).
+    """
+    from stream_app.services import account_changed
+
+    _lock_account(user)  # two last sessions signing out at once: one of them stays
+    if not AccessToken.objects.filter(user=user).exclude(pk=current.pk).exists():
+        raise Forbidden(
+            "This is the only browser or phone signed in to this inbox: link another one first, or delete the account"
+        )
+    AccessToken.objects.filter(pk=current.pk).delete()
+    account_changed(user_id=user.pk)
+
+
+@transaction.atomic
 def link_code_create(*, user, now=None):
-    """A single-use code, valid for 10 minutes, that links another browser or phone; returns (code, expires_at)."""
+    """A single-use code, valid for 10 minutes, that links another browser or phone; returns (code, expires_at).
+
+    The account keeps at most LINK_CODES_LIVE_MAX live codes: the oldest beyond that stop working.
+    """
     now = now or timezone.now()
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
     expires_at = now + LINK_CODE_LIFETIME
     LinkCode.objects.filter(expires_at__lt=now - LINK_CODE_LIFETIME).delete()  # old ones are of no use
-    LinkCode.objects.create(user=user, digest=crypto.digest(code), expires_at=expires_at)
+    _lock_account(user)
+    LinkCode.objects.create(user=user, digest=link_code_digest(code), expires_at=expires_at)
+    live = LinkCode.objects.filter(user=user, used_at=None, expires_at__gt=now).order_by("-expires_at", "-id")
+    kept = list(live.values_list("pk", flat=True)[:LINK_CODES_LIVE_MAX])
+    live.exclude(pk__in=kept).delete()
     return code, expires_at
 
 
 @transaction.atomic
-@transaction.atomic
-def link_code_redeem(*, code, now=None):
+def link_code_redeem(*, code, label="", now=None):
     """Uses the code once; returns (user, access_token), or None for a wrong, used or expired code alike.
 
     An account blocked by staff gains no new access token (4023; the code stays unused)."""
     now = now or timezone.now()
-    digest = crypto.digest(normalize_link_code(code))
+    digest = link_code_digest(code)
     # One conditional UPDATE: two browsers racing for one code cannot both win.
     if not LinkCode.objects.filter(digest=digest, used_at=None, expires_at__gt=now).update(used_at=now):
         return None
     user = AppUser.objects.get(link_codes__digest=digest)
     if user.is_blocked:
         raise AccountBlocked()
-    return user, access_token_create(user=user)
+    return user, access_token_create(user=user, label=label)
 
 
 def devices_with_push_token(push_token):
@@ -113,11 +177,11 @@ def _push_fields(platform, push_token, subscription):
 
 @transaction.atomic
 def app_user_create(*, platform=Device.ANDROID, push_token="", subscription=None, sandbox=False, app_version="",
-                    locale=""):
+                    locale="", label=""):
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
     push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
     user = AppUser.objects.create()
-    access_token = access_token_create(user=user)
+    access_token = access_token_create(user=user, label=label)
 
     def write():
         _take_push_token(user=user, push_token=push_token)

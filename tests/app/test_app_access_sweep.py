@@ -56,8 +56,10 @@ def objects(alice, bob, charlie):
         request=SendRequest(to=alice.token, token=incoming.token, secret=incoming.secret, message="For alice")
     )
     key, _ = send_key_create(channel=own, recipient=alice.user)
-    return {"channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get(),
-            "key": key}
+    return {
+        "channel": own, "blacklisted": blacklisted, "message_id": message_id, "device": alice.user.devices.get(),
+        "session": alice.user.access_tokens.get(), "key": key,
+    }
 
 
 def path_to_alices_object(path, objects):
@@ -70,6 +72,8 @@ def path_to_alices_object(path, objects):
         return path.replace("{message_id}", str(objects["message_id"]))
     if path.startswith("/v1/app/devices/{device_id}"):
         return path.replace("{device_id}", str(objects["device"].pk))
+    if path.startswith("/v1/app/sessions/{session_id}"):
+        return path.replace("{session_id}", str(objects["session"].pk))
     raise AssertionError(f"{path}: say which of alice's objects this path names, so the BOLA sweep covers it")
 
 
@@ -89,7 +93,7 @@ def database_state():
     return {
         model.__name__: sorted(map(sorted, (row.items() for row in model.objects.values())), key=str)
         for model in (AppUser, Device, Channel, ChannelDailyCount, BlacklistEntry, Message, Delivery, SendKey)
-    }
+    } | {"AccessToken": sorted(AccessToken.objects.values_list("id", "user_id", "digest"))}
 
 
 def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
@@ -104,6 +108,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "GET /v1/app/channels/{token}/keys",
         "POST /v1/app/channels/{token}/keys",
         "DELETE /v1/app/channels/{token}/keys/{key_id}",
+        "DELETE /v1/app/sessions/{session_id}",
     }
     assert {p.id for p in WITH_JSON_BODY} >= {
         "POST /v1/app/register",
@@ -113,6 +118,7 @@ def test_the_sweeps_cover_the_app_apis_object_and_body_operations():
         "POST /v1/app/messages/read",
         "POST /v1/app/blocked",
         "POST /v1/app/devices",
+        "POST /v1/app/link/preview",
     }
 
 
@@ -129,6 +135,7 @@ def test_the_object_answers_like_one_that_does_not_exist(client, bob, objects, m
     alices = call(client, method, path_to_alices_object(path, objects), bob, sample_body(operation))
     missing_path = path.replace("{token}", "c_" + "0" * 40).replace("{message_id}", str(2**40))
     missing_path = missing_path.replace("{device_id}", str(2**40)).replace("{key_id}", str(2**40))
+    missing_path = missing_path.replace("{session_id}", str(2**40))
     missing = call(client, method, missing_path, bob, sample_body(operation))
     assert alices.json() == missing.json()
 
@@ -157,6 +164,7 @@ def valid_body(method, path, objects):
         ("PATCH", "/v1/app/me"): {"read_receipts": False},
         ("POST", "/v1/app/reports"): {"channel": objects["channel"].token, "reason": "spam"},
         ("POST", "/v1/app/link"): {"code": link_code_create(user=objects["channel"].owner)[0]},
+        ("POST", "/v1/app/link/preview"): {"code": link_code_create(user=objects["channel"].owner)[0]},
         ("POST", "/v1/app/devices"): {"platform": "android", "push_token": "fcm-mass-assignment"},
         ("POST", "/v1/app/channels/{token}/keys"): {"label": "cron"},
     }

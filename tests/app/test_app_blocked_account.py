@@ -1,5 +1,5 @@
 """An account blocked by staff: 403 with status 4023 on every app API call except reading, marking read,
-deleting inbox messages and deleting the account."""
+deleting inbox messages, signing out sessions and deleting the account."""
 
 import json
 
@@ -26,13 +26,16 @@ BODIES = {
 }
 
 
+WITHOUT_ACCESS_TOKEN = ("/v1/app/register", "/v1/app/link", "/v1/app/link/preview")
+
+
 def app_operations():
     """(path template, method) of every operation of the app API in the published schema."""
     schema = SchemaGenerator().get_schema(public=True)
     return sorted(
         (path, method.upper())
         for path, operations in schema["paths"].items()
-        if path.startswith("/v1/app/") and path not in ("/v1/app/register", "/v1/app/link")  # no access token
+        if path.startswith("/v1/app/") and path not in WITHOUT_ACCESS_TOKEN
         for method in operations
     )
 
@@ -62,6 +65,9 @@ def test_the_allow_list_is_reading_marking_read_and_deleting():
         ("/v1/app/channels/{token}/keys", "GET"),
         ("/v1/app/messages/read", "POST"), ("/v1/app/messages/{message_id}/read", "POST"),
         ("/v1/app/messages/{message_id}", "DELETE"), ("/v1/app/me", "DELETE"),
+        # Sessions: a blocked person may still see and sign out a browser or phone they lost.
+        ("/v1/app/sessions", "GET"), ("/v1/app/sessions/{session_id}", "DELETE"),
+        ("/v1/app/sessions/current", "DELETE"),
     }
 
 

@@ -136,3 +136,19 @@ def test_throttles_key_on_the_client_behind_nginx_not_on_nginx(behind_nginx):
     # And the attacker cannot shed its ban by claiming another address.
     claimed = attacker.json("POST", "/v1/messages/send", bad, {"X-Forwarded-For": "127.0.0.3"})
     assert claimed[1]["response"]["status"] == 4029
+
+
+def test_nginxs_access_log_masks_send_keys(behind_nginx, tmp_path):
+    from channels_app.services import send_key_create
+
+    port, _web = behind_nginx
+    owner = make_person()
+    _, key = send_key_create(channel=channel_create(owner=owner.user, name="Cron"), recipient=owner.user)
+    client = Client(port)
+    assert client.request("POST", f"/{key}", b"Backup done", {"Content-Type": "text/plain"})[0] == 200
+    assert client.request("POST", f"/message?token={key}", b'{"message": "x"}',
+                          {"Content-Type": "application/json"})[0] == 200
+    assert client.request("POST", f"/v1/hooks/{key}", b"Backup done", {"Content-Type": "text/plain"})[0] == 200
+    log = (tmp_path / "nginx" / "access.log").read_text()
+    assert key not in log
+    assert log.count(f"k_...{key[-4:]}") == 3, log

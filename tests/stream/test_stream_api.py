@@ -255,22 +255,17 @@ def test_the_stream_is_refused_on_the_wsgi_server(client, bob):
     assert response.json()["response"]["status"] == 4004
 
 
-def test_a_chunked_request_body_works_on_the_stream_process(stream, bob, channel):
-    body = json.dumps({"to": bob.token, "token": channel.token, "secret": channel.secret, "message": "chunked"})
-    with socket.create_connection(("127.0.0.1", stream.port), timeout=10) as sock:
-        head = (
-            "POST /v1/messages/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        )
-        chunks = [body[:10], body[10:]]
-        payload = "".join(f"{len(c.encode()):x}\r\n{c}\r\n" for c in chunks) + "0\r\n\r\n"
-        sock.sendall(head.encode() + payload.encode())
-        answer = b""
-        while data := sock.recv(65536):
-            answer += data
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), answer
-    assert Message.objects.get(id=int(json.loads(body)["response"]["id"])).text == "chunked"
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/v1/messages/send"), ("POST", "/v1/app/register"), ("GET", "/healthz"), ("GET", "/metrics"),
+    ("GET", "/admin/login/"), ("GET", "/v1/app/stream/"), ("GET", "/"),
+])
+def test_the_stream_process_answers_every_other_path_with_the_404_envelope(stream, bob, channel, method, path):
+    body = json.dumps({"to": bob.token, "token": channel.token, "secret": channel.secret, "message": "around"})
+    status, answer = raw_request(stream, method, path, "Content-Type: application/json\r\n"
+                                 f"Content-Length: {len(body)}\r\nX-Forwarded-For: 10.0.0.1\r\n", body.encode())
+    assert status.startswith("HTTP/1.1 404"), status
+    assert json.loads(answer)["response"]["status"] == 4004
+    assert not Message.objects.filter(text="around").exists()
 
 
 def test_a_lower_id_committed_after_a_higher_one_still_reaches_the_stream(stream, clients, bob, channel, send_to):
@@ -293,10 +288,10 @@ def test_a_lower_id_committed_after_a_higher_one_still_reaches_the_stream(stream
     assert sse.message_ids() == [early_id, late_id]
 
 
-def raw_post(proc, path, head_extra, body=b"", chunks=None):
-    """POSTs through a raw socket; returns (status line, body) of the answer."""
+def raw_request(proc, method, path, head_extra, body=b"", chunks=None):
+    """Sends through a raw socket; returns (status line, body) of the answer."""
     with socket.create_connection(("127.0.0.1", proc.port), timeout=15) as sock:
-        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{head_extra}\r\n".encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{head_extra}\r\n".encode()
         if chunks is not None:
             body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
         sock.sendall(head + body)
@@ -311,20 +306,17 @@ def raw_post(proc, path, head_extra, body=b"", chunks=None):
 
 
 def test_the_stream_process_refuses_a_chunked_body_over_the_cap_with_4000(stream):
-    big = [b'{"to": "' + b"x" * 40000, b"y" * 40000 + b'"}']  # 80 KB, over DATA_UPLOAD_MAX_MEMORY_SIZE (64 KB)
-    status, body = raw_post(stream, "/v1/messages/send", "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
-                            chunks=big)
+    big = [b"x" * 40000, b"y" * 40000]  # 80 KB, over DATA_UPLOAD_MAX_MEMORY_SIZE (64 KB)
+    status, body = raw_request(stream, "GET", "/v1/app/stream", "Transfer-Encoding: chunked\r\n", chunks=big)
     assert status.startswith("HTTP/1.1 400"), status
     assert json.loads(body)["response"]["status"] == 4000
 
 
 def test_the_stream_process_refuses_a_declared_body_over_the_cap_before_reading_it(stream):
     head = "Content-Type: application/json\r\nContent-Length: 10000000\r\n"
-    status, body = raw_post(stream, "/v1/messages/send", head, body=b"{")  # the rest never comes
+    status, body = raw_request(stream, "GET", "/v1/app/stream", head, body=b"{")  # the rest never comes
     assert status.startswith("HTTP/1.1 400"), status
     assert json.loads(body)["response"]["status"] == 4000
-    status, _ = raw_post(stream, "/admin/login/", "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000\r\n")
-    assert status.startswith("HTTP/1.1 413"), status
 
 
 def test_a_page_of_the_site_gets_logo_urls_on_the_sites_origin_not_the_streams(stream, clients, bob, send_to, channel):
@@ -341,3 +333,17 @@ def test_a_page_of_the_site_gets_logo_urls_on_the_sites_origin_not_the_streams(s
     [from_app] = app.wait_for_messages(1)
     assert from_page.json()["channel"]["logo_url"] == "http://127.0.0.1:18000/media/logos/front-door.png"
     assert from_app.json()["channel"]["logo_url"] == f"{stream.url}/media/logos/front-door.png"
+
+
+def test_a_replay_to_a_page_of_the_site_also_gets_logo_urls_on_the_sites_origin(stream, clients, bob, send_to, channel):
+    """The replay after Last-Event-ID renders like the live frames (it had the stream's own origin)."""
+    from channels_app.models import Channel
+
+    Channel.objects.filter(pk=channel.pk).update(logo="logos/front-door.png")
+    seen = send_to(bob, "Before")
+    send_to(bob, "Missed")
+    page = clients(stream_url(stream), bob.access_token,
+                   headers={"Origin": "http://127.0.0.1:18000", "Last-Event-ID": str(seen)})
+    [replayed] = page.wait_for_messages(1)
+    assert replayed.json()["message"] == "Missed"
+    assert replayed.json()["channel"]["logo_url"] == "http://127.0.0.1:18000/media/logos/front-door.png"

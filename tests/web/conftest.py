@@ -218,4 +218,11 @@ def send(site, **fields):
     return api(site, "POST", "/v1/messages/send", fields)
 
 
-__all__ = ["api", "send", "http", "WAIT_MS"]
+def send_keys(site, channel_token, access_token):
+    """The channel's send keys as its owner's API lists them (never the keys themselves)."""
+    status, body = api(site, "GET", f"/v1/app/channels/{channel_token}/keys", token=access_token)
+    assert status == 200, body
+    return body["keys"]
+
+
+__all__ = ["api", "send", "send_keys", "http", "WAIT_MS"]

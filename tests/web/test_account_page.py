@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from channels_app.services import channel_create
 from tests.web.conftest import api, send
 from tests.web.helpers import message, register, tokens
-from users_app.models import AccessToken, AppUser
+from users_app.models import AccessToken, AppUser, LinkCode
 
 
 def own_channel(stored, name="Garage"):
@@ -56,6 +56,10 @@ def test_link_a_second_browser_by_code_and_a_message_shows_in_both(new_context, 
     second.get_by_role("button", name="I have a link code").click()
     second.get_by_label("Link code from your other device").fill(code.lower())
     second.get_by_role("button", name="Link this browser").click()
+    expect(second.locator("#link-prompt")).to_have_text(
+        f"This browser will show the inbox of u_…{stored['user_token'][-4:]}. Continue?"
+    )
+    second.get_by_role("button", name="Continue").click()
     expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
     linked = tokens(second)
     assert linked["user_token"] == stored["user_token"]
@@ -68,15 +72,61 @@ def test_link_a_second_browser_by_code_and_a_message_shows_in_both(new_context, 
         expect(message(page, "Both")).to_be_visible()
 
 
-def test_opening_the_link_of_the_qr_code_links_at_once(new_context, site):
+def stored_keys(page):
+    return page.evaluate("() => Object.keys(localStorage).filter((key) => key.startsWith('kp.'))")
+
+
+def test_opening_a_link_asks_first_and_stores_nothing_until_continue(new_context, site):
     first = new_context().new_page()
     stored = register(first)
     code = link_code(first).replace("-", "")
     second = new_context().new_page()
     second.goto(f"/#link={code}")
+    prompt = second.locator("#link-prompt")
+    expect(prompt).to_have_text(f"This browser will show the inbox of u_…{stored['user_token'][-4:]}. Continue?")
+    assert stored["user_token"][:-4] not in second.content()  # only the last 4 characters reach the page
+    assert "link=" not in second.url  # the code does not stay in the address bar or history
+    assert stored_keys(second) == []
+    assert AccessToken.objects.count() == 1  # no session yet: only the first browser's
+    assert LinkCode.objects.get().used_at is None
+    expect(second.locator("#nav")).to_be_hidden()
+
+    second.get_by_role("button", name="Continue").click()
     expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
     assert tokens(second)["user_token"] == stored["user_token"]
-    assert "link=" not in second.url  # the used code does not stay in the address bar or history
+    assert AccessToken.objects.count() == 2
+
+
+def test_cancelling_a_link_stores_nothing_and_leaves_the_code_unused(new_context, site):
+    first = new_context().new_page()
+    register(first)
+    code = link_code(first).replace("-", "")
+    second = new_context().new_page()
+    second.goto(f"/#link={code}")
+    second.get_by_role("button", name="Cancel").click()
+    expect(second.get_by_role("button", name="Create my inbox")).to_be_visible()
+    assert stored_keys(second) == []
+    assert AccessToken.objects.count() == 1
+    assert LinkCode.objects.get().used_at is None
+
+
+def test_a_signed_in_browser_keeps_its_inbox_unless_it_continues(new_context, site):
+    first = new_context().new_page()
+    theirs = register(first)
+    code = link_code(first).replace("-", "")
+    second = new_context().new_page()
+    mine = register(second)
+    second.goto(f"/#link={code}")
+    expect(second.locator("#link-prompt")).to_contain_text(f"u_…{theirs['user_token'][-4:]}")
+    expect(second.locator("#link-replaces")).to_contain_text(f"u_…{mine['user_token'][-4:]}")
+    assert tokens(second) == mine
+    second.get_by_role("button", name="Cancel").click()
+    expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    assert tokens(second) == mine
+    second.goto(f"/#link={code}")
+    second.get_by_role("button", name="Continue").click()
+    expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    assert tokens(second)["user_token"] == theirs["user_token"]
 
 
 def test_a_used_link_code_is_refused_in_plain_words(new_context, site, allow_http_errors):
@@ -139,6 +189,7 @@ def test_a_revoked_token_goes_back_to_the_first_screen_and_says_why(new_context,
     code = link_code(first).replace("-", "")
     second = new_context().new_page()
     second.goto(f"/#link={code}")
+    second.get_by_role("button", name="Continue").click()
     expect(second.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
     assert api(site, "DELETE", "/v1/app/me", token=stored["access_token"])[0] == 204
     assert not AccessToken.objects.exists()
@@ -146,3 +197,62 @@ def test_a_revoked_token_goes_back_to_the_first_screen_and_says_why(new_context,
     expect(second.locator("#notice")).to_contain_text("signed out")
     expect(second.locator("#nav")).to_be_hidden()
     expect(second.get_by_role("button", name="Create my inbox")).to_be_visible()
+
+
+def linked_browser(new_context, site, stored, user_agent):
+    """Another browser of the same inbox, linked through the page (its session labelled from its User-Agent)."""
+    status, body = api(site, "POST", "/v1/app/link-codes", token=stored["access_token"])
+    assert status == 201, body
+    page = new_context(user_agent=user_agent).new_page()
+    page.goto(f"/#link={body['code']}")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Inbox", exact=True)).to_be_visible()
+    return page
+
+
+FIREFOX_ANDROID = "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"
+
+
+def test_settings_lists_the_sessions_and_signs_out_another_browser(new_context, site, allow_http_errors):
+    allow_http_errors("/v1/app/")  # the signed-out browser's next call is refused (401)
+    first = new_context().new_page()
+    stored = register(first)
+    phone = linked_browser(new_context, site, stored, FIREFOX_ANDROID)
+    first.locator("#nav").get_by_role("link", name="Settings").click()
+    rows = first.locator("#session-list li.session-row")
+    expect(rows).to_have_count(2)
+    for row in (rows.nth(0), rows.nth(1)):
+        expect(row.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(rows.nth(0).locator(".badge")).to_have_text("this browser")
+    expect(rows.nth(1)).to_contain_text("Firefox on Android")
+    assert stored["access_token"] not in first.content()
+
+    rows.nth(1).get_by_role("button", name="Sign out").click()
+    first.get_by_role("dialog").get_by_role("button", name="Sign out").click()
+    expect(first.locator("#toast")).to_have_text("Firefox on Android is signed out.")
+    expect(rows).to_have_count(1)
+    assert AccessToken.objects.count() == 1
+    expect(phone.locator("#notice")).to_contain_text("signed out")  # the phone's page learns it by itself
+    expect(phone.get_by_role("button", name="Create my inbox")).to_be_visible()
+
+
+def test_sign_out_of_this_browser_from_its_row(new_context, site):
+    first = new_context().new_page()
+    stored = register(first)
+    other = linked_browser(new_context, site, stored, FIREFOX_ANDROID)
+    other.locator("#nav").get_by_role("link", name="Settings").click()
+    mine = other.locator("#session-list li.session-row", has=other.locator(".badge", has_text="this browser"))
+    mine.get_by_role("button", name="Sign out").click()
+    other.get_by_role("dialog").get_by_role("button", name="Sign out").click()
+    expect(other.get_by_role("button", name="Create my inbox")).to_be_visible()
+    assert stored_keys(other) == []
+    assert list(AccessToken.objects.values_list("label", flat=True)) != ["Firefox on Android"]
+    assert AccessToken.objects.count() == 1
+
+
+def test_the_only_session_cannot_sign_out(page, site):
+    register(page)
+    page.locator("#nav").get_by_role("link", name="Settings").click()
+    row = page.locator("#session-list li.session-row")
+    expect(row).to_have_count(1)
+    expect(row.get_by_role("button", name="Sign out")).to_be_disabled()

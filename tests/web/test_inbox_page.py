@@ -146,3 +146,29 @@ def test_a_message_that_arrives_while_the_inbox_is_not_shown_is_there_afterwards
     page.locator("#nav").get_by_role("link", name="Inbox").click()
     expect(message(page, "While away")).to_have_count(1)
     assert api(site, "GET", "/v1/app/me", token=stored["access_token"])[1]["unread"] == 1
+
+
+def test_a_title_shows_above_the_text_with_the_channel_name_live_and_after_a_reload(page, site):
+    stored, channel = inbox_with_channel(page)
+    send_to(site, stored, channel, "12.4 GB in 6 min", title="Backup <b>done</b>")
+    item = message(page, "12.4 GB in 6 min")
+    expect(item).to_be_visible()  # live, from the stream
+    for _ in range(2):
+        expect(item.locator(".channel-name")).to_have_text("Garage")
+        expect(item.locator("p.title")).to_have_text("Backup <b>done</b>")  # as text, never as HTML
+        expect(item.locator("b")).to_have_count(0)
+        # The title is the first line of the body, above the text, and bold.
+        assert item.locator(".msg-body > p").all_text_contents()[:2] == ["Backup <b>done</b>", "12.4 GB in 6 min"]
+        assert int(item.locator("p.title").evaluate("(node) => getComputedStyle(node).fontWeight")) >= 600
+        expect(item).to_have_attribute("aria-label", "Unread. Garage: Backup <b>done</b>")
+        page.reload()  # from GET /v1/app/messages
+        item = message(page, "12.4 GB in 6 min")
+
+
+def test_a_message_without_a_title_has_no_title_line(page, site):
+    stored, channel = inbox_with_channel(page)
+    send_to(site, stored, channel, "Just text")
+    item = message(page, "Just text")
+    expect(item).to_be_visible()
+    expect(item.locator("p.title")).to_have_count(0)
+    expect(item).to_have_attribute("aria-label", "Unread. Garage")

@@ -127,6 +127,18 @@ def test_a_push_shows_a_notification_with_the_channel_name_text_and_logo(new_con
     assert shown[1]["data"] == {"id": 42, "url": "https://example.com/b"}
 
 
+def test_a_push_with_a_title_shows_it_as_the_title_and_the_channel_name_in_the_body(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    devtools.deliver(payload(id=43, title="Backup done", message="12.4 GB in 6 min"))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    [shown] = wait_for_notifications(viewer, 1)
+    assert (shown["title"], shown["body"], shown["tag"]) == ("Backup done", "Garage: 12.4 GB in 6 min", "43")
+
+
 def test_the_same_message_pushed_twice_is_one_notification(new_context, site):
     context, page = app_context(new_context, site)
     devtools = PushDevTools(context, site.url)
@@ -248,3 +260,30 @@ def test_a_sent_message_reaches_the_service_worker_as_a_notification(new_context
     viewer.goto("/static/webapp/app.css")
     [shown] = wait_for_notifications(viewer, 1)
     assert (shown["title"], shown["body"], shown["requireInteraction"]) == ("Front door", "Someone rang", True)
+
+
+def test_a_message_sent_with_a_title_is_pushed_and_shown_with_that_title(new_context, site, webpush, site_worker):
+    context, page, stored, subscription = switch_on(new_context, site, webpush)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    channel = channel_create(owner=AppUser.objects.get(token=stored["user_token"]), name="Nightly backups")
+    status, body = send(site, to=stored["user_token"], token=channel.token, secret=channel.secret,
+                        title="Backup done", message="12.4 GB in 6 min")
+    assert status == 200, body
+    pushes = webpush.script.wait_for(lambda pushes: any(p["token"] == subscription["endpoint"] for p in pushes), 30)
+    plaintext = [p for p in pushes if p["token"] == subscription["endpoint"]][0]["payload"]
+    page.close()
+    devtools.deliver(plaintext)
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    [shown] = wait_for_notifications(viewer, 1)
+    assert (shown["title"], shown["body"]) == ("Backup done", "Nightly backups: 12.4 GB in 6 min")
+
+
+def test_a_push_with_a_title_while_the_page_is_in_front_names_channel_and_title(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    page.bring_to_front()
+    devtools.deliver(payload(id=10, title="Backup done", message="12.4 GB"))
+    expect(page.locator("#toast")).to_have_text("Garage: Backup done · 12.4 GB")
+    assert notifications(page) == []

@@ -10,12 +10,16 @@ from django.conf import settings
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from channels_app.services import channel_create
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app.models import SendKey
+from channels_app.services import channel_create, send_key_create
 from messaging.models import Message
 from tests.web.conftest import send
 from tests.web.helpers import message, register
 from users_app.models import AppUser
-from users_app.services import blacklist_add
+from users_app.services import access_token_create, blacklist_add, link_code_create
 
 pytestmark = pytest.mark.screenshots
 OUT = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -42,17 +46,21 @@ def seed(site, user_token, tmp_path):
     spam = channel_create(owner=AppUser.objects.create(), name="Daily deals")
     blacklist_add(user=user, channel=spam)
     for name, text, extra in (
-        ("Nightly backups", "Backup finished: 12.4 GB in 6 min 12 s.", {}),
-        ("CI builds", "Build #512 of main failed: 3 tests failed in tests/web.", {"url": "https://ci.example.com/builds/512"}),
+        ("CI builds", "3 tests failed in tests/web.", {"url": "https://ci.example.com/builds/512", "title": "Build #512 of main failed"}),
         ("Nightly backups", "Backup of db-2 took longer than usual (41 min).", {}),
-        ("Front door", "Someone rang the bell.", {"important": 1}),
         ("Front door", "<img src=x onerror=alert(1)> is shown as text, never as HTML.", {}),
+        ("Front door", "Someone rang the bell.", {"important": 1}),
+        ("Nightly backups", "12.4 GB in 6 min 12 s.", {"title": "Backup finished"}),
     ):
         channel = channels[name]
         status, body = send(site, to=user_token, token=channel.token, secret=channel.secret, message=text, **extra)
         assert status == 200, body
     first_two = Message.objects.filter(recipient=user).order_by("id")[:2]
     Message.objects.filter(pk__in=[m.pk for m in first_two]).update(read_at="2026-01-01T00:00:00Z")
+    with transaction.atomic():
+        grafana, _ = send_key_create(channel=channels["Front door"], recipient=user, label="Grafana alerts")
+        send_key_create(channel=channels["Front door"], recipient=AppUser.objects.create(), label="Bob's phone")
+    SendKey.objects.filter(pk=grafana.pk).update(last_used_at=timezone.now())
     return channels
 
 
@@ -90,11 +98,45 @@ def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
     expect(page.locator("#snippet")).to_be_visible()
     shot("channel")
     shot("channel-full", full_page=True)
+    integrations = page.locator("#integrations")
+    integrations.get_by_label("Label (optional)").fill("Backup server")
+    integrations.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key-value")).to_be_visible()
+    page.locator("#new-key").scroll_into_view_if_needed()
+    shot("channel-new-key")
+    page.get_by_label("Tool", exact=True).select_option("Home Assistant")
+    page.locator("#integration-snippet").scroll_into_view_if_needed()
+    shot("channel-integration-settings")
+    shot("channel-integrations-full", full_page=True)
     page.goto("/#/blocked")
     expect(page.locator("#blocked-list")).to_be_visible()
     shot("blocked")
     page.goto("/#/settings")
+    expect(page.locator("#session-list li.session-row")).to_have_count(1)
+    page.locator("#session-list").scroll_into_view_if_needed()
+    shot("settings-sessions-only")
+    user = AppUser.objects.get(token=user_token)
+    access_token_create(user=user, label="Firefox on Android")
+    access_token_create(user=user, label="")  # a client that said nothing about itself
+    page.reload()
+    expect(page.locator("#session-list li.session-row")).to_have_count(3)
+    page.locator("#session-list").scroll_into_view_if_needed()
+    shot("settings-sessions")
     page.get_by_role("button", name="Link another browser or phone").click()
     expect(page.locator("#link-code")).to_be_visible()
     shot("settings")
     shot("settings-full", full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_screenshots_of_the_link_prompt(new_context, site, size, scheme):
+    """A fresh browser opening someone's /#link=CODE: the question it asks before anything is stored."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    code, _ = link_code_create(user=AppUser.objects.create())
+    page = new_context(viewport=SIZES[size], color_scheme=scheme).new_page()
+    page.goto(f"/#link={code}")
+    expect(page.locator("#link-prompt")).to_be_visible()
+    page.wait_for_timeout(300)
+    suffix = "" if scheme == "light" else "-dark"
+    page.screenshot(path=str(OUT / f"link-prompt-{SIZES[size]['width']}x{SIZES[size]['height']}{suffix}.png"))

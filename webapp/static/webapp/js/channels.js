@@ -1,6 +1,7 @@
 // Channels: the list, creating one (name + logo with preview), and one channel's page.
 import { api, explain, session } from "./api.js";
 import { busy, confirmDialog, copy, el, errorBox, logo, show, toast, verifiedBadge } from "./ui.js";
+import { integrationsSection } from "./integrations.js";
 import { snippets, SECRET_PLACEHOLDER } from "./snippets.js";
 
 function usage(channel) {
@@ -280,6 +281,7 @@ export async function detailScreen(token) {
     codes,
     testForm,
     examples,
+    integrationsSection(channel),
     edit,
     el("section", { class: "panel" }, el("h2", {}, "Delete"), del),
   );

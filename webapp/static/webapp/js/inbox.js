@@ -78,6 +78,11 @@ function safeLink(url) {
   return null;
 }
 
+// What a screen reader says for an item: the channel (the source) and the sender's title, if any.
+function itemLabel(item) {
+  return `${item.read ? "" : "Unread. "}${item.channel.name}${item.title ? `: ${item.title}` : ""}`;
+}
+
 function renderItem(item) {
   const href = item.url ? safeLink(item.url) : null;
   const actions = el("div", { class: "actions" });
@@ -87,7 +92,7 @@ function renderItem(item) {
       class: "msg" + (item.read ? "" : " unread") + (item.important ? " important" : ""),
       id: `m-${item.id}`,
       tabindex: "0",
-      "aria-label": `${item.read ? "" : "Unread. "}${item.channel.name}`,
+      "aria-label": itemLabel(item),
       dataset: { id: item.id },
     },
     logo(item.channel.logo_url, item.channel.name),
@@ -103,6 +108,7 @@ function renderItem(item) {
         el("span", { class: "unread-dot", title: "Unread", "aria-hidden": "true" }),
         timeElement(item.created_at),
       ),
+      item.title ? el("p", { class: "title" }, item.title) : null,
       el("p", { class: "text" }, item.message),
       href ? el("a", { class: "link", href, rel: "noopener noreferrer", target: "_blank" }, item.url) : null,
       actions,
@@ -138,7 +144,7 @@ function setRead(id) {
   if (!entry || entry.item.read) return false;
   entry.item.read = true;
   entry.node.classList.remove("unread");
-  entry.node.setAttribute("aria-label", entry.item.channel.name);
+  entry.node.setAttribute("aria-label", itemLabel(entry.item));
   return true;
 }
 

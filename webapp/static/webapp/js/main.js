@@ -4,7 +4,7 @@ import * as blocked from "./blocked.js";
 import * as channels from "./channels.js";
 import * as inbox from "./inbox.js";
 import * as settings from "./settings.js";
-import { banner, confirmDialog, el, show, toast } from "./ui.js";
+import { banner, el, show, toast } from "./ui.js";
 import * as welcome from "./welcome.js";
 
 const nav = document.getElementById("nav");
@@ -30,19 +30,21 @@ async function route() {
   if (hash.startsWith("#link=")) {
     const code = decodeURIComponent(hash.slice("#link=".length));
     history.replaceState(null, "", location.pathname);
-    if (session.accessToken) {
-      const ok = await confirmDialog({
-        title: "Switch to another inbox?",
-        text: "This browser already shows an inbox. Linking it replaces that inbox here (it is not deleted).",
-        ok: "Switch",
-      });
-      if (!ok) return route();
-      inbox.reset();
-      session.clear();
-    }
+    const signedInBefore = Boolean(session.accessToken);
+    const back = () => (signedInBefore ? route() : signedOut());
     nav.hidden = true;
-    show(el("h1", {}, "Linking…"));
-    return welcome.linkFromUrl(code, { onSignedIn: signedIn, onFailed: (text) => signedOut(text) });
+    show(el("h1", {}, "Checking the link…"));
+    return welcome.linkFromUrl(code, {
+      onSignedIn: signedIn,
+      onCancel: back,
+      onFailed: (text) => {
+        if (!signedInBefore) return signedOut(text);
+        toast(text, { error: true });
+        return route();
+      },
+      // Confirmed: the inbox shown until now leaves this browser only now (it is not deleted).
+      replacing: signedInBefore ? () => { inbox.reset(); session.clear(); } : null,
+    });
   }
   if (!session.accessToken) return signedOut();
   nav.hidden = false;
@@ -55,7 +57,9 @@ async function route() {
   if (name === "channels" && arg) return channels.detailScreen(decodeURIComponent(arg));
   if (name === "channels") return channels.listScreen();
   if (name === "blocked") return blocked.screen();
-  if (name === "settings") return settings.screen({ beforeDelete: () => inbox.reset(), onDeleted: () => signedOut() });
+  if (name === "settings") {
+    return settings.screen({ beforeDelete: () => inbox.reset(), onDeleted: () => signedOut(), onFailed: () => route() });
+  }
   if (name === "inbox" && arg) inbox.focusMessage(Number(arg));
   if (name === "inbox" && arg && hash.split("/")[3] === "ack") await inbox.acknowledge(Number(arg));
   return inbox.screen();
@@ -71,7 +75,8 @@ if ("serviceWorker" in navigator) {
     const data = event.data || {};
     if (data.type === "push" && data.message) {
       // The page is in front: the inbox shows the message live, so only a quiet hint instead of a notification.
-      toast(`${data.message.channel.name}: ${data.message.message}`);
+      const { channel, title, message } = data.message;
+      toast(`${channel.name}: ${title ? `${title} · ` : ""}${message}`);
     } else if (data.type === "ack" && data.id) {
       inbox.acknowledge(Number(data.id)); // the notification's "Acknowledge" action
     } else if (data.type === "open" && data.id) {

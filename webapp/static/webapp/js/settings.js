@@ -1,4 +1,4 @@
-// Settings: notifications, the User Token, devices, linking another browser or phone, deleting the account.
+// Settings: notifications, the User Token, devices, signed-in sessions, linking another browser or phone, deleting the account.
 import { api, explain, session } from "./api.js";
 import * as notify from "./notify.js";
 import { qrCanvas } from "./qr.js";
@@ -86,7 +86,7 @@ async function devicesSection() {
           else await api.removeDevice(device.id);
           toast("Device removed.");
         } catch (error) {
-          toast(explain(error), { error: true });
+          toast(explainSignOut(error), { error: true });
         }
         load();
       }));
@@ -102,6 +102,82 @@ async function devicesSection() {
   }
   await load();
   section.reload = load;
+  return section;
+}
+
+// 4003 here is the server's own sentence (the only session, or this one by id), not the send API's wrong secret.
+function explainSignOut(error) {
+  return error.status === 4003 ? error.message : explain(error);
+}
+
+// The browsers and phones signed in to this inbox (its access tokens), each with "Sign out".
+async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
+  const list = el("ul", { class: "devices", id: "session-list" });
+  const section = el("section", { class: "panel" }, el("h2", {}, "Signed-in browsers and phones"), list);
+  async function load() {
+    let sessions;
+    try {
+      ({ sessions } = await api.sessions());
+    } catch (error) {
+      list.replaceChildren(el("li", { class: "muted" }, error.status === 4004 ? "This server does not list sessions." : explain(error)));
+      return;
+    }
+    list.replaceChildren();
+    const only = sessions.length === 1;
+    for (const item of sessions) {
+      const name = item.label || "Unknown browser or app";
+      const signOut = el("button", { type: "button", class: "small danger" }, "Sign out");
+      if (item.current && only) {
+        signOut.disabled = true;
+        signOut.title = "The only signed-in device: link another one first, or delete the account.";
+      }
+      signOut.addEventListener("click", busy(signOut, async () => {
+        const ok = await confirmDialog(item.current ? {
+          title: "Sign out this browser?",
+          text: "This browser forgets the inbox and stops showing its notifications. Your other devices stay signed in.",
+          ok: "Sign out",
+        } : {
+          title: `Sign out ${name}?`,
+          text: "It can no longer read this inbox: its open pages are signed out within seconds. If it shows notifications, also remove it under Devices.",
+          ok: "Sign out",
+        });
+        if (!ok) return;
+        if (item.current) {
+          try {
+            await notify.disable().catch(() => {});
+            // Live updates stop first: signing out ends this browser's stream, and a reconnect would be refused.
+            beforeSignOut();
+            await api.signOut();
+          } catch (error) {
+            toast(explainSignOut(error), { error: true });
+            onFailed();
+            return;
+          }
+          session.clear();
+          onSignedOut();
+          return;
+        }
+        try {
+          await api.revokeSession(item.id);
+          toast(`${name} is signed out.`);
+        } catch (error) {
+          toast(explainSignOut(error), { error: true });
+        }
+        load();
+      }));
+      const times = el("span", { class: "muted" }, "signed in ", timeElement(item.created_at));
+      if (item.last_used_at) times.append(" · last used ", timeElement(item.last_used_at));
+      list.append(el("li", { class: "device-row session-row", dataset: { id: item.id } },
+        el("span", { class: "grow" },
+          el("strong", {}, name),
+          item.current ? [" ", el("span", { class: "badge" }, "this browser")] : null,
+          el("br"),
+          times),
+        signOut));
+    }
+    if (only) list.append(el("li", { class: "muted" }, "Only this browser is signed in. Link another browser or phone below before signing this one out."));
+  }
+  await load();
   return section;
 }
 
@@ -150,10 +226,12 @@ function deleteSection(onDeleted, beforeDelete) {
   return form;
 }
 
-export async function screen({ onDeleted, beforeDelete = () => {} }) {
+export async function screen({ onDeleted, beforeDelete = () => {}, onFailed = () => {} }) {
   let devices;
+  let sessions;
   try {
     devices = await devicesSection();
+    sessions = await sessionsSection({ beforeSignOut: beforeDelete, onSignedOut: onDeleted, onFailed });
   } catch (error) {
     show(el("h1", {}, "Settings"), errorBox(explain(error)));
     return;
@@ -163,6 +241,7 @@ export async function screen({ onDeleted, beforeDelete = () => {} }) {
     notificationsSection(() => devices.reload()),
     userTokenSection(),
     devices,
+    sessions,
     linkSection(),
     deleteSection(onDeleted, beforeDelete),
   );

@@ -69,3 +69,106 @@ export const snippets = {
     ].join("\n");
   },
 };
+
+// Settings for other tools that send with a send key (the ntfy, Gotify and webhook ways in), filled in with
+// the key just created, else this placeholder: a key is shown only once.
+export const KEY_PLACEHOLDER = "YOUR_SEND_KEY";
+
+export const integrations = {
+  curl: ({ key, origin }) =>
+    [
+      "# The body is the message (ntfy style)",
+      `curl -d "Backup done" ${origin}/${key}`,
+      "",
+      "# With a title, a priority and a link",
+      `curl -H "Title: Nightly backups" -H "Priority: high" \\`,
+      `  -H "Click: https://example.com/backups" \\`,
+      `  -d "Backup done: 12.4 GB" ${origin}/${key}`,
+      "",
+      "# The hook: a plain body, or JSON with message, title and url",
+      `curl -H "Content-Type: application/json" \\`,
+      `  -d '{"title": "Nightly backups", "message": "Backup done"}' \\`,
+      `  ${origin}/v1/hooks/${key}`,
+    ].join("\n"),
+  Apprise: ({ key, origin }) => {
+    const { host, protocol } = new URL(origin);
+    const s = protocol === "https:" ? "s" : "";
+    return [
+      "# As a Gotify server",
+      `gotify${s}://${host}/${key}`,
+      "",
+      "# As an ntfy server",
+      `ntfy${s}://${host}/${key}`,
+      "",
+      "# For example",
+      `apprise -t "Nightly backups" -b "Backup done" \\`,
+      `  "ntfy${s}://${host}/${key}"`,
+    ].join("\n");
+  },
+  "Uptime Kuma": ({ key, origin }) =>
+    [
+      "Settings › Notifications › Setup Notification",
+      "",
+      "Notification Type:  ntfy",
+      `Server URL:         ${origin}`,
+      `Topic:              ${key}`,
+      "Authentication:     None",
+    ].join("\n"),
+  "Home Assistant": ({ key, origin }) =>
+    [
+      "# configuration.yaml: a notify action, notify.kilopush",
+      "notify:",
+      "  - name: kilopush",
+      "    platform: rest",
+      `    resource: ${origin}/v1/hooks/${key}`,
+      "    method: POST_JSON",
+      "    title_param_name: title",
+      "    message_param_name: message",
+      "",
+      "# In an automation",
+      "action: notify.kilopush",
+      "data:",
+      "  title: Front door",
+      "  message: Someone rang the bell.",
+      "",
+      "# Or Home Assistant's ntfy integration:",
+      `#   URL:   ${origin}`,
+      `#   Topic: ${key}`,
+    ].join("\n"),
+  Alertmanager: ({ key, origin }) =>
+    [
+      "# alertmanager.yml",
+      "route:",
+      "  receiver: kilopush",
+      "receivers:",
+      "  - name: kilopush",
+      "    webhook_configs:",
+      `      - url: ${origin}/v1/hooks/${key}`,
+      "        send_resolved: true",
+    ].join("\n"),
+  Grafana: ({ key, origin }) =>
+    [
+      "Alerting › Contact points › Add contact point",
+      "",
+      "Integration:  Webhook",
+      `URL:          ${origin}/v1/hooks/${key}`,
+      "HTTP Method:  POST",
+    ].join("\n"),
+  Healthchecks: ({ key, origin }) =>
+    [
+      "Project › Integrations › ntfy › Add Integration",
+      "",
+      `Server URL:  ${origin}`,
+      `Topic:       ${key}`,
+    ].join("\n"),
+  Proxmox: ({ key, origin }) =>
+    [
+      "Datacenter › Notifications › Add › Gotify",
+      "",
+      "Endpoint Name:  kilopush",
+      `Server URL:     ${origin}`,
+      `API Token:      ${key}`,
+      "",
+      "Then add the endpoint to a matcher (or the default one).",
+    ].join("\n"),
+};

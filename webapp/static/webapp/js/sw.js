@@ -63,8 +63,12 @@ self.addEventListener("push", (event) => {
       return;
     }
     const channel = message.channel || {};
-    await self.registration.showNotification(channel.name || "KILO.Push", {
-      body: message.message || "",
+    const text = message.message || "";
+    // With the sender's title as the title, the body starts with the channel's name: the source stays in sight.
+    const title = message.title || channel.name || "KILO.Push";
+    const body = message.title && channel.name ? `${channel.name}: ${text}` : text;
+    await self.registration.showNotification(title, {
+      body,
       icon: channel.logo_url || ICON,
       badge: ICON,
       tag: String(message.id),

@@ -23,12 +23,17 @@ export function screen({ onSignedIn, notice }) {
     el("label", { for: "link-code-input" }, "Link code from your other device"), codeInput,
     el("div", { class: "actions" }, linkButton), linkStatus);
   linkForm.addEventListener("submit", busy(linkButton, async () => {
-    linkStatus.textContent = "Linking…";
+    linkStatus.textContent = "Checking the code…";
+    const code = codeInput.value;
     try {
-      session.save(await api.link(codeInput.value));
-      onSignedIn();
+      const preview = await api.linkPreview(code);
+      confirmScreen(code, preview, {
+        onSignedIn,
+        onCancel: () => screen({ onSignedIn }),
+        onFailed: (text) => screen({ onSignedIn, notice: text }),
+      });
     } catch (error) {
-      linkStatus.textContent = error.status === 4005 ? "That code is wrong, already used or expired. Make a new one on your other device." : explain(error);
+      linkStatus.textContent = explainLink(error);
     }
   }));
   const haveCode = el("button", { type: "button", id: "have-code", class: "link-button" }, "I have a link code");
@@ -72,11 +77,52 @@ function ready(onSignedIn) {
   );
 }
 
-export async function linkFromUrl(code, { onSignedIn, onFailed }) {
+function explainLink(error) {
+  return error.status === 4005 ? "That link code is wrong, already used or expired. Make a new one on your other device." : explain(error);
+}
+
+// Opening SITE/#link=CODE: nothing is stored until the person has seen whose inbox it is and said yes.
+export async function linkFromUrl(code, { onSignedIn, onCancel, onFailed, replacing = null }) {
+  let preview;
   try {
-    session.save(await api.link(code));
-    onSignedIn();
+    preview = await api.linkPreview(code);
   } catch (error) {
-    onFailed(error.status === 4005 ? "That link code is wrong, already used or expired. Make a new one on your other device." : explain(error));
+    onFailed(explainLink(error));
+    return;
   }
+  confirmScreen(code, preview, { onSignedIn, onCancel, onFailed, replacing });
+}
+
+// "This browser will show the inbox of u_…abcd. Continue?": the code is redeemed (an access token made) only on Continue.
+function confirmScreen(code, preview, { onSignedIn, onCancel, onFailed, replacing = null }) {
+  const target = `u_…${preview.user_token_last4}`;
+  const cancel = el("button", { type: "button", id: "link-cancel" }, "Cancel");
+  const go = el("button", { type: "button", class: "primary", id: "link-continue" }, "Continue");
+  const status = el("p", { class: "form-status", role: "status" });
+  cancel.addEventListener("click", () => onCancel());
+  go.addEventListener("click", busy(go, async () => {
+    status.textContent = "Linking…";
+    let linked;
+    try {
+      linked = await api.link(code);
+    } catch (error) {
+      onFailed(explainLink(error));
+      return;
+    }
+    if (replacing) replacing();
+    session.save(linked);
+    onSignedIn();
+  }));
+  const current = session.userToken;
+  show(
+    el("section", { class: "hero", id: "link-confirm" },
+      el("h1", {}, "Link this browser?"),
+      el("p", { id: "link-prompt", class: "prompt" }, "This browser will show the inbox of ", el("code", {}, target), ". Continue?"),
+      el("p", { class: "muted" }, "Only continue if you made this link code yourself, on your other device. "
+        + "Whoever made it can read every message this inbox receives, and owns the channels created in it."),
+      current ? el("p", { class: "muted", id: "link-replaces" }, "This browser now shows the inbox of ",
+        el("code", {}, `u_…${current.slice(-4)}`), ". It is not deleted, but this browser leaves it.") : null,
+      el("div", { class: "actions center" }, cancel, go),
+      status),
+  );
 }

@@ -1,0 +1,212 @@
+"""ntfy-compatible publishing: POST/PUT /KEY (the body is the message) and JSON to POST / ({"topic": KEY, …}).
+
+Only send keys (k_ + 40 hex) are topics. Priority 1 (min) is inbox only, 2-3 normal, 4-5 important. Known tags
+become emoji before the title, as ntfy shows them. Answers are ntfy-shaped; the topic is shown masked ("k_…abcd").
+"""
+
+import time
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+
+from kilopush.errors import InvalidHeaders, InvalidValue
+from messaging import send_guards, send_request
+
+from ..keys import masked
+from ..sending import retry_headers, send, shorten_text, shorten_title, unlogged
+from .tags import emoji_prefix
+
+PRIORITIES = {"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5, "max": 5}
+EMPTY_MESSAGE = "triggered"  # what ntfy stores for an empty body
+# Our codes as ntfy's errors: (HTTP status, ntfy code, error).
+ERRORS = {
+    4000: (400, 40001, "invalid request"),
+    4003: (401, 40101, "unauthorized"),
+    4005: (400, 40001, "invalid request"),
+    4009: (400, 40001, "invalid request"),
+    4023: (403, 40301, "forbidden"),
+    4024: (403, 40301, "forbidden"),
+    4029: (429, 42901, "limit reached: too many requests"),
+}
+
+
+def error(http_status, code, message, headers=None):
+    response = JsonResponse({"code": code, "http": http_status, "error": message}, status=http_status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return unlogged(response)
+
+
+def _method_not_allowed():
+    response = error(405, 40501, "method not allowed")
+    response["Allow"] = "POST, PUT"
+    return response
+
+
+def _header_text(value):
+    """A header's text: WSGI hands headers over as latin-1; ntfy's clients send UTF-8 or RFC 2047 words."""
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        pass
+    if "=?" in value:
+        try:
+            value = str(make_header(decode_header(value)))
+        except (UnicodeError, LookupError, ValueError, TypeError, HeaderParseError):
+            pass  # not a valid encoded word: the text as it came
+    return value
+
+
+def _param(request, *names):
+    """ntfy's readParam: the first of the headers `names`, then of the query parameters of the same names."""
+    for name in names:
+        value = request.META.get("HTTP_" + name.upper().replace("-", "_"))
+        if value:
+            return _header_text(value)
+    for name in names:
+        value = request.GET.get(name)
+        if value:
+            return value
+    return None
+
+
+def _header_fields(request):
+    """title, priority, tags and click from the headers or the query (X-Markdown is accepted, not rendered yet)."""
+    return {"title": _param(request, "x-title", "title", "t"),
+            "priority": _param(request, "x-priority", "priority", "prio", "p"),
+            "tags": _param(request, "x-tags", "tags", "tag", "ta"),
+            "click": _param(request, "x-click", "click") or ""}
+
+
+def _priority(value):
+    """1-5 or min/low/default/high/urgent/max (a JSON integer too); None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in PRIORITIES:
+            return PRIORITIES[text]
+        value = int(text) if text in ("1", "2", "3", "4", "5") else None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidValue("invalid priority: use 1-5 or min, low, default, high, urgent, max")
+    return value
+
+
+def _importance(priority):
+    if priority is None:
+        return None
+    return False if priority == 1 else (True if priority >= 4 else None)
+
+
+def _tags(value):
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [tag.strip() for tag in value.split(",") if tag.strip()]
+    if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
+        return [tag.strip() for tag in value if tag.strip()]
+    raise InvalidValue("tags must be a list of strings")
+
+
+def _optional_string(value, name):
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(f"{name} must be a string")
+    return value
+
+
+class _Publication:
+    """One ntfy publication's fields, read from headers and query (POST /KEY) or from JSON (POST /)."""
+
+    def __init__(self, *, key, message, title, priority, tags, click):
+        self.key = key
+        self.priority, self.tags = _priority(priority), _tags(tags)
+        message = message.strip() if isinstance(message, str) else message
+        title = _optional_string(title, "title") or ""
+        emoji = emoji_prefix(self.tags)
+        if emoji and title:
+            title = f"{emoji} {title}"
+        elif emoji and isinstance(message, str):
+            message = f"{emoji} {message or EMPTY_MESSAGE}"
+        self.fields = {"message": shorten_text(message or EMPTY_MESSAGE), "title": shorten_title(title),
+                       "url": click, "important": _importance(self.priority)}
+
+    def request(self):
+        return send_request.validate(self.fields, key=self.key)
+
+
+def _answer(sent, publication):
+    if sent.internal:
+        return error(500, 50001, "internal server error")
+    if sent.error is not None:
+        http_status, code, text = ERRORS.get(sent.error.status, (400, 40001, "invalid request"))
+        if http_status == 400:
+            text = f"{text}: {sent.error.message}"
+        return error(http_status, code, text, retry_headers(sent.error))
+    body = {"id": str(sent.message_id), "time": int(time.time()), "event": "message",
+            "topic": masked(publication.key), "message": sent.request.message}
+    if sent.request.title:
+        body["title"] = sent.request.title
+    if publication.priority is not None:
+        body["priority"] = publication.priority
+    if publication.tags:
+        body["tags"] = publication.tags
+    if sent.request.url:
+        body["click"] = sent.request.url
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+def _publish(request, read):
+    held = {}
+
+    def build():
+        held["publication"] = read()
+        return held["publication"].request()
+
+    return _answer(send(request, build, name="ntfy"), held.get("publication"))
+
+
+@csrf_exempt
+def publish(request, key):
+    """POST or PUT /KEY: the body is the message; title, priority, tags and click from headers or the query."""
+    if request.method not in ("POST", "PUT"):
+        return _method_not_allowed()
+
+    def read():
+        message = _param(request, "x-message", "message", "m")
+        if message is None:
+            try:
+                message = request.body.decode("utf-8")
+            except UnicodeError:
+                raise InvalidHeaders("the message must be UTF-8 text (attachments are not supported)") from None
+        return _Publication(key=key, message=message, **_header_fields(request))
+
+    return _publish(request, read)
+
+
+@csrf_exempt
+def publish_json(request):
+    """POST or PUT / with {"topic": KEY, "message", "title", "priority", "tags", "click"} (ntfy's JSON publishing)."""
+    if request.method not in ("POST", "PUT"):
+        return _method_not_allowed()
+
+    def read():
+        _media_type, charset = send_request.split_content_type(request.META.get("CONTENT_TYPE"))
+        data = send_guards.loads_json(send_guards.decode_text(request.body, charset))
+        if not isinstance(data, dict):
+            raise InvalidHeaders("the body must be a JSON object")
+        topic = data.get("topic")
+        if not isinstance(topic, str) or not topic:
+            raise InvalidValue("topic is required")
+        # Like ntfy, the headers count too (Apprise sends X-Priority, X-Tags and X-Click beside its JSON).
+        headers = _header_fields(request)
+
+        def field(name):
+            return data[name] if data.get(name) is not None else headers[name]
+
+        return _Publication(key=topic, message=_optional_string(data.get("message"), "message"),
+                            title=field("title"), priority=field("priority"), tags=field("tags"),
+                            click=_optional_string(field("click"), "click") or "")
+
+    return _publish(request, read)
