@@ -1,5 +1,7 @@
 """The app API's inbox: a recipient's messages, newest first."""
 
+import json
+
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -9,7 +11,7 @@ from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, va
 from kilopush.errors import NotFound
 from users_app.auth import AppView
 
-from . import emergency, selectors, services
+from . import emergency, selectors, services, webhooks
 
 
 class InboxQuerySerializer(serializers.Serializer):
@@ -42,6 +44,7 @@ class InboxMessageSerializer(serializers.Serializer):
         help_text="-2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (until acknowledged)"
     )
     acknowledged = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
 
@@ -52,6 +55,11 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, message):
         return message.url or None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(), help_text=(
+        "The action buttons in order: {type: view, label, url} or {type: callback, label, id}")))
+    def get_actions(self, message):
+        return json.loads(message.actions) if message.actions else []
 
     @extend_schema_field(serializers.BooleanField(help_text="Acknowledged (POST /v1/app/messages/ID/ack)"))
     def get_acknowledged(self, message):
@@ -130,6 +138,20 @@ class MessageAckView(AppView):
         if not emergency.message_acknowledge(user=request.user, message_id=_message_id(message_id)):
             raise NotFound("No such message")
         return Response(status=204)
+
+
+class MessageActionView(AppView):
+    @extend_schema(
+        operation_id="app_messages_action",
+        tags=["app: inbox"],
+        summary="Press a callback action: the channel's webhook gets action.pressed",
+        request=None,
+        responses={202: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id, action_id):
+        if not webhooks.action_press(user=request.user, message_id=_message_id(message_id), action_id=action_id):
+            raise NotFound("No such message or action")
+        return Response(status=202)
 
 
 class MessagesReadView(AppView):

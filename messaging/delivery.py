@@ -67,7 +67,7 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason", "priority", "acknowledged_at", "emergency_until"],
+              "removed_reason", "priority", "acknowledged_at", "emergency_until", "actions"],
     Channel: ["id", "name", "token", "logo", "is_verified", "webhook_url"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
@@ -209,6 +209,8 @@ def render(delivery, *, badge=None, now=None):
         data["url"] = message.url
     if message.priority:
         data["priority"] = str(message.priority)  # the apps' cue (quiet, emergency); 0 is left out
+    if message.actions:
+        data["actions"] = message.actions  # the buttons as a JSON string (FCM and APNs data are strings)
     return Push(
         delivery_id=delivery.pk,
         token=delivery.device.push_token,

@@ -36,6 +36,8 @@ class Message(models.Model):
     emergency_until = models.DateTimeField(null=True, blank=True)
     emergency_next_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Action buttons as the send API checked them, a JSON array ("" for none): view {label, url}, callback {label, id}.
+    actions = models.TextField(blank=True, default="", db_default="")
     # False when the recipient had no active device at accept time: inbox only.
     had_devices = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -72,6 +72,13 @@ FIELDS = (
         "Priority 2 (required there, ignored otherwise): seconds after which the repeats stop, at most 10800",
     ),
     Field(
+        "actions",
+        "actions",
+        "Up to 3 buttons, in order: {\"type\": \"view\", \"label\", \"url\"} opens the url; {\"type\": \"callback\", "
+        "\"label\", \"id\"} sends the channel's webhook event action.pressed. label 1–40 characters, id 1–32 of "
+        "[a-z0-9_-]. A JSON array, or that array as a JSON string in forms",
+    ),
+    Field(
         "ttl",
         "ttl",
         f"Seconds the message lives, {TTL_MIN}–{TTL_MAX}: no push after it, and it leaves the inbox. "
@@ -109,6 +116,7 @@ class SendRequest:
     priority: int = 0  # -2..2 (Pushover's scale); `important` is derived from it
     retry: int | None = None  # priority 2: seconds between repeats
     expire: int | None = None  # priority 2: seconds until the repeats stop
+    actions: tuple = ()  # action buttons: dicts {"type": "view", "label", "url"} or {"type": "callback", "label", "id"}
     ttl: int | None = None
     replace: int | None = None
     idempotency_key: str | None = None
@@ -345,6 +353,54 @@ def _emergency(priority, retry, expire):
     return retry, expire
 
 
+MAX_ACTIONS, MAX_LABEL = 3, 40
+_ACTION_ID = re.compile(r"[a-z0-9_-]{1,32}")
+_ACTION_KEYS = {"view": {"type", "label", "url"}, "callback": {"type", "label", "id"}}
+
+
+def _actions(data, field="actions", max_length=None):
+    """At most 3 view or callback buttons (a JSON array; in a form, the array as a JSON string); absent is ()."""
+    value = data.get(field)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidValue("actions must be a JSON array") from None
+    if not isinstance(value, list):
+        raise InvalidValue("actions must be a JSON array")
+    if len(value) > MAX_ACTIONS:
+        raise InvalidValue(f"actions: at most {MAX_ACTIONS}")
+    actions, ids = [], set()
+    for number, action in enumerate(value, 1):
+        kind = action.get("type") if isinstance(action, dict) else None
+        if kind not in _ACTION_KEYS or set(action) != _ACTION_KEYS[kind]:
+            raise InvalidValue(f"actions[{number}] must be {{type: view, label, url}} or {{type: callback, label, id}}")
+        label = action["label"]
+        if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL or _LINE_BREAKS.search(label) or "\x00" in label:
+            raise InvalidValue(f"actions[{number}].label must be one line of 1–{MAX_LABEL} characters")
+        send_guards.refuse_surrogates("actions", label)
+        if kind == "view":
+            try:
+                url = _url({"url": action["url"]})
+            except InvalidValue as exc:
+                raise InvalidValue(f"actions[{number}].{exc.message}") from None
+            actions.append({"type": "view", "label": label, "url": url or _no_url(number)})
+        else:
+            if not isinstance(action["id"], str) or not _ACTION_ID.fullmatch(action["id"]) or action["id"] in ids:
+                raise InvalidValue(f"actions[{number}].id must be 1–32 characters of a-z, 0-9, _ and -, once each")
+            ids.add(action["id"])
+            actions.append({"type": "callback", "label": label, "id": action["id"]})
+    return tuple(actions)
+
+
+def _no_url(number):
+    raise InvalidValue(f"actions[{number}].url is required")
+
+
 def _agreed_priority(priority, important):
     """The priority, from the field or from important/silent (1 and -2); 4005 when both are sent and differ."""
     implied = None if important is None else (1 if important else PRIORITY_MIN)
@@ -356,4 +412,4 @@ def _agreed_priority(priority, important):
 
 
 _CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key,
-           "priority": _priority, "seconds": _seconds}
+           "priority": _priority, "seconds": _seconds, "actions": _actions}

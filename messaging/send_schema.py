@@ -44,6 +44,16 @@ ID_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID}, _ID
 KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[\\u0020-\\u007e]*$"}
 
 
+_LABEL = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": _ONE_LINE}
+_ACTION = {"oneOf": [
+    {"type": "object", "required": ["type", "label", "url"], "additionalProperties": False,
+     "properties": {"type": {"enum": ["view"]}, "label": _LABEL, "url": {"type": "string", "minLength": 1, "maxLength": 1000,
+                                                                         "pattern": _URL}}},
+    {"type": "object", "required": ["type", "label", "id"], "additionalProperties": False,
+     "properties": {"type": {"enum": ["callback"]}, "label": _LABEL, "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"}}},
+]}
+
+
 def _field(field, flag):
     """The JSON schema of one send_request.FIELDS entry."""
     form = flag is _FLAG_FORM
@@ -63,6 +73,10 @@ def _field(field, flag):
     elif field.kind == "seconds":
         schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else {
             "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"}]}
+    elif field.kind == "actions":
+        # In a form, the array as a JSON string (which a JSON schema cannot check).
+        schema = {"type": "string", "contentMediaType": "application/json"} if form else {
+            "type": "array", "maxItems": 3, "items": _ACTION}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:

@@ -1,4 +1,5 @@
 import hmac
+import json
 import logging
 from datetime import timedelta
 
@@ -39,7 +40,7 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 _DEVICES_WHERE = _devices_where("%(recipient)s")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id"
-_MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at"  # issue 24's, kept apart
+_MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at, actions"  # issue 24's
 
 
 def _message_values(recipient, channel):
@@ -48,7 +49,7 @@ def _message_values(recipient, channel):
         + _ATTENTION_VALUES
 
 
-_ATTENTION_VALUES = ", %(priority)s, %(emergency_retry)s, %(emergency_until)s, %(emergency_next_at)s"
+_ATTENTION_VALUES = ", %(priority)s, %(emergency_retry)s, %(emergency_until)s, %(emergency_next_at)s, %(actions)s"
 
 
 def _insert_deliveries(message):
@@ -207,6 +208,7 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "emergency_retry": request.retry,
         "emergency_until": when(now + timedelta(seconds=request.expire)) if request.retry else None,
         "emergency_next_at": when(now + timedelta(seconds=request.retry)) if request.retry else None,
+        "actions": json.dumps(list(request.actions), separators=(",", ":")) if request.actions else "",
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,

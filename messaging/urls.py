@@ -14,4 +14,6 @@ urlpatterns = [
     path("v1/app/messages/<int:message_id>", api.MessageView.as_view(), name="app-message"),
     path("v1/app/messages/<int:message_id>/read", api.MessageReadView.as_view(), name="app-message-read"),
     path("v1/app/messages/<int:message_id>/ack", api.MessageAckView.as_view(), name="app-message-ack"),
+    path("v1/app/messages/<int:message_id>/actions/<str:action_id>", api.MessageActionView.as_view(),
+         name="app-message-action"),
 ]

@@ -199,5 +199,19 @@ def messages_read(*, user, message_ids):
         event_record(channel_ids=[c for c, _ in rows], type=READ, message_ids=[m for _, m in rows])
 
 
+def action_press(*, user, message_id, action_id):
+    """The recipient pressed a callback action of one of their messages: action.pressed. False: no such one."""
+    from .models import Message
+
+    message = Message.objects.in_inbox().filter(recipient=user, id=message_id).only("id", "channel_id", "actions").first()
+    actions = json.loads(message.actions) if message is not None and message.actions else []
+    if not any(a["type"] == "callback" and a["id"] == action_id for a in actions):
+        return False
+    with transaction.atomic():
+        event_record(channel_ids=[message.channel_id], type=ACTION_PRESSED, message_ids=[message.pk],
+                     data={"action": action_id})
+    return True
+
+
 def recent_for_channel(channel_id, limit=20):
     return list(WebhookEvent.objects.filter(channel_id=channel_id).order_by("-id")[:limit])

@@ -1,5 +1,7 @@
 """Issue 24 in the browser: priorities on the inbox, the Acknowledge button, and the notification's Acknowledge action."""
 
+import json
+
 from playwright.sync_api import expect
 
 from messaging.models import Message
@@ -98,3 +100,67 @@ def test_the_acknowledge_action_without_an_open_page_opens_one_that_acknowledges
     expect(message(page, "Nobody looking")).to_be_visible()
     expect(message(page, "Nobody looking").get_by_role("button", name="Acknowledge")).to_have_count(0)
     assert acknowledged(message_id)
+
+
+# --- action buttons ---
+
+VIEW = {"type": "view", "label": "Open Grafana", "url": "https://grafana.example.com/d/1"}
+CALLBACK = {"type": "callback", "label": "Restart", "id": "restart"}
+
+
+def with_webhook(channel):
+    """A webhook set in the row (the site's guard would refuse a local URL); no worker posts it in these tests."""
+    from channels_app.models import Channel
+
+    Channel.objects.filter(pk=channel.pk).update(webhook_url="http://127.0.0.1:9/hook")
+
+
+def pressed(message_id):
+    from messaging.models import WebhookEvent
+
+    return [json.loads(e.payload)["data"]["action"]
+            for e in WebhookEvent.objects.filter(type="action.pressed", message_id=message_id)]
+
+
+def test_action_buttons_are_shown_and_a_callback_is_pressed(page, site):
+    stored, channel = inbox_with_channel(page)
+    with_webhook(channel)
+    message_id = send_to(site, stored, channel, "Web is down", actions=[VIEW, CALLBACK])
+    item = message(page, "Web is down")
+    link = item.get_by_role("link", name="Open Grafana")
+    expect(link).to_have_attribute("href", VIEW["url"])
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    item.get_by_role("button", name="Restart").click()
+    expect(page.locator("#toast")).to_have_text("Sent: Restart")
+    assert pressed(message_id) == ["restart"]
+
+
+def test_a_notification_shows_the_senders_actions_after_acknowledge_two_at_most(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    devtools.deliver(payload(id=71, actions=[VIEW, CALLBACK]))
+    devtools.deliver(payload(id=72, priority=2, actions=[VIEW, CALLBACK]))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    for _ in range(100):
+        shown = sorted(shown_with_actions(viewer), key=lambda n: n["tag"])
+        if len(shown) == 2:
+            break
+        viewer.wait_for_timeout(100)
+    assert [n["actions"] for n in shown] == [[["a:0", "Open Grafana"], ["a:1", "Restart"]],
+                                             [["ack", "Acknowledge"], ["a:0", "Open Grafana"]]]
+
+
+def test_a_notifications_callback_is_pressed_through_the_open_page(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    with_webhook(channel)
+    message_id = send_to(site, stored, channel, "Deploy?", actions=[CALLBACK])
+    expect(message(page, "Deploy?")).to_be_visible()
+    wait_for_service_worker(page)
+    [worker] = context.service_workers
+    worker.evaluate(f"pressFromNotification({message_id}, {json.dumps(CALLBACK)})")  # the "a:0" action's click
+    expect(page.locator("#toast")).to_have_text("Sent: Restart")
+    assert pressed(message_id) == ["restart"]

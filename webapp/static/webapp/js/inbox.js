@@ -122,6 +122,7 @@ function renderItem(item) {
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
   actions.append(readButton, deleteButton, blockButton);
   if (item.priority === 2 && !item.acknowledged) actions.prepend(ackButton(item.id));
+  if (item.actions && item.actions.length) actions.before(senderActions(item));
   node.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
     open(item.id);
@@ -156,6 +157,31 @@ async function markRead(id) {
     toast(explain(error), { error: true });
   }
   refreshUnread();
+}
+
+// The sender's buttons (issue 24): a view opens its URL, a callback tells the sender (its webhook).
+function senderActions(item) {
+  const row = el("div", { class: "sender-actions" });
+  for (const action of item.actions) {
+    if (action.type === "view") {
+      const href = safeLink(action.url);
+      if (href) row.append(el("a", { class: "button small action-view", href, rel: "noopener noreferrer", target: "_blank" }, action.label));
+    } else if (action.type === "callback") {
+      const button = el("button", { type: "button", class: "small action-callback" }, action.label);
+      button.addEventListener("click", busy(button, () => pressAction(item.id, action)));
+      row.append(button);
+    }
+  }
+  return row;
+}
+
+export async function pressAction(id, action) {
+  try {
+    await api.pressAction(id, action.id);
+    toast(`Sent: ${action.label}`);
+  } catch (error) {
+    toast(explain(error), { error: true });
+  }
 }
 
 function ackButton(id) {
