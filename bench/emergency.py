@@ -52,7 +52,12 @@ def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port,
             procs.append(Proc(f"emergency-{name}", procfile_command(name, port), env, log_dir, shell=True))
         wait_for_port(port)
         wait_for_answer(f"http://127.0.0.1:{port}/healthz")
-        time.sleep(3)  # the worker and beat are up
+        # Both up before the clock starts: their start-up lines if they log them, else at most 20 s each.
+        for name, ready in (("worker", "ready."), ("beat", "Starting")):
+            deadline = time.monotonic() + 20
+            while ready not in (log_dir / f"emergency-{name}.log").read_text(errors="replace") \
+                    and time.monotonic() < deadline:
+                time.sleep(0.2)
         answers = []
 
         def send(to):
