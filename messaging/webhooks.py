@@ -194,7 +194,7 @@ def messages_read(*, user, message_ids):
 
     if not user.read_receipts or not message_ids:
         return
-    rows = list(Message.objects.filter(id__in=message_ids).values_list("channel_id", "id"))
+    rows = list(Message.objects.filter(id__in=message_ids, channel__webhook_url__gt="").values_list("channel_id", "id"))
     if rows:
         event_record(channel_ids=[c for c, _ in rows], type=READ, message_ids=[m for _, m in rows])
 
