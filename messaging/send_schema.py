@@ -75,7 +75,7 @@ def _field(field, flag):
             "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"}]}
     elif field.kind == "actions":
         # In a form, the array as a JSON string (which a JSON schema cannot check).
-        schema = {"type": "string", "contentMediaType": "application/json"} if form else {
+        schema = {"type": "string"} if form else {
             "type": "array", "maxItems": 3, "items": _ACTION}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
