@@ -374,7 +374,7 @@ def _actions(data, field="actions", max_length=None):
         raise InvalidValue("actions must be a JSON array")
     if len(value) > MAX_ACTIONS:
         raise InvalidValue(f"actions: at most {MAX_ACTIONS}")
-    actions, ids = [], set()
+    actions = []
     for number, action in enumerate(value, 1):
         kind = action.get("type") if isinstance(action, dict) else None
         if kind not in _ACTION_KEYS or set(action) != _ACTION_KEYS[kind]:
@@ -390,9 +390,8 @@ def _actions(data, field="actions", max_length=None):
                 raise InvalidValue(f"actions[{number}].{exc.message}") from None
             actions.append({"type": "view", "label": label, "url": url or _no_url(number)})
         else:
-            if not isinstance(action["id"], str) or not _ACTION_ID.fullmatch(action["id"]) or action["id"] in ids:
-                raise InvalidValue(f"actions[{number}].id must be 1–32 characters of a-z, 0-9, _ and -, once each")
-            ids.add(action["id"])
+            if not isinstance(action["id"], str) or not _ACTION_ID.fullmatch(action["id"]):
+                raise InvalidValue(f"actions[{number}].id must be 1–32 characters of a-z, 0-9, _ and -")
             actions.append({"type": "callback", "label": label, "id": action["id"]})
     return tuple(actions)
 

@@ -71,7 +71,6 @@ def test_three_actions_are_accepted(send, valid_fields):
     [{**CALLBACK, "id": "x" * 33}],
     [{**CALLBACK, "id": ""}],
     [{**CALLBACK, "id": 7}],
-    [CALLBACK, CALLBACK],
     [{**CALLBACK, "url": "https://example.com"}],
     [{**VIEW, "extra": 1}],
     ["view"],
