@@ -156,8 +156,9 @@ def _send(base, body):
         return response.status
 
 
-def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5, log=print):
-    """One `make run`: idle CPU of all its processes, then `messages` sends spaced 0.3-0.6 s apart."""
+def measure(label, extra_env, *, messages=30, burst=50, idle_seconds=20, settle_seconds=5, log=print):
+    """One `make run`: idle CPU of all its processes, then `messages` sends spaced 0.3-0.6 s apart, then a
+    burst of `burst` sends from 8 threads at once."""
     var_dir = Path(tempfile.mkdtemp(prefix="kilopush-embedded-"))
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "ROOT_URLCONF", "DJANGO_SETTINGS_MODULE")
@@ -199,6 +200,21 @@ def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5,
         while len(make.pushes) < messages and time.monotonic() < deadline:
             time.sleep(0.1)
         values = [(make.pushes[n] - answered[n]) * 1000 for n in answered if n in make.pushes]
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        burst_answered = {}
+
+        def burst_send(number):
+            assert _send(base, {**fixture, "message": f"Embedded bench #{number}"}) == 200
+            burst_answered[number] = time.time()
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(burst_send, range(messages, messages + burst)))
+        deadline = time.monotonic() + 30
+        while len(make.pushes) < messages + burst and time.monotonic() < deadline:
+            time.sleep(0.1)
+        burst_values = [(make.pushes[n] - burst_answered[n]) * 1000 for n in burst_answered if n in make.pushes]
         result = {
             "label": label,
             "env": extra_env,
@@ -211,9 +227,16 @@ def measure(label, extra_env, *, messages=30, idle_seconds=20, settle_seconds=5,
             "p95_ms": round(percentile(values, 0.95), 1) if values else None,
             "max_ms": round(max(values), 1) if values else None,
             "values_ms": [round(v, 1) for v in values],
+            "burst": burst,
+            "burst_delivered": len(burst_values),
+            "burst_p50_ms": round(percentile(burst_values, 0.5), 1) if burst_values else None,
+            "burst_p95_ms": round(percentile(burst_values, 0.95), 1) if burst_values else None,
+            "burst_max_ms": round(max(burst_values), 1) if burst_values else None,
         }
         log(f"  embedded [{label}]: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
-            f"idle CPU {result['idle_cpu_cores_all_processes'] * 100:.2f}% of a core ({len(pids)} processes)")
+            f"idle CPU {result['idle_cpu_cores_all_processes'] * 100:.2f}% of a core ({len(pids)} processes); "
+            f"burst of {burst}: {result['burst_delivered']} pushed, p50 {result['burst_p50_ms']} ms, "
+            f"p95 {result['burst_p95_ms']} ms")
         return result
     finally:
         make.stop()

@@ -689,6 +689,9 @@ def print_table(r):
     for e in r.get("embedded", []):
         rows.append((f"embedded make run: {e['label']}", f"p50 {e['p50_ms']} ms",
                      f"p95 {e['p95_ms']} ms, idle CPU {e['idle_cpu_cores_all_processes'] * 100:.2f}% of a core"))
+        if e.get("burst"):
+            rows.append((f"embedded make run: {e['label']}, burst of {e['burst']}", f"p50 {e['burst_p50_ms']} ms",
+                         f"p95 {e['burst_p95_ms']} ms ({e['burst_delivered']} pushed)"))
     if "accept" in r:
         a = r["accept"]
         for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),

@@ -7,6 +7,15 @@ socket that the consuming worker waits on, so the worker wakes the moment a mess
 written and sleeps otherwise. The spool stays the truth: a lost or unsent datagram (no
 worker listening yet, a second worker on the same spool) costs at most one poll interval.
 
+A worker also waits when its prefetch is full (every reserved task still running): the
+wake-ups that come meanwhile are drained without a look, so an ack or a reject, which frees
+a slot, wakes the waiting consumer too (a pipe of its own), or a burst's later tasks would
+each wait for the poll.
+
+A message file appears under its final name only once it is whole (written beside it, then
+renamed): kombu creates it empty and then writes, and a worker that looked in between read
+an empty file and stopped ("Unrecoverable error: JSONDecodeError"), as bursts showed.
+
 The socket is named after the spool folder: an abstract Unix socket on Linux (nothing on
 disk, released when the worker dies), a socket file beside the spool elsewhere.
 """
@@ -16,9 +25,13 @@ import os
 import select
 import socket
 import sys
+import uuid
 from time import monotonic
 
-from kombu.transport import filesystem
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem, virtual
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 from kombu.transport.virtual.base import Empty
 
 
@@ -58,9 +71,32 @@ def listener_for(data_folder):
     return listener
 
 
+class QoS(virtual.QoS):
+    """Freeing a prefetch slot wakes the consumer, which may be waiting only for that."""
+
+    def ack(self, delivery_tag):
+        super().ack(delivery_tag)
+        self.channel.connection.slot_freed()
+
+    def reject(self, delivery_tag, requeue=False):
+        super().reject(delivery_tag, requeue=requeue)
+        self.channel.connection.slot_freed()
+
+
 class Channel(filesystem.Channel):
+    QoS = QoS
+
     def _put(self, queue, payload, **kwargs):
-        super()._put(queue, payload, **kwargs)
+        """kombu's _put, atomic: a reader lists only `<ms>_<uuid>.<queue>.msg` names, whole files."""
+        filename = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        path = os.path.join(self.data_folder_out, filename)
+        partial = os.path.join(self.data_folder_out, f".{filename}.part")  # never matches a queue's name
+        try:
+            with open(partial, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, path)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {path!r} to directory") from exc
         self.connection.wake_consumer(self.data_folder_in)
 
 
@@ -71,6 +107,7 @@ class Transport(filesystem.Transport):
         super().__init__(client, **kwargs)
         self.wakeup = client.transport_options.get("wakeup", True)
         self._sender = None
+        self._freed = None  # (read end, write end) of the pipe an ack writes to; made before the first look
 
     # --- publisher side ---
 
@@ -91,21 +128,43 @@ class Transport(filesystem.Transport):
 
     # --- consumer side ---
 
+    def slot_freed(self):
+        """An ack or reject (often from another thread, Celery's result handler): the consumer may look again."""
+        if self._freed is not None:
+            try:
+                os.write(self._freed[1], b"!")
+            except OSError:
+                pass  # the pipe is full of such wake-ups already
+
     def _listen(self, data_folder):
         if not self.wakeup:
             return None
         return listener_for(data_folder)
 
+    def _freed_pipe(self):
+        if self._freed is None and self.wakeup and sys.platform != "win32":  # Windows: select() takes no pipes
+            self._freed = os.pipe()
+            for fd in self._freed:
+                os.set_blocking(fd, False)
+        return self._freed
+
     def _wait(self, seconds):
         listener = self._listen(self._data_folder())
-        if listener is None:
+        waits = [s for s in (listener, self._freed and self._freed[0]) if s is not None]
+        if not waits:
             if seconds > 0:
                 select.select([], [], [], seconds)
             return
-        ready, _, _ = select.select([listener], [], [], max(seconds, 0))
-        if ready:
+        ready, _, _ = select.select(waits, [], [], max(seconds, 0))
+        if listener in ready:
             try:
                 while listener.recv(64):
+                    pass
+            except OSError:
+                pass  # drained
+        if self._freed is not None and self._freed[0] in ready:
+            try:
+                while os.read(self._freed[0], 64):
                     pass
             except OSError:
                 pass  # drained
@@ -116,8 +175,9 @@ class Transport(filesystem.Transport):
     def drain_events(self, connection, timeout=None):
         """kombu's virtual drain_events, waiting on the wake-up socket instead of sleeping."""
         started = monotonic()
-        # Listen before the first look: a message written after it also leaves a datagram.
+        # Listen before the first look: a message written after it also leaves a datagram, and an ack a byte.
         self._listen(self._data_folder())
+        self._freed_pipe()
         while True:
             try:
                 self.cycle.get(self._deliver, timeout=timeout)
@@ -136,3 +196,7 @@ class Transport(filesystem.Transport):
         if self._sender is not None:
             self._sender.close()
             self._sender = None
+        if self._freed is not None:
+            for fd in self._freed:
+                os.close(fd)
+            self._freed = None

@@ -11,6 +11,9 @@ from kilopush.errors import envelope
 SEND_PATH = "/v1/messages/send"
 # The app API's channel create and update take a logo (multipart/form-data).
 LOGO_UPLOAD_PATH = re.compile(r"^/v1/app/channels(/[^/]+)?/?$")
+# A hook may carry an image like the send API (multipart); an ntfy PUT's body may be the image itself.
+HOOK_PATH = re.compile(r"^/v1/hooks/[^/]+$")
+NTFY_TOPIC_PATH = re.compile(r"^/k_[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ def body_limit(path, method, content_type):
     if multipart and method in ("POST", "PATCH", "PUT") and LOGO_UPLOAD_PATH.match(path):
         mb = settings.LOGO_MAX_BYTES // (1024 * 1024)
         return BodyLimit(settings.LOGO_MAX_BYTES + api_limit, 4005, f"logo must be at most {mb} MB")
+    if (multipart and method == "POST" and (path == SEND_PATH or HOOK_PATH.match(path))) or (
+            method == "PUT" and NTFY_TOPIC_PATH.match(path)):
+        # A send may carry an image (messaging/send_request.py): a larger body must hold it, checked once read.
+        mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
+        return BodyLimit(settings.ATTACHMENT_MAX_BYTES + api_limit, 4005, f"attachment must be at most {mb:g} MB")
     # The API, the admin (no file fields) and every other page.
     return BodyLimit(api_limit, 4000, f"Request body too large (at most {api_limit} bytes)")
 

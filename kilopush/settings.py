@@ -251,6 +251,11 @@ APP_KEY_CREATE_RATE = os.getenv("APP_KEY_CREATE_RATE", "60/h")
 
 # Bodies of the JSON/form API are small; refuse anything larger before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 65536)
+# Image attachments of the send API (multipart `attachment`): largest file, largest image before it is
+# decoded (decompression bombs; 40 MP is a large phone photo), and the bytes one channel may store per UTC day.
+ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+ATTACHMENT_MAX_PIXELS = envint("ATTACHMENT_MAX_PIXELS", 40_000_000)
+ATTACHMENT_DAILY_BYTES = envint("ATTACHMENT_DAILY_BYTES", 100 * 1024 * 1024)
 
 # --- App API (users, inbox, channels, docs) ---
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
@@ -350,8 +355,11 @@ DELIVERY_RETRY_MAX_DELAY = envfloat("DELIVERY_RETRY_MAX_DELAY", 3600.0)  # backo
 DELIVERY_MAX_AGE = envfloat("DELIVERY_MAX_AGE", 86400.0)  # after this a failing delivery expires
 DELIVERY_COUNTDOWN_MAX = envfloat("DELIVERY_COUNTDOWN_MAX", 60.0)  # longer retries wait in the row for the sweep
 DELIVERY_REQUEUE_AFTER = envfloat("DELIVERY_REQUEUE_AFTER", 60.0)  # a queued delivery this old is re-queued
-DELIVERY_CLAIM_TIMEOUT = envfloat("DELIVERY_CLAIM_TIMEOUT", 300.0)  # a claim this old belonged to a lost worker
-DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 15.0)
+# A worker renews its batch's claim every third of this while the batch is in flight, so a claim not renewed
+# for this long belonged to a worker that died: the sweep re-queues it. With the sweep's interval, the most a
+# dead worker's deliveries wait before they are pushed again (defaults: 15 + 10 s, under 30 s).
+DELIVERY_CLAIM_TIMEOUT = envfloat("DELIVERY_CLAIM_TIMEOUT", 15.0)
+DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 10.0)
 # With Redis, a send queues a task only when none is waiting (the waiting one claims its deliveries too).
 DELIVERY_NUDGE_COALESCE = envbool("DELIVERY_NUDGE_COALESCE", True)
 DELIVERY_NUDGE_PENDING_TTL = envint("DELIVERY_NUDGE_PENDING_TTL", 5)  # a lost waiting nudge blocks no longer

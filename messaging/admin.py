@@ -86,8 +86,8 @@ class MessageAdmin(admin.ModelAdmin):
     list_display = ["id", "created_at", "channel", "recipient", "excerpt", "importance", "deliveries"]
     list_filter = [ChannelTokenFilter, ImportanceFilter, DeliveryStateFilter, "created_at"]
     search_fields = ["text", "=recipient__token", "=channel__token"]
-    fields = ["channel", "recipient", "title", "text", "url", "important", "had_devices", "created_at", "read_at",
-              "priority", "emergency_retry", "emergency_until", "acknowledged_at"]
+    fields = ["channel", "recipient", "title", "text", "format", "url", "attachment_url", "attachment_file", "important",
+              "had_devices", "created_at", "read_at", "priority", "emergency_retry", "emergency_until", "acknowledged_at"]
     readonly_fields = fields
     inlines = [DeliveryInline]
     actions = None

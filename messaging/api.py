@@ -2,6 +2,10 @@
 
 import json
 
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,7 +15,7 @@ from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, va
 from kilopush.errors import NotFound
 from users_app.auth import AppView
 
-from . import emergency, selectors, services, webhooks
+from . import attachments, emergency, markdown, selectors, services, webhooks
 
 
 class InboxQuerySerializer(serializers.Serializer):
@@ -31,6 +35,16 @@ class InboxChannelSerializer(serializers.Serializer):
         return channel_logo_url(channel, self.context.get("request"))
 
 
+class AttachmentSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        help_text="Absolute; an upload's name is random, and it answers 404 once the message is gone")
+    content_type = serializers.CharField(
+        allow_null=True, help_text="image/jpeg, image/png or image/webp; null for a link")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes")
+
+
 class InboxMessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     channel = InboxChannelSerializer()
@@ -47,6 +61,23 @@ class InboxMessageSerializer(serializers.Serializer):
     actions = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
+    format = serializers.ChoiceField(choices=markdown.FORMATS, help_text="text, or markdown: then `html` is set")
+    html = serializers.SerializerMethodField()
+    attachment = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="A markdown message rendered and sanitised (p, br, em, strong, code, pre, ul, ol, li, "
+            "blockquote, and http(s)/mailto links with rel=\"noopener noreferrer\"); null for text. `message` stays as sent",
+        )
+    )
+    def get_html(self, message):
+        return markdown.to_html(message.text) if message.format == markdown.MARKDOWN and message.text else None
+
+    @extend_schema_field(AttachmentSerializer(allow_null=True))
+    def get_attachment(self, message):
+        return attachments.attachment_of(message, self.context.get("request"))
 
     @extend_schema_field(serializers.CharField(allow_null=True, help_text="The sender's title; null when it sent none"))
     def get_title(self, message):
@@ -165,3 +196,20 @@ class MessagesReadView(AppView):
     def post(self, request):
         services.inbox_mark_read_up_to(user=request.user, up_to=validated(ReadUpToSerializer, request)["up_to"])
         return Response(status=204)
+
+
+@require_safe
+def attachment_file(request, name):
+    """Serves a stored attachment (also with DEBUG off); 404 once its message is gone."""
+    try:
+        file = default_storage.open(name)
+    except (FileNotFoundError, OSError):
+        raise Http404("No such attachment") from None
+    content_type = attachments.CONTENT_TYPES[name.rsplit(".", 1)[1]]
+    response = FileResponse(file, content_type=content_type)
+    # Private to the recipient's browser: the file goes when the message does, so no shared cache keeps it.
+    response["Cache-Control"] = f"private, max-age={settings.LOGO_CACHE_SECONDS}"
+    # Opened in a tab, the browser's image viewer styles its own page: that much, and nothing else, is allowed.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

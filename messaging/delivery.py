@@ -2,8 +2,10 @@
 
 A claim takes one message's due deliveries and tops the batch up with other due deliveries
 (so one task pushes many messages concurrently); each platform's pushes go through its
-provider in one call, and every answer is recorded in one UPDATE. A claim is a conditional
-UPDATE (queued -> sending), so an ACCEPTED delivery is never claimed again.
+provider in one call, and the answers are recorded as they arrive, a few per UPDATE (push()).
+A claim is a conditional UPDATE (queued -> sending), so an ACCEPTED delivery is never claimed
+again; while its batch is in flight the worker renews it, so only a dead worker's claims go
+stale (the sweep re-queues them after DELIVERY_CLAIM_TIMEOUT).
 
 Nothing here queues a task: that is messaging/queueing.py, which runs this pipeline.
 """
@@ -11,8 +13,10 @@ Nothing here queues a task: that is messaging/queueing.py, which runs this pipel
 import contextlib
 import logging
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,6 +30,7 @@ from kilopush import metrics
 from kilopush.queries import hot_cursor
 from users_app.models import Device
 
+from . import attachments, markdown
 from .models import Delivery, Message
 from .providers import get_provider
 from .providers.base import Outcome, Push, Result
@@ -67,7 +72,9 @@ _LOADED = {
     Device: ["id", "user", "platform", "push_token", "web_p256dh", "web_auth", "is_active", "deactivation_reason",
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
-              "removed_reason", "priority", "acknowledged_at", "emergency_until", "actions"],
+              "removed_reason",
+              "format", "attachment_url", "attachment_file",  # issue 25: Markdown's words, the image's URL
+              "priority", "acknowledged_at", "emergency_until", "actions"],  # issue 24
     Channel: ["id", "name", "token", "logo", "is_verified", "webhook_url"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
@@ -139,6 +146,9 @@ def claim(message_id, *, limit=None, now=None):
 
 def _claim_portable(message_id, limit, now):
     due_rows = Delivery.objects.filter(due(now))
+    if not due_rows.exists():
+        # SQLite: a task that finds nothing (most of a burst's, one per send) takes no write lock from the sends.
+        return []
     with transaction.atomic():
         ids = []
         if message_id is not None:
@@ -215,8 +225,9 @@ def render(delivery, *, badge=None, now=None):
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
         title=channel.name,
-        body=message.text,
+        body=markdown.to_plain(message.text) if message.format == Message.MARKDOWN else message.text,
         message_title=message.title,
+        attachment=attachments.push_url(message),
         data=data,
         important=message.important,
         image=logo_url(channel),
@@ -249,9 +260,9 @@ def skipped(delivery, now):
 # --- send --------------------------------------------------------------------------------
 
 
-def _send_with(platform, pushes):
+def _send_with(platform, pushes, answered=None):
     try:
-        results = list(get_provider(platform).send(pushes))
+        results = list(get_provider(platform).send(pushes, answered=answered))
     except Exception as exc:
         logger.exception("The %s provider failed", platform)
         return [Result.retry(f"provider failure: {exc.__class__.__name__}")] * len(pushes)
@@ -279,8 +290,8 @@ def _forget_pool():
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def send(deliveries):
-    """Pushes the claimed deliveries; returns {delivery id: Result}. Platforms go out in parallel."""
+def _prepare(deliveries):
+    """({delivery id: Result} of the deliveries decided without a push, {platform: rendered pushes})."""
     results = {}
     groups = {}
     badged = (Device.IOS, Device.WEB)  # the unread count shows as the app icon's badge
@@ -298,6 +309,15 @@ def send(deliveries):
             continue
         badge = badges.get(delivery.message.recipient_id, 0) if device.platform in badged else None
         groups.setdefault(device.platform, []).append(render(delivery, badge=badge, now=now))
+    return results, groups
+
+
+def send(deliveries):
+    """Pushes the claimed deliveries; returns {delivery id: Result}. Platforms go out in parallel.
+
+    The whole batch's answers at once: the worker's pipeline is push(), which records each as it comes.
+    """
+    results, groups = _prepare(deliveries)
     # The first platform in this thread, the others meanwhile on the process's pool (kept: a thread
     # started per batch cost more than a small batch's pushes).
     [*others, (first, first_pushes)] = groups.items() or [(None, None)]
@@ -379,7 +399,9 @@ def record(deliveries, results, *, now=None):
                      fields.get("next_attempt_at", delivery.next_attempt_at), delivery.claimed_at))
     dead = [d for d in deliveries if results[d.pk].outcome is Outcome.INVALID_TOKEN and d.device.is_active]
     # One round trip when no token died (nearly always); with retirements, all of it in one transaction.
-    with transaction.atomic() if dead else contextlib.nullcontext():
+    # Elsewhere (SQLite) always one: its autocommit would commit each row's UPDATE on its own.
+    one_transaction = dead or connection.vendor != "postgresql"
+    with transaction.atomic() if one_transaction else contextlib.nullcontext():
         if connection.vendor == "postgresql":
             ids, states, provider_ids, errors, next_attempts, claimed = (list(column) for column in zip(*rows))
             with hot_cursor() as cursor:
@@ -444,3 +466,92 @@ def withdrawn_in_flight(deliveries, *, now=None):
     if withdrawn:
         queue_withdraw_pushes(message_ids=withdrawn, now=now)
     return withdrawn
+
+
+# --- push: send and record as the answers come ----------------------------------------------
+
+# An answer waits for its record at most this long, or until this many wait: a worker killed mid-batch
+# repeats the pushes in flight and these few, not every push of its batch answered so far. One UPDATE
+# per chunk, never one per push.
+RECORD_WITHIN = 0.02
+RECORD_EVERY = 10
+_DONE = object()
+
+
+def renew_claims(deliveries, *, now=None):
+    """The claims are alive: claimed_at moves to now (only on rows this claim still holds), so the sweep
+    leaves them. A worker renews its batch every DELIVERY_CLAIM_TIMEOUT / 3 while it is in flight."""
+    now = now or timezone.now()
+    by_claim = {}
+    for delivery in deliveries:
+        by_claim.setdefault(delivery.claimed_at, []).append(delivery)
+    for claimed_at, held in by_claim.items():
+        Delivery.objects.filter(id__in=[d.pk for d in held], state=Delivery.SENDING, claimed_at=claimed_at).update(
+            claimed_at=now)
+        for delivery in held:
+            delivery.claimed_at = now  # a row the sweep took meanwhile keeps another claimed_at: record skips it
+
+
+def _send_and_hand_over(platform, pushes, answers):
+    """On the platform pool: each answer into `answers` as it comes, then (_DONE, platform, ids, all results)."""
+    ids = [push.delivery_id for push in pushes]
+    results = None
+    try:
+        results = _send_with(platform, pushes, answered=lambda index, result: answers.put((ids[index], result)))
+    finally:
+        if results is None:
+            results = [Result.retry("provider failure")] * len(pushes)
+        answers.put((_DONE, platform, ids, results))
+
+
+def push(deliveries):
+    """Sends the claimed deliveries and records each answer soon after it arrives; returns {id: changes}.
+
+    The providers send on the platform pool (the async ones on their loops) and hand every answer over
+    as it comes; this thread, which holds the database connection, writes them (RECORD_EVERY /
+    RECORD_WITHIN) and renews the batch's claim while it waits.
+    """
+    if not deliveries:
+        return {}
+    by_id = {d.pk: d for d in deliveries}
+    pending, groups = _prepare(deliveries)  # decided without a push: recorded with the first answers
+    answers = queue.SimpleQueue()
+    for platform, pushes in groups.items():
+        _platform_pool().submit(_send_and_hand_over, platform, pushes, answers)
+    platforms_left = len(groups)
+    changes = {}
+    renew_every = max(settings.DELIVERY_CLAIM_TIMEOUT / 3, 0.1)
+    renew_at = monotonic() + renew_every
+    oldest = monotonic() if pending else None  # when the oldest unrecorded answer came
+    while platforms_left or pending:
+        clock = monotonic()
+        if pending and (not platforms_left or len(pending) >= RECORD_EVERY or clock - oldest >= RECORD_WITHIN):
+            changes.update(record([by_id[pk] for pk in pending], pending))
+            pending, oldest = {}, None
+            continue
+        if clock >= renew_at:
+            renew_claims([d for pk, d in by_id.items() if pk not in changes])
+            renew_at = monotonic() + renew_every
+        wait = renew_at - clock if oldest is None else min(renew_at - clock, oldest + RECORD_WITHIN - clock)
+        try:
+            item = answers.get(timeout=max(wait, 0))
+        except queue.Empty:
+            continue
+        while item is not None:
+            if item[0] is _DONE:
+                _, platform, ids, results = item
+                platforms_left -= 1
+                metrics.provider_answered(platform, results)
+                answered = zip(ids, results)  # the answers not handed over already (a provider's timeouts)
+            else:
+                answered = (item,)
+            for pk, result in answered:
+                if pk not in changes and pk not in pending:
+                    pending[pk] = result
+            if oldest is None and pending:
+                oldest = monotonic()
+            try:
+                item = answers.get_nowait()
+            except queue.Empty:
+                item = None
+    return changes

@@ -26,6 +26,19 @@ class Message(models.Model):
     title = models.CharField(max_length=250, blank=True, default="", db_default="")
     text = models.TextField(max_length=1000)
     url = models.URLField(max_length=1000, blank=True)
+    # How the inbox shows `text`: as it is, or Markdown rendered and sanitised (messaging/markdown.py).
+    TEXT, MARKDOWN = "text", "markdown"
+    format = models.CharField(max_length=8, choices=[(TEXT, "text"), (MARKDOWN, "Markdown")], default=TEXT,
+                              db_default=TEXT)
+    # An image: the sender's https link (never fetched), or an uploaded file stored under a random name
+    # (messaging/attachments.py) with its type, size in pixels and bytes. The file goes when the message
+    # leaves the inbox (withdraw, delete, ttl), by retention, and with its account or channel.
+    attachment_url = models.URLField(max_length=1000, blank=True, default="", db_default="")
+    attachment_file = models.CharField(max_length=100, blank=True, default="", db_default="")
+    attachment_type = models.CharField(max_length=16, blank=True, default="", db_default="")
+    attachment_width = models.PositiveIntegerField(null=True, blank=True)
+    attachment_height = models.PositiveIntegerField(null=True, blank=True)
+    attachment_size = models.PositiveIntegerField(null=True, blank=True)
     # None: normal alert with sound; True: time-sensitive; False: silent, inbox only.
     important = models.BooleanField(null=True, blank=True)
     # -2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (issue 24); `important` is derived from it.
@@ -122,6 +135,20 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery of #{self.message_id} to device {self.device_id}: {self.state}"
+
+
+class AttachmentDay(models.Model):
+    """The bytes of attachments one channel stored on one UTC day (ATTACHMENT_DAILY_BYTES)."""
+
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "day"], name="unique_attachment_day")]
+
+    def __str__(self):
+        return f"{self.bytes} bytes of channel {self.channel_id} on {self.day}"
 
 
 class SendBan(models.Model):

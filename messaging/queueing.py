@@ -146,16 +146,15 @@ def nudge_retries(deliveries, now):
 
 
 def deliver_batch(message_id):
-    """One pass: claim a batch (this message first), push it, record the answers, schedule retries."""
+    """One pass: claim a batch (this message first), push it and record the answers, schedule retries."""
     nudge_taken()
     deliveries = delivery.claim(message_id)
     if not deliveries:
         return {}
     if len(deliveries) >= settings.DELIVERY_BATCH_SIZE:
         nudge(None)  # more may be due: another worker process takes the next batch meanwhile
-    results = delivery.send(deliveries)
+    changes = delivery.push(deliveries)  # each answer recorded as it comes, the claim renewed meanwhile
     now = timezone.now()
-    changes = delivery.record(deliveries, results, now=now)
     webhooks.after_pushes(deliveries, now=now)  # issue 24: message.delivered / message.failed
     nudge_retries(deliveries, now)
     for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
@@ -169,7 +168,8 @@ def deliver_batch(message_id):
 def sweep(*, now=None, limit=1000):
     """Recovers lost work; returns the ids of the messages it re-queued.
 
-    - claims older than DELIVERY_CLAIM_TIMEOUT belonged to a worker that died: back to queued;
+    - claims not renewed for DELIVERY_CLAIM_TIMEOUT belonged to a worker that died (a live one renews
+      its batch's claim every third of that): back to queued;
     - queued deliveries due and untouched for DELIVERY_REQUEUE_AFTER lost their task (broker
       down at send, Redis restarted without persistence, a countdown lost with its worker), or
       are retries whose delay was too long for a countdown (due now, recorded long ago).

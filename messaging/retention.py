@@ -16,7 +16,8 @@ from django.utils import timezone
 from channels_app.models import ChannelDailyCount
 from channels_app.quota import utc_today
 
-from .models import Delivery, Message
+from . import attachments
+from .models import AttachmentDay, Delivery, Message
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,12 @@ def purge_messages(*, now, batch_size, timings):
     def next_batch(n):
         return list(old.order_by("created_at").select_for_update(skip_locked=True).values_list("id", flat=True)[:n])
 
-    return _in_batches(next_batch, lambda ids: Message.objects.filter(id__in=ids).delete(),
-                       batch_size=batch_size, timings=timings)
+    def delete(ids):
+        batch = Message.objects.filter(id__in=ids)
+        attachments.delete_files_on_commit(attachments.files_of(batch))  # after the batch commits
+        batch.delete()
+
+    return _in_batches(next_batch, delete, batch_size=batch_size, timings=timings)
 
 
 def purge_daily_counts(*, now, batch_size, timings):
@@ -79,8 +84,16 @@ def purge_daily_counts(*, now, batch_size, timings):
     def next_batch(n):
         return list(old.order_by("id").select_for_update(skip_locked=True).values_list("id", flat=True)[:n])
 
-    return _in_batches(next_batch, lambda ids: ChannelDailyCount.objects.filter(id__in=ids).delete(),
-                       batch_size=batch_size, timings=timings)
+    counted = _in_batches(next_batch, lambda ids: ChannelDailyCount.objects.filter(id__in=ids).delete(),
+                          batch_size=batch_size, timings=timings)
+    # The attachments' daily byte counters go with them.
+    old_bytes = AttachmentDay.objects.filter(day__lt=utc_today(now) - timedelta(days=settings.DAILY_COUNT_RETENTION_DAYS))
+
+    def next_bytes_batch(n):
+        return list(old_bytes.order_by("id").select_for_update(skip_locked=True).values_list("id", flat=True)[:n])
+
+    return counted + _in_batches(next_bytes_batch, lambda ids: AttachmentDay.objects.filter(id__in=ids).delete(),
+                                 batch_size=batch_size, timings=timings)
 
 
 def purge(*, now=None, batch_size=None):

@@ -7,11 +7,13 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from kilopush.errors import InvalidHeaders, InvalidValue
 
 from . import send_guards
+from .markdown import FORMATS, TEXT
 
 MAX_TEXT = 1000
 MAX_TITLE = 250
@@ -29,7 +31,7 @@ class Field:
 
     name: str
     kind: str  # "required" (non-empty string), "title" (optional line), "url" (empty or http(s) URL), "flag" (0/1),
-    # "ttl", "id", "key"
+    # "ttl", "id", "key", "format" (text/markdown), "https" (empty or https URL)
     description: str
     max_length: int | None = None
 
@@ -48,6 +50,15 @@ FIELDS = (
         max_length=MAX_TITLE,
     ),
     Field("url", "url", "An http:// or https:// URL", max_length=MAX_TEXT),
+    Field("format", "format",
+          "text (the default) or markdown: the inbox shows the message formatted, pushes its words"),
+    Field(
+        "attachment_url",
+        "https",
+        "Optional: an https:// URL of an image, passed on as the attachment (never fetched by the server). "
+        "A multipart send may instead carry the image itself as a file part named attachment",
+        max_length=MAX_TEXT,
+    ),
     Field(
         "important",
         "flag",
@@ -121,6 +132,9 @@ class SendRequest:
     replace: int | None = None
     idempotency_key: str | None = None
     key: str | None = None  # a send key instead of to, token and secret
+    format: str = TEXT
+    attachment_url: str = ""
+    attachment: object = None  # the uploaded file (multipart part `attachment`), decoded by message_send
 
 
 class FormFields(dict):
@@ -161,18 +175,66 @@ def decode_body(request):
     return FormFields(pairs)
 
 
+ATTACHMENT = "attachment"
+
+
+class _AttachmentUpload(MemoryFileUploadHandler):
+    """Keeps the one file part in memory (it is at most ATTACHMENT_MAX_BYTES, the body's cap saw to that)."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        self.activated = True
+        self.other_files = 0
+
+    def new_file(self, field_name, *args, **kwargs):
+        if field_name != ATTACHMENT:
+            self.other_files += 1  # refused once parsed (too many files stays 4000, as the parser counts them)
+            raise SkipFile()
+        self.received = 0
+        super().new_file(field_name, *args, **kwargs)
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > settings.ATTACHMENT_MAX_BYTES:
+            raise InvalidValue(attachment_too_large_message())
+        return super().receive_data_chunk(raw_data, start)
+
+
+def attachment_too_large_message():
+    return f"attachment must be at most {settings.ATTACHMENT_MAX_BYTES / (1024 * 1024):g} MB"
+
+
 def _decode_multipart(request, codec):
+    """The fields, and the file part `attachment` if sent: a body over DATA_UPLOAD_MAX_MEMORY_SIZE must carry it."""
     try:
-        # Reading request.body first enforces DATA_UPLOAD_MAX_MEMORY_SIZE for files too.
-        body = request.body
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidHeaders("Invalid Content-Length") from None
+    if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE + settings.ATTACHMENT_MAX_BYTES:
+        raise InvalidValue(attachment_too_large_message())  # the body's cap (kilopush.middleware) refused it first
+    try:
+        # request.body enforces DATA_UPLOAD_MAX_MEMORY_SIZE; a larger body is read (it was capped) and checked below.
+        body = request.body if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE else request.read()
         from io import BytesIO
 
-        post, _files = MultiPartParser(request.META, BytesIO(body), [], codec).parse()
+        upload = _AttachmentUpload()
+        post, files = MultiPartParser(request.META, BytesIO(body), [upload], codec).parse()
     except (MultiPartParserError, SuspiciousOperation, UnicodeError, LookupError, ValueError):
         # SuspiciousOperation: more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields or _FILES files.
         raise InvalidHeaders("The multipart body cannot be decoded") from None
+    if upload.other_files:
+        raise InvalidValue(f"The only file part is {ATTACHMENT}")
     send_guards.refuse_repeated({key for key in post if len(post.getlist(key)) > 1})
-    return FormFields((key, post.get(key)) for key in post)
+    fields = FormFields((key, post.get(key)) for key in post)
+    uploads = files.getlist(ATTACHMENT)
+    if len(uploads) > 1:
+        raise InvalidValue(f"{ATTACHMENT} may be given once")
+    if uploads:
+        if ATTACHMENT in fields:
+            raise InvalidValue(f"{ATTACHMENT} may be given once")
+        fields[ATTACHMENT] = uploads[0]
+    elif len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        raise InvalidHeaders(f"Request body too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)")
+    return fields
 
 
 def required_string(data, field, max_length=None):
@@ -228,6 +290,43 @@ def _url(data, field="url", max_length=MAX_TEXT):
     problem = send_guards.url_problem(value)
     if problem:
         raise InvalidValue(problem)
+    return value
+
+
+def _format(data, field="format", max_length=None):
+    value = data.get(field)
+    if value is None or value == "":
+        return TEXT
+    if value not in FORMATS:
+        raise InvalidValue(f"{field} must be {' or '.join(FORMATS)}")
+    return value
+
+
+def _https_url(data, field="attachment_url", max_length=MAX_TEXT):
+    """Empty, or an https URL of at most max_length characters (passed on, never fetched)."""
+    value = data.get(field)
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise InvalidValue(f"{field} must be a string")
+    if len(value) > max_length:
+        raise InvalidValue(f"{field} must be at most {max_length} characters")
+    send_guards.refuse_surrogates(field, value)
+    problem = send_guards.url_problem(value)
+    if problem:
+        raise InvalidValue(problem.replace("url", field, 1))
+    if not value[:8].lower() == "https://":
+        raise InvalidValue(f"{field} must be an https:// URL")
+    return value
+
+
+def _attachment(data):
+    """The uploaded file of a multipart send, or None; the field is a file, never a string."""
+    value = data.get(ATTACHMENT)
+    if value is None:
+        return None
+    if not hasattr(value, "read"):
+        raise InvalidValue(f"{ATTACHMENT} must be a file part of a multipart/form-data body (or use attachment_url)")
     return value
 
 
@@ -290,6 +389,9 @@ def validate(data, *, idempotency_header=None, key=None):
         values.update(to="", token="", secret="", key=key)
     if idempotency_header is not None:
         values["idempotency_key"] = idempotency_key(idempotency_header, "Idempotency-Key")
+    values["attachment"] = _attachment(data)
+    if values["attachment"] is not None and values["attachment_url"]:
+        raise InvalidValue("attachment and attachment_url exclude each other")
     silent = values.pop("silent")
     if silent:
         if values["important"]:
@@ -410,5 +512,6 @@ def _agreed_priority(priority, important):
     return priority
 
 
-_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id, "key": _key,
+_CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id,
+           "key": _key, "format": _format, "https": _https_url,
            "priority": _priority, "seconds": _seconds, "actions": _actions}

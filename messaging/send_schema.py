@@ -8,6 +8,7 @@ as the README does, without touching the view.
 from kilopush.errors import describe_codes
 
 from .send_guards import URL_PATTERN
+from .markdown import FORMATS
 from .send_request import FIELDS, MAX_ID, MAX_KEY, TTL_MAX, TTL_MIN
 
 # The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
@@ -63,6 +64,10 @@ def _field(field, flag):
         schema = {"type": "string", "pattern": _ONE_LINE}
     elif field.kind == "url":
         schema = {"type": "string", "pattern": _URL}
+    elif field.kind == "https":
+        schema = {"type": "string", "pattern": "^$|^[Hh][Tt][Tt][Pp][Ss]://" + _URL.split("://", 1)[1]}
+    elif field.kind == "format":
+        schema = {"type": "string", "enum": ["", *FORMATS]}  # "" is the default, text
     elif field.kind == "ttl":
         schema = {"type": "string", "pattern": _TTL_FORM} if form else {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}
     elif field.kind == "id":

@@ -18,7 +18,7 @@ from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
 
-from . import bans, delivery, webhooks
+from . import attachments, bans, delivery, webhooks
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
@@ -38,14 +38,18 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 
 
 _DEVICES_WHERE = _devices_where("%(recipient)s")
+# An attachment is columns of the message: a send without one writes them empty in the same statement.
+_ATTACHMENT_COLUMNS = ("attachment_url", "attachment_file", "attachment_type", "attachment_width", "attachment_height",
+                       "attachment_size")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
-    "idempotency_key, expires_at, collapse_id"
+    "idempotency_key, expires_at, collapse_id, format, " + ", ".join(_ATTACHMENT_COLUMNS)
 _MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at, actions"  # issue 24's
 
 
 def _message_values(recipient, channel):
     return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
-        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, %(collapse_id)s" \
+        f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, " \
+        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS) \
         + _ATTENTION_VALUES
 
 
@@ -144,7 +148,8 @@ def message_send(*, request, ban=None):
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
     """
-    if connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None:
+    if (connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None
+            and request.attachment is None):
         return _send_in_one_statement(request, ban)
     if ban is not None:
         ban.refuse()
@@ -160,17 +165,50 @@ def message_send(*, request, ban=None):
     if request.replace is not None:
         collapse_id = _collapse_key_of(request.replace, channel_id=context.channel_id, recipient_id=context.recipient_id)
     _refuse_delivery(context)
+    # An upload is decoded once the sender is known to be allowed (decoding is the costly part).
+    upload = attachments.process(request.attachment) if request.attachment is not None else None
 
     now = timezone.now()
     params = _store_params(request, now=now, context=context, collapse_id=collapse_id)
     limit = quota.daily_limit(verified=context.channel_verified)
-    if request.idempotency_key is not None or request.replace is not None:
+    if upload is not None:
+        message_id, count, deliveries = _store_with_upload(request, params, upload, context=context, now=now,
+                                                           limit=limit)
+        if message_id is not None and count is _REPEAT:
+            return message_id, _current_headers(context.channel_id, limit, now)
+    elif request.idempotency_key is not None or request.replace is not None:
         message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
         if message_id is not None and count is _REPEAT:
             return message_id, _current_headers(context.channel_id, limit, now)
     else:  # the embedded SQLite (PostgreSQL took _send_in_one_statement above)
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
+
+
+def _store_with_upload(request, params, upload, *, context, now, limit):
+    """A send with an uploaded image: the file is stored, then its bytes are counted against the channel's
+    ATTACHMENT_DAILY_BYTES (4029 past it) in the transaction that stores the message; a send that stores
+    nothing (refused, over the quota, a repeat) leaves no file and no bytes counted."""
+    name = attachments.store(upload)
+    params = {**params, "attachment_file": name, "attachment_type": upload.content_type,
+              "attachment_width": upload.width, "attachment_height": upload.height, "attachment_size": upload.size}
+    stored = False
+    try:
+        with transaction.atomic():
+            attachments.take_daily_bytes(channel_id=context.channel_id, size=upload.size, now=now)
+            if request.idempotency_key is not None or request.replace is not None:
+                message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
+            elif connection.vendor == "postgresql":
+                message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
+            else:
+                message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
+            stored = message_id is not None and count is not _REPEAT
+            if not stored:
+                transaction.set_rollback(True)  # the bytes counted go back
+    finally:
+        if not stored:
+            attachments.delete_files([name])
+    return message_id, count, deliveries
 
 
 def _touch_key(digest):
@@ -203,6 +241,13 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "title": request.title,
         "text": request.message,
         "url": request.url,
+        "format": request.format,
+        "attachment_url": request.attachment_url,
+        "attachment_file": "",
+        "attachment_type": "",
+        "attachment_width": None,
+        "attachment_height": None,
+        "attachment_size": None,
         "important": request.important,
         "priority": request.priority,
         "emergency_retry": request.retry,
@@ -273,22 +318,28 @@ def _collapse_key_of(message_id, *, channel_id, recipient_id):
     return row[1] or str(row[0])
 
 
-def _repeat_of(request, *, channel_id, recipient_id, now):
+_REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
+                    "attachment_size")
+_REPEAT_COMPARED += ("priority",)  # issue 24
+
+
+def _repeat_of(request, *, channel_id, recipient_id, now, params):
     """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
     row = (
         Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
-        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", "priority")
+        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", *_REPEAT_COMPARED)
         .first()
     )
     if row is None:
         return None
-    message_id, recipient, title, text, url, important, created_at, priority = row
+    message_id, recipient, title, text, url, important, created_at = row[:7]
     if created_at <= now - IDEMPOTENCY_WINDOW:
         # Older than the window: the key is free again (the old message keeps its row, not the key).
         Message.objects.filter(id=message_id).update(idempotency_key=None)
         return None
-    if (recipient, title, text, url, important, priority) != (
-        recipient_id, request.title, request.message, request.url, request.important, request.priority
+    if (recipient, title, text, url, important, *row[7:]) != (
+        recipient_id, request.title, request.message, request.url, request.important,
+        *(params[name] for name in _REPEAT_COMPARED)
     ):
         raise IdempotencyKeyReused()
     return message_id
@@ -304,7 +355,8 @@ def _store_keyed(request, params, *, context, now, limit):
         try:
             with transaction.atomic():
                 if key is not None:
-                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now)
+                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
+                                        params=params)
                     if repeat is not None:
                         return repeat, _REPEAT, 0
                 if connection.vendor == "postgresql":
@@ -416,7 +468,7 @@ def inbox_remove(*, message_ids, reason, now=None):
     ids = list(message_ids)
     if not ids:
         return []
-    blank = {"title": "", "text": "", "url": ""} if reason == Message.DELETED else {}
+    blank = {"title": "", "text": "", "url": "", "attachment_url": ""} if reason == Message.DELETED else {}
     with transaction.atomic():
         removed = list(
             Message.objects.select_for_update()
@@ -427,7 +479,12 @@ def inbox_remove(*, message_ids, reason, now=None):
         if not removed:
             return []
         removed_ids = [message_id for message_id, _ in removed]
-        Message.objects.filter(id__in=removed_ids).update(removed_at=now, removed_reason=reason, **blank)
+        # An uploaded image leaves with the message: its file is deleted once this commits (its URL then 404s).
+        attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(id__in=removed_ids)))
+        Message.objects.filter(id__in=removed_ids).update(
+            removed_at=now, removed_reason=reason, attachment_file="", attachment_type="", attachment_width=None,
+            attachment_height=None, attachment_size=None, **blank
+        )
         end_state = Delivery.EXPIRED if reason == Message.EXPIRED else Delivery.CANCELLED
         Delivery.objects.filter(message_id__in=removed_ids, kind=Delivery.PUSH, state=Delivery.QUEUED).update(
             state=end_state, last_error=f"message {reason}", next_attempt_at=None, updated_at=now
@@ -473,5 +530,7 @@ def messages_expire(*, now=None, limit=1000):
     expired = inbox_remove(message_ids=due, reason=Message.EXPIRED, now=now)
     keep_after = now - timedelta(days=settings.MESSAGE_STATUS_DAYS)
     old = list(Message.objects.filter(removed_at__lt=keep_after).values_list("id", flat=True)[:limit])
+    if old:
+        attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(id__in=old)))
     purged = Message.objects.filter(id__in=old).delete()[1].get(Message._meta.label, 0) if old else 0
     return len(expired), purged

@@ -1,8 +1,11 @@
 """URLs of the send API and of the app API's inbox (included from kilopush/urls.py)."""
 
-from django.urls import path
+import re
 
-from . import api
+from django.conf import settings
+from django.urls import path, re_path
+
+from . import api, attachments
 from .send_api import send_message, status_message, withdraw_message
 
 urlpatterns = [
@@ -16,4 +19,7 @@ urlpatterns = [
     path("v1/app/messages/<int:message_id>/ack", api.MessageAckView.as_view(), name="app-message-ack"),
     path("v1/app/messages/<int:message_id>/actions/<str:action_id>", api.MessageActionView.as_view(),
          name="app-message-action"),
+    # Attachment files, served like channel logos (DEBUG off included; a CDN may sit in front).
+    re_path(rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<name>{attachments.NAME_PATTERN})$", api.attachment_file,
+            name="message-attachment"),
 ]

@@ -29,7 +29,7 @@ def pick(short, long):
 
 
 # The settings production runs with (kilopush/settings.py), and the shortened ones of `make test`.
-PRODUCTION_INTERVALS = {"DELIVERY_SWEEP_INTERVAL": 15, "DELIVERY_REQUEUE_AFTER": 60, "DELIVERY_CLAIM_TIMEOUT": 300}
+PRODUCTION_INTERVALS = {"DELIVERY_SWEEP_INTERVAL": 10, "DELIVERY_REQUEUE_AFTER": 60, "DELIVERY_CLAIM_TIMEOUT": 15}
 SHORT_INTERVALS = {"DELIVERY_SWEEP_INTERVAL": 1, "DELIVERY_REQUEUE_AFTER": 2, "DELIVERY_CLAIM_TIMEOUT": 5}
 INTERVALS = pick(SHORT_INTERVALS, PRODUCTION_INTERVALS)
 
@@ -192,6 +192,16 @@ def accepted_counts(fcm, apns):
 def undelivered(message_ids):
     """How many deliveries of these messages are not accepted yet."""
     return Delivery.objects.filter(message_id__in=message_ids).exclude(state=Delivery.ACCEPTED).count()
+
+
+def repush_delays(pushes, keys, since):
+    """Seconds from `since` (time.time()) to the first push of each (token, message id) in `keys` after it."""
+    first = {}
+    for push in pushes:
+        key = (push.token, push.message_id)
+        if key in keys and push.time >= since:
+            first[key] = min(first.get(key, push.time), push.time)
+    return {key: first[key] - since for key in first}
 
 
 def deliveries_by_key(message_ids):

@@ -74,7 +74,19 @@ def _click(extras):
     notification = (extras or {}).get("client::notification")
     click = notification.get("click") if isinstance(notification, dict) else None
     return click.get("url") if isinstance(click, dict) else None
-    # extras["client::display"]["contentType"] == "text/markdown" is accepted and not yet rendered (no field).
+
+
+def _big_image(extras):
+    """extras["client::notification"]["bigImageUrl"], if given: the attachment's URL (https, never fetched)."""
+    notification = (extras or {}).get("client::notification")
+    return notification.get("bigImageUrl") if isinstance(notification, dict) else None
+
+
+def _format(extras):
+    """extras["client::display"]["contentType"] "text/markdown" is the markdown format; anything else is text."""
+    display = (extras or {}).get("client::display")
+    content_type = display.get("contentType") if isinstance(display, dict) else None
+    return "markdown" if isinstance(content_type, str) and content_type.strip().lower() == "text/markdown" else "text"
 
 
 @csrf_exempt
@@ -92,7 +104,8 @@ def create_message(request):
         data = send_request.decode_body(request)
         parsed["priority"], parsed["extras"] = _priority(data), _extras(data)
         fields = {"message": shorten_text(data.get("message")), "title": shorten_title(data.get("title")),
-                  "url": _click(parsed["extras"]), "priority": _our_priority(parsed["priority"])}
+                  "url": _click(parsed["extras"]), "priority": _our_priority(parsed["priority"]),
+                  "attachment_url": _big_image(parsed["extras"]), "format": _format(parsed["extras"])}
         return send_request.validate(fields, key=key)
 
     sent = send(request, build, name="gotify")

@@ -1,4 +1,5 @@
-"""ntfy-compatible publishing: POST/PUT /KEY (the body is the message) and JSON to POST / ({"topic": KEY, …}).
+"""ntfy-compatible publishing: POST/PUT /KEY (the body is the message, or with a Filename an image) and JSON to
+POST / ({"topic": KEY, …}). Attach/X-Attach is the attachment's URL, X-Markdown: yes the markdown format.
 
 Only send keys (k_ + 40 hex) are topics. ntfy's priority maps to ours (issue 24): 1 min is inbox only (-2),
 2 low quiet (-1), 3 default normal (0), 4 high and 5 urgent high (1: an emergency needs retry and expire,
@@ -8,13 +9,16 @@ become emoji before the title, as ntfy shows them. Answers are ntfy-shaped; the 
 
 import time
 
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from kilopush.errors import InvalidHeaders, InvalidValue
-from messaging import send_guards, send_request
+from messaging import attachments, send_guards, send_request
+from messaging.models import Message
 
 from ..keys import masked
 from ..sending import retry_headers, send, shorten_text, shorten_title, unlogged
@@ -75,11 +79,20 @@ def _param(request, *names):
 
 
 def _header_fields(request):
-    """title, priority, tags and click from the headers or the query (X-Markdown is accepted, not rendered yet)."""
+    """title, priority, tags, click, attach (an image's URL) and markdown from the headers or the query."""
     return {"title": _param(request, "x-title", "title", "t"),
             "priority": _param(request, "x-priority", "priority", "prio", "p"),
             "tags": _param(request, "x-tags", "tags", "tag", "ta"),
-            "click": _param(request, "x-click", "click") or ""}
+            "click": _param(request, "x-click", "click") or "",
+            "attach": _param(request, "x-attach", "attach", "a") or "",
+            "markdown": _param(request, "x-markdown", "markdown", "md")}
+
+
+def _markdown(value):
+    """ntfy's boolean parameters: 1, yes or true (a JSON true too) turn Markdown on."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("1", "yes", "true")
 
 
 def _priority(value):
@@ -122,8 +135,9 @@ def _optional_string(value, name):
 class _Publication:
     """One ntfy publication's fields, read from headers and query (POST /KEY) or from JSON (POST /)."""
 
-    def __init__(self, *, key, message, title, priority, tags, click):
+    def __init__(self, *, key, message, title, priority, tags, click, attach="", markdown=None, upload=None):
         self.key = key
+        self.upload = upload
         self.priority, self.tags = _priority(priority), _tags(tags)
         message = message.strip() if isinstance(message, str) else message
         title = _optional_string(title, "title") or ""
@@ -133,13 +147,14 @@ class _Publication:
         elif emoji and isinstance(message, str):
             message = f"{emoji} {message or EMPTY_MESSAGE}"
         self.fields = {"message": shorten_text(message or EMPTY_MESSAGE), "title": shorten_title(title),
-                       "url": click, "priority": _our_priority(self.priority)}
+                       "url": click, "priority": _our_priority(self.priority), "attachment_url": attach,
+                       "format": "markdown" if _markdown(markdown) else "text", "attachment": upload}
 
     def request(self):
         return send_request.validate(self.fields, key=self.key)
 
 
-def _answer(sent, publication):
+def _answer(sent, publication, request=None):
     if sent.internal:
         return error(500, 50001, "internal server error")
     if sent.error is not None:
@@ -157,7 +172,20 @@ def _answer(sent, publication):
         body["tags"] = publication.tags
     if sent.request.url:
         body["click"] = sent.request.url
+    if sent.request.attachment is not None or sent.request.attachment_url:
+        body["attachment"] = _attachment_answer(sent, publication, request)
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+def _attachment_answer(sent, publication, request):
+    """ntfy's `attachment` object: name, type, size and url (of the stored, cleaned image)."""
+    message = Message.objects.get(pk=sent.message_id)
+    item = attachments.attachment_of(message, request) or {}
+    name = publication.upload.name if publication.upload is not None else item.get("url", "").rsplit("/", 1)[-1]
+    answer = {"name": name, "url": item.get("url")}
+    if item.get("content_type"):
+        answer.update(type=item["content_type"], size=item["size"])
+    return answer
 
 
 def _publish(request, read):
@@ -167,7 +195,7 @@ def _publish(request, read):
         held["publication"] = read()
         return held["publication"].request()
 
-    return _answer(send(request, build, name="ntfy"), held.get("publication"))
+    return _answer(send(request, build, name="ntfy"), held.get("publication"), request)
 
 
 @csrf_exempt
@@ -178,14 +206,40 @@ def publish(request, key):
 
     def read():
         message = _param(request, "x-message", "message", "m")
-        if message is None:
+        filename = _param(request, "x-filename", "filename", "file", "f")
+        body = _body(request)
+        upload = None
+        if filename or (request.method == "PUT" and not _utf8(body)):
+            # ntfy's upload (curl -T snapshot.jpg -H "Filename: snapshot.jpg" …/KEY): the body is the image.
+            upload = SimpleUploadedFile(filename or "attachment", body)
+            message = message or f"You received a file: {filename or 'attachment'}"  # what ntfy says
+        elif message is None:
+            if len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                raise InvalidHeaders(f"Request body too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)")
             try:
-                message = request.body.decode("utf-8")
+                message = body.decode("utf-8")
             except UnicodeError:
-                raise InvalidHeaders("the message must be UTF-8 text (attachments are not supported)") from None
-        return _Publication(key=key, message=message, **_header_fields(request))
+                raise InvalidHeaders("the message must be UTF-8 text, or an image with a Filename") from None
+        return _Publication(key=key, message=message, upload=upload, **_header_fields(request))
 
     return _publish(request, read)
+
+
+def _body(request):
+    """The raw body: a PUT's may be an image up to ATTACHMENT_MAX_BYTES (kilopush.middleware capped it)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidHeaders("Invalid Content-Length") from None
+    return request.body if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE else request.read()
+
+
+def _utf8(body):
+    try:
+        body.decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 @csrf_exempt
@@ -210,6 +264,7 @@ def publish_json(request):
 
         return _Publication(key=topic, message=_optional_string(data.get("message"), "message"),
                             title=field("title"), priority=field("priority"), tags=field("tags"),
-                            click=_optional_string(field("click"), "click") or "")
+                            click=_optional_string(field("click"), "click") or "",
+                            attach=_optional_string(field("attach"), "attach") or "", markdown=field("markdown"))
 
     return _publish(request, read)

@@ -123,6 +123,8 @@ def request_for(push, topic):
             message["subtitle"] = push.title
         if push.image:
             message["image"] = push.image
+        if push.attachment:
+            message["attachment_url"] = push.attachment
         push_type, priority = PushType.BACKGROUND, 5
     else:
         alert = {"title": push.shown_title, "body": push.body}
@@ -142,6 +144,9 @@ def request_for(push, topic):
         if push.image:
             aps["mutable-content"] = 1  # lets the app's notification service extension attach the logo
             message["image"] = push.image
+        if push.attachment:
+            aps["mutable-content"] = 1  # the service extension downloads and attaches the message's image
+            message["attachment_url"] = push.attachment
         push_type, priority = PushType.ALERT, 10
     return NotificationRequest(
         device_token=push.token,
@@ -216,13 +221,21 @@ class APNsProvider(Provider):
             return Result.accepted(answer.notification_id)
         return result
 
-    async def _send_all(self, pushes):
-        return await asyncio.gather(*(self._send_one(push) for push in pushes))
+    async def _send_all(self, pushes, answered=None):
+        if answered is None:
+            return await asyncio.gather(*(self._send_one(push) for push in pushes))
 
-    def send(self, pushes):
+        async def one(index, push):
+            result = await self._send_one(push)
+            answered(index, result)
+            return result
+
+        return await asyncio.gather(*(one(index, push) for index, push in enumerate(pushes)))
+
+    def send(self, pushes, answered=None):
         if not pushes:
             return []
-        return self._loop.run(self._send_all(pushes), timeout=self.timeout * 2 + 5)
+        return self._loop.run(self._send_all(pushes, answered), timeout=self.timeout * 2 + 5)
 
     def close(self):
         async def _close():

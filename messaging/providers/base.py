@@ -27,6 +27,7 @@ class Push:
     ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
     data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
     message_title: str = ""  # the sender's title, or "": shown as the title, the channel's name as the source
+    attachment: str = ""  # the absolute URL of the message's image, or ""
     priority: int = 0  # -2..2: -1 is shown quietly (no sound, no heads-up), 2 is an emergency (repeated)
 
     @property
@@ -103,7 +104,9 @@ class Provider:
 
     name = "base"
 
-    def send(self, pushes: list[Push]) -> list[Result]:  # pragma: no cover - interface
+    def send(self, pushes: list[Push], answered=None) -> list[Result]:  # pragma: no cover - interface
+        """One Result per push, in order. `answered(index, result)`, if given, is called as each answer arrives
+        (from any thread), so the pipeline records it before the slowest push of the batch is answered."""
         raise NotImplementedError
 
     def close(self):
@@ -120,8 +123,12 @@ class ThreadPoolProvider(Provider):
     label = "push"
     connect_timeout = 5.0
 
-    def send(self, pushes):
+    def send(self, pushes, answered=None):
         futures = [self.executor.submit(self._send_one, push) for push in pushes]
+        if answered is not None:
+            for index, future in enumerate(futures):
+                future.add_done_callback(
+                    lambda f, i=index: f.cancelled() or f.exception() is not None or answered(i, f.result()))
         # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
         rounds = 1 + len(futures) // max(self.executor._max_workers, 1)
         wait(futures, timeout=(self.connect_timeout + self.timeout) * rounds + 5)

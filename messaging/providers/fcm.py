@@ -116,6 +116,8 @@ def message_fields(push):
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "HIGH"})}
     if push.message_title:
         data["channel_name"] = push.title  # the source, under the sender's title
+    if push.attachment:
+        data["attachment_url"] = push.attachment  # the message's image (notification.image shows it)
     if push.important is False:
         data.update(title=push.shown_title, body=push.body)
         if push.image:
@@ -130,7 +132,7 @@ def message_fields(push):
         "fcm_token": push.token,
         "notification_title": push.shown_title,
         "notification_body": push.body,
-        "notification_image": push.image or None,
+        "notification_image": push.attachment or push.image or None,
         "data_payload": data,
         "android_config": _android(push, {"priority": "HIGH", "notification": notification}),
     }
@@ -180,10 +182,18 @@ class FCMProvider(Provider):
             return Result.retry(f"FCM access token: {exc.__class__.__name__}")
         return result_from_response(status, body, headers)
 
-    async def _send_all(self, pushes, token):
-        return await asyncio.gather(*(self._send_one(push, token) for push in pushes))
+    async def _send_all(self, pushes, token, answered=None):
+        if answered is None:
+            return await asyncio.gather(*(self._send_one(push, token) for push in pushes))
 
-    def send(self, pushes):
+        async def one(index, push):
+            result = await self._send_one(push, token)
+            answered(index, result)
+            return result
+
+        return await asyncio.gather(*(one(index, push) for index, push in enumerate(pushes)))
+
+    def send(self, pushes, answered=None):
         if not pushes:
             return []
         try:
@@ -193,7 +203,7 @@ class FCMProvider(Provider):
             return [Result.retry(f"FCM access token: {exc.__class__.__name__}")] * len(pushes)
         # Each request is bounded by its own timeouts; this only guards a stuck queue of them.
         rounds = 1 + len(pushes) // max(self.concurrency, 1)
-        future = asyncio.run_coroutine_threadsafe(self._send_all(pushes, token), self._loop.loop)
+        future = asyncio.run_coroutine_threadsafe(self._send_all(pushes, token, answered), self._loop.loop)
         try:
             return future.result((CONNECT_TIMEOUT + self.timeout) * rounds + 5)
         except TimeoutError:

@@ -81,6 +81,8 @@ def _shortened(text, fits):
 def payload(push, limit=MAX_PAYLOAD_BYTES):
     """The plaintext JSON a page's service worker reads: the inbox item plus the unread count, <= limit bytes.
 
+    Of the rich fields, only the image's URL (`image`) travels; `message` is a Markdown message's words.
+
     A long message (then a long channel name) is shortened with '…'; the url never is. A withdraw
     (`data_only`) is its data alone: {"type": "withdraw", "message_id"}.
     """
@@ -92,6 +94,7 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
                     "logo_url": push.image or None, "verified": bool(push.channel_verified)},
         "title": push.message_title or None,
         "message": push.body,
+        "image": push.attachment or None,  # the service worker shows it (showNotification's image)
         "url": push.data.get("url") or None,
         "important": push.important,
         "priority": push.priority,

@@ -44,16 +44,18 @@ def test_a_requeued_delivery_is_not_requeued_again_within_a_minute(message):
     assert queueing.sweep() == []
 
 
-def test_a_claim_older_than_the_claim_timeout_goes_back_to_the_queue(message, settings):
-    age(message, 400, state=Delivery.SENDING, claimed_at=timezone.now() - timedelta(seconds=301))
+def test_a_claim_not_renewed_within_the_claim_timeout_goes_back_to_the_queue(message, settings):
+    stale = timezone.now() - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT + 1)
+    age(message, 400, state=Delivery.SENDING, claimed_at=stale)
     assert queueing.sweep() == [message.pk]
     row = Delivery.objects.get(message=message)
     assert row.state == Delivery.QUEUED
     assert nudged() == [message.pk]
 
 
-def test_a_recent_claim_is_left_to_its_worker(message):
-    age(message, 400, state=Delivery.SENDING, claimed_at=timezone.now() - timedelta(seconds=30))
+def test_a_recent_claim_is_left_to_its_worker(message, settings):
+    recent = timezone.now() - timedelta(seconds=settings.DELIVERY_CLAIM_TIMEOUT / 2)
+    age(message, 400, state=Delivery.SENDING, claimed_at=recent)
     assert queueing.sweep() == []
     assert Delivery.objects.get(message=message).state == Delivery.SENDING
 

@@ -6,6 +6,7 @@ polling would still be asleep when the test gives up: only the wake-up delivers 
 
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -80,3 +81,28 @@ def test_without_the_wake_up_the_consumer_still_polls_the_spool(tmp_path, queue)
 
 def test_the_wake_up_address_belongs_to_one_spool(tmp_path):
     assert embedded_broker.wake_address(str(tmp_path / "a")) != embedded_broker.wake_address(str(tmp_path / "b"))
+
+
+def test_an_ack_wakes_a_consumer_whose_prefetch_was_full(tmp_path, queue):
+    # A burst: the consumer holds one unacked message (prefetch 1) when the next arrives, so its look
+    # finds nothing it may take and it waits; the wake-up datagram is drained meanwhile. Only the ack
+    # can tell it to look again: its poll is an hour away.
+    consumer = connection(tmp_path, polling_interval=3600)
+    publisher = connection(tmp_path)
+    received = []
+    with consumer.Consumer(queue, callbacks=[lambda body, message: received.append(message)]) as c:
+        c.qos(prefetch_count=1)
+        for n in (1, 2):
+            publisher.Producer().publish({"n": n}, exchange=queue.exchange, routing_key=queue.routing_key,
+                                         declare=[queue])
+        consumer.drain_events(timeout=WAIT)
+        assert [m.payload for m in received] == [{"n": 1}]
+        # Celery acks from its result handler thread while the consumer waits in drain_events.
+        threading.Timer(0.5, received[0].ack).start()
+        started = time.monotonic()
+        consumer.drain_events(timeout=WAIT)  # without the wake, it looks again only when this wait ends
+        assert time.monotonic() - started < WAIT / 2, "the ack did not wake the consumer"
+        assert [m.payload for m in received] == [{"n": 1}, {"n": 2}]
+        received[1].ack()
+    consumer.release()
+    publisher.release()

@@ -127,3 +127,10 @@ def test_a_title_is_the_alert_title_with_the_channel_name_as_subtitle(push_setti
     send_one(apns, ["ok"], message_title="Backup failed")
     alert = apns.script.pushes[0]["payload"]["aps"]["alert"]
     assert alert == {"title": "Backup failed", "subtitle": "Alice's alarms", "body": "Door bell"}
+
+
+def test_an_attachment_sets_mutable_content_and_its_url(push_settings, apns):
+    send_one(apns, ["ok"], attachment="https://kilo.example/media/attachments/b.jpg")
+    payload = apns.script.pushes[0]["payload"]
+    assert payload["aps"]["mutable-content"] == 1
+    assert payload["attachment_url"] == "https://kilo.example/media/attachments/b.jpg"

@@ -157,3 +157,11 @@ def test_without_a_title_the_channel_name_is_the_title_and_nothing_is_added(push
     message = fcm.script.pushes[0]["message"]
     assert message["notification"]["title"] == "Alice's alarms"
     assert "channel_name" not in message["data"]
+
+
+def test_an_attachment_is_the_notification_image_instead_of_the_logo(push_settings, fcm):
+    send_one(fcm, ["ok"], image="https://kilo.example/media/logos/a.png",
+             attachment="https://kilo.example/media/attachments/b.jpg")
+    message = fcm.script.pushes[0]["message"]
+    assert message["notification"]["image"] == "https://kilo.example/media/attachments/b.jpg"
+    assert message["data"]["attachment_url"] == "https://kilo.example/media/attachments/b.jpg"

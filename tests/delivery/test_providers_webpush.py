@@ -54,6 +54,7 @@ def test_the_decrypted_payload_is_the_inbox_item_with_the_unread_count(webpush_s
                     "verified": True},
         "title": None,
         "message": "Door bell",
+        "image": None,
         "url": "https://example.com/x",
         "important": True,
         "priority": 0,
@@ -68,6 +69,12 @@ def test_a_title_is_in_the_payload_beside_the_channel_name(webpush_settings, web
     send_one(webpush, subscription, ["ok"], message_title="Backup failed")
     [received] = webpush.script.accepted(subscription["endpoint"])
     assert (received["payload"]["title"], received["payload"]["channel"]["name"]) == ("Backup failed", "Alice's alarms")
+
+
+def test_an_attachment_is_the_payloads_image(webpush_settings, webpush, subscription):
+    send_one(webpush, subscription, ["ok"], attachment="https://kilo.example/media/attachments/a.jpg")
+    [received] = webpush.script.accepted(subscription["endpoint"])
+    assert received["payload"]["image"] == "https://kilo.example/media/attachments/a.jpg"
 
 
 def test_a_missing_url_and_logo_are_null_like_in_the_inbox(webpush_settings, webpush, subscription):

@@ -55,6 +55,7 @@ def seed(site, user_token, tmp_path):
         channel = channels[name]
         status, body = send(site, to=user_token, token=channel.token, secret=channel.secret, message=text, **extra)
         assert status == 200, body
+    send_rich(site, user_token, channels)
     first_two = Message.objects.filter(recipient=user).order_by("id")[:2]
     Message.objects.filter(pk__in=[m.pk for m in first_two]).update(read_at="2026-01-01T00:00:00Z")
     with transaction.atomic():
@@ -62,6 +63,41 @@ def seed(site, user_token, tmp_path):
         send_key_create(channel=channels["Front door"], recipient=AppUser.objects.create(), label="Bob's phone")
     SendKey.objects.filter(pk=grafana.pk).update(last_used_at=timezone.now())
     return channels
+
+
+def door_snapshot():
+    """A door camera's picture: a wall, a door, a visitor, and the camera's time stamp (a JPEG, like cameras send)."""
+    import io
+
+    image = Image.new("RGB", (1280, 960), (188, 196, 204))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 760, 1280, 960], fill=(120, 110, 100))  # the floor
+    draw.rectangle([430, 160, 850, 800], fill=(110, 62, 34))  # the door
+    draw.rectangle([460, 190, 820, 470], outline=(80, 44, 24), width=10)
+    draw.ellipse([780, 480, 810, 510], fill=(230, 190, 60))  # the handle
+    draw.ellipse([230, 300, 390, 460], fill=(240, 200, 170))  # the visitor
+    draw.rectangle([200, 460, 420, 860], fill=(40, 90, 160))
+    draw.rectangle([960, 560, 1160, 760], fill=(170, 130, 80))  # a parcel
+    draw.rectangle([0, 0, 1280, 56], fill=(0, 0, 0))
+    draw.text((20, 14), "CAM-1  FRONT DOOR  2026-12-06 20:41:07", fill=(255, 255, 255), font_size=28)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def send_rich(site, user_token, channels):
+    """The newest two messages: a door camera's picture and a Markdown alert (issue 25)."""
+    import requests
+
+    door, ci = channels["Front door"], channels["CI builds"]
+    response = requests.post(site.url + "/v1/messages/send", timeout=30, files={
+        "attachment": ("snapshot.jpg", door_snapshot(), "image/jpeg")}, data={
+        "to": user_token, "token": door.token, "secret": door.secret, "message": "Motion at the front door."})
+    assert response.json()["response"]["status"] == 200, response.text
+    markdown = ("**Firing**: build #513 of `main` failed\n\n- 2 tests failed in *tests/web*\n- took 14 min\n\n"
+                "> AssertionError: expected 200\n\n[Open the build](https://ci.example.com/builds/513)")
+    status, body = send(site, to=user_token, token=ci.token, secret=ci.secret, message=markdown, format="markdown")
+    assert status == 200, body
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -90,7 +126,12 @@ def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
     channels = seed(site, user_token, tmp_path)
     page.reload()
     expect(message(page, "Someone rang the bell.")).to_be_visible()
+    expect(page.locator("img.thumb")).to_be_visible()
+    page.evaluate("() => Promise.all([...document.images].map((img) => img.decode().catch(() => null)))")
     shot("inbox")
+    page.locator("article.msg", has=page.locator("img.thumb")).locator(".channel-name").click()  # opened: larger
+    page.locator("article.msg", has=page.locator(".text.rich")).locator(".channel-name").click()
+    shot("inbox-rich")
     page.goto("/#/channels")
     expect(page.locator("#channel-list")).to_be_visible()
     shot("channels")

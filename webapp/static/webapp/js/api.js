@@ -110,6 +110,8 @@ export const api = {
   webpushKey: () => request("GET", "/v1/app/webpush", { auth: false }),
   // The public send API, as any sender would call it.
   send: (fields) => request("POST", "/v1/messages/send", { body: fields, auth: false }),
+  // The same with an image: multipart/form-data whose file part is `attachment`.
+  sendWithImage: (form) => request("POST", "/v1/messages/send", { form, auth: false }),
 };
 
 // A sentence a person can act on, for any failure.

@@ -181,11 +181,12 @@ export async function detailScreen(token) {
   const testForm = el("form", { class: "panel", id: "test-form" },
     el("h2", {}, "Send a test message"),
     el("label", { for: "test-text" }, "Text"), testText,
+    ...testImageField(),
     el("div", { class: "actions" }, testButton), testStatus);
   testForm.addEventListener("submit", busy(testButton, async () => {
     testStatus.textContent = "Sending…";
     try {
-      await api.send({ to: session.userToken, token: channel.token, secret: channel.secret, message: testText.value });
+      await sendTest({ to: session.userToken, token: channel.token, secret: channel.secret, message: testText.value });
       testStatus.textContent = "Sent. It is in your inbox.";
       channel.sent_today += 1;
       document.getElementById("usage").textContent = usage(channel);
@@ -291,4 +292,21 @@ function copyButton(text, what) {
   const button = el("button", { type: "button", class: "small" }, "Copy");
   button.addEventListener("click", () => copy(text, what));
   return button;
+}
+
+// "Send a test message" can attach an image (issue 25): with one, the send is multipart/form-data.
+function testImageField() {
+  return [
+    el("label", { for: "test-image" }, "Image (optional)"),
+    el("input", { id: "test-image", type: "file", accept: "image/jpeg,image/png,image/gif,image/webp" }),
+  ];
+}
+
+function sendTest(fields) {
+  const file = document.getElementById("test-image")?.files?.[0];
+  if (!file) return api.send(fields);
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("attachment", file);
+  return api.sendWithImage(form);
 }

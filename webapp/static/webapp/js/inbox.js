@@ -78,6 +78,56 @@ function safeLink(url) {
   return null;
 }
 
+// --- rich messages (issue 25): an image and Markdown
+
+// A Markdown message's `html` was sanitised on the server (messaging/markdown.py). It is parsed inert by
+// DOMParser (no script runs, nothing loads) and copied element by element from the same allow-list, so no
+// markup is ever assigned as HTML and the strict CSP needs nothing new.
+const RICH_TAGS = new Set(["P", "BR", "EM", "STRONG", "CODE", "PRE", "UL", "OL", "LI", "BLOCKQUOTE", "A"]);
+
+function richLink(href) {
+  if (href && /^mailto:/i.test(href)) return href;
+  return href ? safeLink(href) : null;
+}
+
+function copyRich(from, to) {
+  for (const child of from.childNodes) {
+    if (child.nodeType === Node.TEXT_NODE) {
+      to.append(child.textContent);
+    } else if (child.nodeType === Node.ELEMENT_NODE && !RICH_TAGS.has(child.tagName)) {
+      copyRich(child, to); // not in the allow-list: its words only
+    } else if (child.nodeType === Node.ELEMENT_NODE) {
+      const href = child.tagName === "A" ? richLink(child.getAttribute("href")) : null;
+      const node = child.tagName !== "A" ? el(child.tagName.toLowerCase())
+        : href ? el("a", { href, rel: "noopener noreferrer", target: "_blank" }) : el("span");
+      copyRich(child, node);
+      to.append(node);
+    }
+  }
+  return to;
+}
+
+function messageBody(item) {
+  if (item.format !== "markdown" || typeof item.html !== "string") return el("p", { class: "text" }, item.message);
+  const parsed = new DOMParser().parseFromString(item.html, "text/html");
+  return copyRich(parsed.body, el("div", { class: "text rich" }));
+}
+
+// An uploaded image is a thumbnail that opens full size; a link the sender gave is only a link (the page
+// loads nothing from other sites, and the CSP would not let it).
+function attachmentView(attachment) {
+  const href = attachment && attachment.url ? safeLink(attachment.url) : null;
+  if (!href) return null;
+  if (!attachment.content_type) {
+    return el("a", { class: "link attachment-link", href, rel: "noopener noreferrer", target: "_blank" },
+      `Image: ${new URL(href).host}`);
+  }
+  const image = el("img", { class: "thumb", src: href, alt: "Attached image", loading: "lazy", decoding: "async",
+    width: attachment.width, height: attachment.height });
+  return el("a", { class: "attachment", href, rel: "noopener noreferrer", target: "_blank",
+    title: "Open the image full size" }, image);
+}
+
 // What a screen reader says for an item: the channel (the source) and the sender's title, if any.
 function itemLabel(item) {
   return `${item.read ? "" : "Unread. "}${item.channel.name}${item.title ? `: ${item.title}` : ""}`;
@@ -109,7 +159,8 @@ function renderItem(item) {
         timeElement(item.created_at),
       ),
       item.title ? el("p", { class: "title" }, item.title) : null,
-      el("p", { class: "text" }, item.message),
+      messageBody(item),
+      attachmentView(item.attachment),
       href ? el("a", { class: "link", href, rel: "noopener noreferrer", target: "_blank" }, item.url) : null,
       actions,
     ),

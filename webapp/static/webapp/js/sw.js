@@ -71,6 +71,7 @@ self.addEventListener("push", (event) => {
       body,
       icon: channel.logo_url || ICON,
       badge: ICON,
+      ...(typeof message.image === "string" && /^https?:\/\//.test(message.image) ? { image: message.image } : {}),
       tag: String(message.id),
       requireInteraction: message.important === true || message.important === 1,
       silent: message.priority === -1, // quiet: no sound, no vibration

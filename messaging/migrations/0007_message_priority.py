@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("messaging", "0005_vapid_key"),
+        ("messaging", "0006_message_format_attachment"),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('channels_app', '0004_webhooks'),
-        ('messaging', '0007_emergency'),
+        ('messaging', '0008_emergency'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('channels_app', '0003_send_keys'),
-        ('messaging', '0006_message_priority'),
+        ('messaging', '0007_message_priority'),
         ('users_app', '0006_accesstoken_linkcode'),
     ]
 
