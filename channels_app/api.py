@@ -1,6 +1,7 @@
 """The app API's My channels, and the platform's own serving of channel logos."""
 
 from django.conf import settings
+from django.db import transaction
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.utils import timezone
@@ -42,6 +43,16 @@ class ChannelSerializer(serializers.Serializer):
     daily_limit = serializers.SerializerMethodField()
     sent_today = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+    webhook_url = serializers.SerializerMethodField()
+    webhook_secret = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Where events are POSTed; null: none"))
+    def get_webhook_url(self, channel):
+        return channel.webhook_url or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="whsec_…: the Standard Webhooks secret"))
+    def get_webhook_secret(self, channel):
+        return channel.webhook_secret or None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_logo_url(self, channel):
@@ -105,6 +116,10 @@ class ChannelCreateSerializer(serializers.Serializer):
 
 class ChannelUpdateSerializer(ChannelCreateSerializer):
     name = ChannelNameField(required=False)
+    webhook_url = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=2000,
+        help_text="https URL the channel's events are POSTed to (signed per Standard Webhooks); null removes it",
+    )
 
 
 # The request bodies as documented per media type (the views validate both with the serializers above):
@@ -202,7 +217,10 @@ class ChannelView(AppView):
             # A logo costs a decode: throttled per address like channel creation, before the decode.
             throttle_by_client_ip(request, group="app-logo-update", rate=settings.APP_LOGO_UPDATE_RATE)
         changes = {key: data[key] for key in ("name", "logo") if key in data}
-        channel = services.channel_update(channel=channel, **changes)
+        with transaction.atomic():
+            channel = services.channel_update(channel=channel, **changes)
+            if "webhook_url" in data:
+                channel = services.channel_set_webhook(channel=channel, url=data["webhook_url"])
         return _render(channel, request)
 
     @extend_schema(
@@ -227,6 +245,23 @@ class RotateSecretView(AppView):
     def post(self, request, token):
         secret = services.channel_rotate_secret(channel=_own_channel(request, token))
         return Response(SecretSerializer({"secret": secret}).data)
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="The new whsec_… secret; events are signed with it from now on")
+
+
+class RotateWebhookSecretView(AppView):
+    @extend_schema(
+        operation_id="app_channels_rotate_webhook_secret",
+        tags=["app: channels"],
+        summary="Give a channel's webhook a new secret",
+        request=None,
+        responses={200: WebhookSecretSerializer, **error_responses(401, 404)},
+    )
+    def post(self, request, token):
+        secret = services.channel_rotate_webhook_secret(channel=_own_channel(request, token))
+        return Response(WebhookSecretSerializer({"webhook_secret": secret}).data)
 
 
 # --- send keys: POST/GET /v1/app/channels/TOKEN/keys, DELETE /v1/app/channels/TOKEN/keys/ID ---

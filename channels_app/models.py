@@ -14,6 +14,13 @@ def new_channel_secret():
     return secrets.token_hex(32)
 
 
+def new_webhook_secret():
+    """A Standard Webhooks secret: whsec_ and the base64 of 32 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 class Channel(models.Model):
     owner = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="channels")
     name = models.CharField(max_length=64, validators=[MinLengthValidator(1)])
@@ -26,9 +33,17 @@ class Channel(models.Model):
     is_verified = models.BooleanField("verified", default=False)
     is_blocked = models.BooleanField("blocked", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Issue 24: where the channel's events are POSTed (signed per Standard Webhooks), "" for none; the
+    # secret is encrypted like the Channel Secret Key (its owner reads it back).
+    webhook_url = models.CharField(max_length=2000, blank=True, default="", db_default="")
+    webhook_secret_encrypted = models.TextField(blank=True, default="", db_default="", editable=False)
 
     def __str__(self):
         return f"{self.name} ({self.token})"
+
+    @property
+    def webhook_secret(self):
+        return crypto.decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
 
     @property
     def secret(self):

@@ -9,7 +9,7 @@ from kilopush import crypto
 from kilopush.errors import Forbidden, InvalidValue
 
 from .logos import logo_process
-from .models import Channel, SendKey, new_channel_secret
+from .models import Channel, SendKey, new_channel_secret, new_webhook_secret
 from .names import channel_name_problem
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,36 @@ def channel_update(*, channel, name=None, logo=_UNCHANGED):
     if fields:
         channel.save(update_fields=fields)
     return channel
+
+
+def channel_set_webhook(*, channel, url):
+    """Sets (or with None/"" removes) the channel's webhook; 4005 for a URL the outbound guard refuses.
+
+    The first webhook gets a secret; the secret stays when the URL changes (rotate it apart).
+    """
+    from kilopush import outbound
+
+    url = url or ""
+    if url:
+        try:
+            outbound.check(url, allow_hosts=settings.WEBHOOK_ALLOW_HOSTS)
+        except outbound.Refused as exc:
+            raise InvalidValue(f"webhook_url: {exc}") from None
+    channel.webhook_url = url
+    fields = ["webhook_url"]
+    if url and not channel.webhook_secret_encrypted:
+        channel.webhook_secret_encrypted = crypto.encrypt(new_webhook_secret())
+        fields.append("webhook_secret_encrypted")
+    channel.save(update_fields=fields)
+    return channel
+
+
+def channel_rotate_webhook_secret(*, channel):
+    """A new webhook secret: events signed from now on use it. Returns it."""
+    secret = new_webhook_secret()
+    channel.webhook_secret_encrypted = crypto.encrypt(secret)
+    channel.save(update_fields=["webhook_secret_encrypted"])
+    return secret
 
 
 @transaction.atomic

@@ -15,6 +15,8 @@ urlpatterns = [
     path("v1/app/channels/<str:token>/keys", api.SendKeysView.as_view(), name="app-channel-keys"),
     path("v1/app/channels/<str:token>/keys/<int:key_id>", api.SendKeyView.as_view(), name="app-channel-key"),
     path("v1/app/channels/<str:token>/rotate-secret", api.RotateSecretView.as_view(), name="app-channel-rotate"),
+    path("v1/app/channels/<str:token>/rotate-webhook-secret", api.RotateWebhookSecretView.as_view(),
+         name="app-channel-rotate-webhook-secret"),
     # Served by the platform itself, DEBUG off included; a CDN may sit in front.
     re_path(rf"^{MEDIA_PREFIX}/(?P<name>logos/[0-9a-f]{{32}}\.png)$", api.logo_file, name="channel-logo"),
 ]

@@ -46,6 +46,9 @@ DUE_DELIVERIES = Gauge(
     "kilopush_due_deliveries", "Deliveries queued and due now (sampled by beat)", multiprocess_mode="mostrecent"
 )
 RETRIES = Counter("kilopush_delivery_retries", "Deliveries put back in the queue for a retry", ["platform"])
+WEBHOOK_ATTEMPTS = Counter(
+    "kilopush_webhook_attempts", "Webhook POSTs (issue 24), by outcome: delivered, retry, failed, refused", ["outcome"]
+)
 DEVICES_DEACTIVATED = Counter(
     "kilopush_devices_deactivated", "Devices deactivated because the provider called their token dead", ["platform"]
 )
@@ -183,3 +186,7 @@ def metrics_view(request):
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, settings.PROMETHEUS_MULTIPROC_DIR)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def webhook_attempted(outcome):
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()

@@ -372,6 +372,23 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-sweep": {"task": "messaging.tasks.sweep_deliveries", "schedule": DELIVERY_SWEEP_INTERVAL},
     "message-expiry": {"task": "messaging.tasks.expire_messages_task", "schedule": MESSAGE_EXPIRY_INTERVAL},
 }
+# Emergency messages (priority 2, issue 24): the least `retry` a sender may ask for, and how often beat
+# re-queues the repeats that are due (a repeat goes out at most this late).
+EMERGENCY_MIN_RETRY = envint("EMERGENCY_MIN_RETRY", 30)
+EMERGENCY_REPEAT_INTERVAL = envfloat("EMERGENCY_REPEAT_INTERVAL", 2.0)
+CELERY_BEAT_SCHEDULE["emergency-repeats"] = {
+    "task": "messaging.tasks.repeat_emergencies", "schedule": EMERGENCY_REPEAT_INTERVAL
+}
+# Webhooks (issue 24): hosts that may be plain http or on a private address (intranets, tests), comma
+# separated; the first retry after WEBHOOK_RETRY_BASE_DELAY seconds, doubling, for at most WEBHOOK_MAX_AGE.
+WEBHOOK_ALLOW_HOSTS = tuple(h.strip().lower().strip("[]") for h in os.getenv("WEBHOOK_ALLOW_HOSTS", "").split(",")
+                            if h.strip())
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
+WEBHOOK_RETRY_BASE_DELAY = envfloat("WEBHOOK_RETRY_BASE_DELAY", 5.0)
+WEBHOOK_RETRY_MAX_DELAY = envfloat("WEBHOOK_RETRY_MAX_DELAY", 3600.0)
+WEBHOOK_MAX_AGE = envfloat("WEBHOOK_MAX_AGE", 86400.0)
+WEBHOOK_SWEEP_INTERVAL = envfloat("WEBHOOK_SWEEP_INTERVAL", 5.0)
+CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "messaging.tasks.sweep_webhooks", "schedule": WEBHOOK_SWEEP_INTERVAL}
 # A down broker must not hold the web request: one quick retry, then the sweep recovers the message.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)

@@ -4,7 +4,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
 from . import selectors
-from .models import Delivery, Message, SendBan
+from .models import Delivery, Message, SendBan, WebhookEvent
 
 
 class ChannelTokenFilter(admin.SimpleListFilter):
@@ -92,7 +92,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = [ChannelTokenFilter, ImportanceFilter, DeliveryStateFilter, "created_at"]
     search_fields = ["text", "=recipient__token", "=channel__token"]
     fields = ["channel", "recipient", "title", "text", "format", "url", "attachment_url", "attachment_file", "importance",
-              "had_devices", "created_at", "read_at"]
+              "had_devices", "created_at", "read_at", "priority", "emergency_retry", "emergency_until", "acknowledged_at"]
     readonly_fields = fields
     inlines = [DeliveryInline]
     actions = None
@@ -139,6 +139,31 @@ class SendBanAdmin(admin.ModelAdmin):
     search_fields = ["=client"]
     readonly_fields = ["client", "until", "banned_at"]
     ordering = ["-banned_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """Each channel's recent webhook events and their attempts (issue 24): filter by Channel Token."""
+
+    list_display = ["id", "created_at", "channel", "type", "message_id", "state", "attempts", "last_status",
+                    "last_error", "delivered_at"]
+    list_filter = [ChannelTokenFilter, "state", "type"]
+    search_fields = ["=webhook_id", "=message_id"]
+    readonly_fields = ["channel", "type", "message_id", "webhook_id", "payload", "state", "attempts", "next_attempt_at",
+                       "last_status", "last_error", "created_at", "updated_at", "delivered_at"]
+    exclude = ["dedupe_key", "claimed_at"]
+    actions = None
+    ordering = ["-id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel")
 
     def has_add_permission(self, request):
         return False

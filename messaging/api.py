@@ -1,5 +1,7 @@
 """The app API's inbox: a recipient's messages, newest first."""
 
+import json
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
@@ -13,7 +15,7 @@ from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, va
 from kilopush.errors import NotFound
 from users_app.auth import AppView
 
-from . import attachments, markdown, selectors, services
+from . import attachments, emergency, markdown, selectors, services, webhooks
 
 
 class InboxQuerySerializer(serializers.Serializer):
@@ -52,6 +54,11 @@ class InboxMessageSerializer(serializers.Serializer):
     important = serializers.BooleanField(
         allow_null=True, help_text="null: normal alert; true: time-sensitive; false: silent, inbox only"
     )
+    priority = serializers.IntegerField(
+        help_text="-2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (until acknowledged)"
+    )
+    acknowledged = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     read = serializers.SerializerMethodField()
     format = serializers.ChoiceField(choices=markdown.FORMATS, help_text="text, or markdown: then `html` is set")
@@ -80,6 +87,15 @@ class InboxMessageSerializer(serializers.Serializer):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, message):
         return message.url or None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(), help_text=(
+        "The action buttons in order: {type: view, label, url} or {type: callback, label, id}")))
+    def get_actions(self, message):
+        return json.loads(message.actions) if message.actions else []
+
+    @extend_schema_field(serializers.BooleanField(help_text="Acknowledged (POST /v1/app/messages/ID/ack)"))
+    def get_acknowledged(self, message):
+        return message.acknowledged_at is not None
 
     @extend_schema_field(serializers.BooleanField())
     def get_read(self, message):
@@ -144,6 +160,34 @@ class MessageReadView(AppView):
         if not services.inbox_mark_read(user=request.user, message_id=_message_id(message_id)):
             raise NotFound("No such message")
         return Response(status=204)
+
+
+class MessageAckView(AppView):
+    @extend_schema(
+        operation_id="app_messages_ack",
+        tags=["app: inbox"],
+        summary="Acknowledge a message: it is read, and an emergency's repeats stop (idempotent)",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id):
+        if not emergency.message_acknowledge(user=request.user, message_id=_message_id(message_id)):
+            raise NotFound("No such message")
+        return Response(status=204)
+
+
+class MessageActionView(AppView):
+    @extend_schema(
+        operation_id="app_messages_action",
+        tags=["app: inbox"],
+        summary="Press a callback action: the channel's webhook gets action.pressed",
+        request=None,
+        responses={202: None, **error_responses(401, 404)},
+    )
+    def post(self, request, message_id, action_id):
+        if not webhooks.action_press(user=request.user, message_id=_message_id(message_id), action_id=action_id):
+            raise NotFound("No such message or action")
+        return Response(status=202)
 
 
 class MessagesReadView(AppView):

@@ -73,8 +73,9 @@ _LOADED = {
              "sandbox"],
     Message: ["id", "recipient", "channel", "title", "text", "url", "important", "created_at", "expires_at", "collapse_id",
               "removed_reason",
-              "format", "attachment_url", "attachment_file"],  # issue 25: Markdown's words, the image's URL
-    Channel: ["id", "name", "token", "logo", "is_verified"],
+              "format", "attachment_url", "attachment_file",  # issue 25: Markdown's words, the image's URL
+              "priority", "acknowledged_at", "emergency_until", "actions"],  # issue 24
+    Channel: ["id", "name", "token", "logo", "is_verified", "webhook_url"],
 }
 _LOADED_FIELDS = {model: [f for f in model._meta.concrete_fields if f.name in names] for model, names in _LOADED.items()}
 _ALIASES = {Delivery: "claimed", Device: "dv", Message: "m", Channel: "c"}
@@ -216,6 +217,10 @@ def render(delivery, *, badge=None, now=None):
     data = {"message_id": str(message.pk), "channel_token": channel.token}
     if message.url:
         data["url"] = message.url
+    if message.priority:
+        data["priority"] = str(message.priority)  # the apps' cue (quiet, emergency); 0 is left out
+    if message.actions:
+        data["actions"] = message.actions  # the buttons as a JSON string (FCM and APNs data are strings)
     return Push(
         delivery_id=delivery.pk,
         token=delivery.device.push_token,
@@ -233,14 +238,17 @@ def render(delivery, *, badge=None, now=None):
         created_at=message.created_at.isoformat().replace("+00:00", "Z") if web else "",
         channel_verified=channel.is_verified if web else False,
         ttl=time_left(message, now or timezone.now()),
+        priority=message.priority,
     )
 
 
 def skipped(delivery, now):
     """The Result of a push that must not go out any more (its message expired or left the inbox), or None."""
-    if delivery.kind != Delivery.PUSH:
+    if delivery.kind == Delivery.WITHDRAW:
         return None
     message = delivery.message
+    if delivery.kind == Delivery.REPEAT and (message.acknowledged_at or message.emergency_until <= now):
+        return Result.cancelled("acknowledged" if message.acknowledged_at else "emergency expired")
     if message.removed_reason in (Message.WITHDRAWN, Message.REPLACED, Message.DELETED):
         return Result.cancelled(f"message {message.removed_reason}")
     left = time_left(message, now)

@@ -41,6 +41,16 @@ class Message(models.Model):
     attachment_size = models.PositiveIntegerField(null=True, blank=True)
     # None: normal alert with sound; True: time-sensitive; False: silent, inbox only.
     important = models.BooleanField(null=True, blank=True)
+    # -2 inbox only, -1 quiet, 0 normal, 1 high, 2 emergency (issue 24); `important` is derived from it.
+    priority = models.SmallIntegerField(default=0, db_default=0)
+    # Priority 2: pushed again every emergency_retry seconds (the next at emergency_next_at, re-queued by
+    # messaging/emergency.py) until acknowledged_at, until emergency_until, or until it leaves the inbox.
+    emergency_retry = models.PositiveIntegerField(null=True, blank=True)
+    emergency_until = models.DateTimeField(null=True, blank=True)
+    emergency_next_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Action buttons as the send API checked them, a JSON array ("" for none): view {label, url}, callback {label, id}.
+    actions = models.TextField(blank=True, default="", db_default="")
     # False when the recipient had no active device at accept time: inbox only.
     had_devices = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -63,6 +73,8 @@ class Message(models.Model):
                 fields=["expires_at"], name="message_expiry", condition=Q(expires_at__isnull=False, removed_at__isnull=True)
             ),
             models.Index(fields=["removed_at"], name="message_removed", condition=Q(removed_at__isnull=False)),
+            models.Index(fields=["emergency_next_at"], name="message_emergency_next",
+                         condition=Q(emergency_next_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -108,7 +120,8 @@ class Delivery(models.Model):
     ]
     # A delivery pushes the message, or (after a withdraw) tells a device that got it to remove it.
     PUSH, WITHDRAW = "push", "withdraw"
-    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw")]
+    REPEAT = "repeat"  # an emergency's push again (one row per device, re-queued for each repeat)
+    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw"), (REPEAT, "repeat")]
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
     device = models.ForeignKey("users_app.Device", on_delete=models.CASCADE, related_name="deliveries")
@@ -181,3 +194,36 @@ class VapidKey(models.Model):
 
     def __str__(self):
         return f"VAPID key {self.public_key[:12]}…"
+
+
+class WebhookEvent(models.Model):
+    """One event for a channel's webhook (issue 24), delivered at least once; the row is the truth, the task a nudge.
+
+    `webhook_id` is the Standard Webhooks `webhook-id`, the same on every retry; `payload` the exact body.
+    """
+
+    QUEUED, SENDING, DELIVERED, FAILED = "queued", "sending", "delivered", "failed"
+    STATES = [(QUEUED, "queued"), (SENDING, "sending"), (DELIVERED, "delivered"), (FAILED, "failed")]
+
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="webhook_events")
+    type = models.CharField(max_length=32)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    webhook_id = models.CharField(max_length=40, unique=True)
+    # One event of a kind per message (a second "delivered" is not an event); null: no such limit.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    payload = models.TextField()
+    state = models.CharField(max_length=16, choices=STATES, default=QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="the receiver's last HTTP status")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"]), models.Index(fields=["channel", "-id"])]
+
+    def __str__(self):
+        return f"{self.type} #{self.message_id} to channel {self.channel_id}: {self.state}"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from kilopush.cache import redis_breaker, redis_usable
 from stream_app import wake as stream_wake
 
-from . import delivery
+from . import delivery, webhooks
 from .models import Delivery
 from .tasks import deliver_message as deliver_message_task
 
@@ -155,6 +155,7 @@ def deliver_batch(message_id):
         nudge(None)  # more may be due: another worker process takes the next batch meanwhile
     changes = delivery.push(deliveries)  # each answer recorded as it comes, the claim renewed meanwhile
     now = timezone.now()
+    webhooks.after_pushes(deliveries, now=now)  # issue 24: message.delivered / message.failed
     nudge_retries(deliveries, now)
     for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
         nudge(message_id)  # withdrawn while its push was in flight: the withdraw push goes now

@@ -86,7 +86,8 @@ def message_status(*, channel_id, message_id):
     message = (
         Message.objects.filter(id=message_id, channel_id=channel_id)
         .select_related("recipient")
-        .only("id", "created_at", "read_at", "important", "removed_reason", "recipient__read_receipts")
+        .only("id", "created_at", "read_at", "important", "removed_reason", "recipient__read_receipts",
+              "acknowledged_at", "emergency_until", "expires_at")
         .first()
     )
     if message is None:
@@ -121,4 +122,8 @@ def message_status(*, channel_id, message_id):
         "pushed_at": pushed_at,
         "read_at": read_at,
         "devices": {"queued": counts["queued"], "pushed": counts["pushed"], "failed": counts["failed"]},
+        # Issue 24: an acknowledgement is the recipient's answer, shown whatever their read_receipts.
+        "acknowledged": message.acknowledged_at is not None,
+        "acknowledged_at": message.acknowledged_at,
+        "expires_at": message.emergency_until or message.expires_at,
     }

@@ -66,6 +66,30 @@ FIELDS = (
     ),
     Field("silent", "flag", "1 means important=0; important=1 with silent=1 is refused (4005)"),
     Field(
+        "priority",
+        "priority",
+        "-2: inbox only, no alert; -1: pushed quietly; 0: normal (the default); 1: high (important=1); "
+        "2: emergency, repeated until acknowledged. A JSON integer, or a string in forms; it must agree with "
+        "important and silent when they are sent too",
+    ),
+    Field(
+        "retry",
+        "seconds",
+        "Priority 2 (required there, ignored otherwise): seconds between repeats, at least EMERGENCY_MIN_RETRY (30)",
+    ),
+    Field(
+        "expire",
+        "seconds",
+        "Priority 2 (required there, ignored otherwise): seconds after which the repeats stop, at most 10800",
+    ),
+    Field(
+        "actions",
+        "actions",
+        "Up to 3 buttons, in order: {\"type\": \"view\", \"label\", \"url\"} opens the url; {\"type\": \"callback\", "
+        "\"label\", \"id\"} sends the channel's webhook event action.pressed. label 1–40 characters, id 1–32 of "
+        "[a-z0-9_-]. A JSON array, or that array as a JSON string in forms",
+    ),
+    Field(
         "ttl",
         "ttl",
         f"Seconds the message lives, {TTL_MIN}–{TTL_MAX}: no push after it, and it leaves the inbox. "
@@ -100,6 +124,10 @@ class SendRequest:
     title: str = ""
     url: str = ""
     important: bool | None = None
+    priority: int = 0  # -2..2 (Pushover's scale); `important` is derived from it
+    retry: int | None = None  # priority 2: seconds between repeats
+    expire: int | None = None  # priority 2: seconds until the repeats stop
+    actions: tuple = ()  # action buttons: dicts {"type": "view", "label", "url"} or {"type": "callback", "label", "id"}
     ttl: int | None = None
     replace: int | None = None
     idempotency_key: str | None = None
@@ -369,8 +397,121 @@ def validate(data, *, idempotency_header=None, key=None):
         if values["important"]:
             raise InvalidValue("important=1 and silent=1 contradict each other")
         values["important"] = False
+    values["priority"] = _agreed_priority(values.pop("priority"), values["important"])
+    values["important"] = important_of(values["priority"])
+    values["retry"], values["expire"] = _emergency(values["priority"], values["retry"], values["expire"])
     return SendRequest(**values)
 
 
+PRIORITY_MIN, PRIORITY_MAX = -2, 2
+EMERGENCY = 2
+_PRIORITY_FORM = re.compile(r"-?[0-2]")
+
+
+def important_of(priority):
+    """The old `important` of a priority: true for high and emergency, false for inbox only, else null."""
+    if priority >= 1:
+        return True
+    return False if priority == PRIORITY_MIN else None
+
+
+def _priority(data, field="priority", max_length=None):
+    """An integer from -2 to 2 (a decimal string in forms); absent or empty is None."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _PRIORITY_FORM.fullmatch(value) and value != "-0":
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and PRIORITY_MIN <= value <= PRIORITY_MAX:
+        return value
+    raise InvalidValue(f"{field} must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
+
+
+EXPIRE_MAX = 10_800  # three hours, as Pushover
+
+
+def _seconds(data, field, max_length=None):
+    """A whole number of seconds: a JSON integer or a decimal string; absent or empty is None (checked by _emergency)."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise InvalidValue(f"{field} must be a whole number of seconds")
+
+
+def _emergency(priority, retry, expire):
+    """(retry, expire) of an emergency, both required; None for any other priority (they are ignored there)."""
+    if priority != EMERGENCY:
+        return None, None
+    if retry is None or expire is None:
+        raise InvalidValue("priority 2 requires retry and expire")
+    if retry < settings.EMERGENCY_MIN_RETRY:
+        raise InvalidValue(f"retry must be at least {settings.EMERGENCY_MIN_RETRY} seconds")
+    if expire > EXPIRE_MAX:
+        raise InvalidValue(f"expire must be at most {EXPIRE_MAX} seconds")
+    return retry, expire
+
+
+MAX_ACTIONS, MAX_LABEL = 3, 40
+_ACTION_ID = re.compile(r"[a-z0-9_-]{1,32}")
+_ACTION_KEYS = {"view": {"type", "label", "url"}, "callback": {"type", "label", "id"}}
+
+
+def _actions(data, field="actions", max_length=None):
+    """At most 3 view or callback buttons (a JSON array; in a form, the array as a JSON string); absent is ()."""
+    value = data.get(field)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidValue("actions must be a JSON array") from None
+    if not isinstance(value, list):
+        raise InvalidValue("actions must be a JSON array")
+    if len(value) > MAX_ACTIONS:
+        raise InvalidValue(f"actions: at most {MAX_ACTIONS}")
+    actions = []
+    for number, action in enumerate(value, 1):
+        kind = action.get("type") if isinstance(action, dict) else None
+        if kind not in _ACTION_KEYS or set(action) != _ACTION_KEYS[kind]:
+            raise InvalidValue(f"actions[{number}] must be {{type: view, label, url}} or {{type: callback, label, id}}")
+        label = action["label"]
+        if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL or _LINE_BREAKS.search(label) or "\x00" in label:
+            raise InvalidValue(f"actions[{number}].label must be one line of 1–{MAX_LABEL} characters")
+        send_guards.refuse_surrogates("actions", label)
+        if kind == "view":
+            try:
+                url = _url({"url": action["url"]})
+            except InvalidValue as exc:
+                raise InvalidValue(f"actions[{number}].{exc.message}") from None
+            actions.append({"type": "view", "label": label, "url": url or _no_url(number)})
+        else:
+            if not isinstance(action["id"], str) or not _ACTION_ID.fullmatch(action["id"]):
+                raise InvalidValue(f"actions[{number}].id must be 1–32 characters of a-z, 0-9, _ and -")
+            actions.append({"type": "callback", "label": label, "id": action["id"]})
+    return tuple(actions)
+
+
+def _no_url(number):
+    raise InvalidValue(f"actions[{number}].url is required")
+
+
+def _agreed_priority(priority, important):
+    """The priority, from the field or from important/silent (1 and -2); 4005 when both are sent and differ."""
+    implied = None if important is None else (1 if important else PRIORITY_MIN)
+    if priority is None:
+        return 0 if implied is None else implied
+    if implied is not None and implied != priority:
+        raise InvalidValue("priority disagrees with important or silent")
+    return priority
+
+
 _CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id,
-           "key": _key, "format": _format, "https": _https_url}
+           "key": _key, "format": _format, "https": _https_url,
+           "priority": _priority, "seconds": _seconds, "actions": _actions}

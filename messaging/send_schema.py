@@ -5,6 +5,8 @@ so drf-spectacular cannot inspect it; this hand-written path item describes it
 as the README does, without touching the view.
 """
 
+import json
+
 from kilopush.errors import describe_codes
 
 from .send_guards import URL_PATTERN
@@ -45,6 +47,15 @@ ID_SCHEMA = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID}, _ID
 KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[\\u0020-\\u007e]*$"}
 
 
+_LABEL = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": _ONE_LINE}
+_ACTION = {"oneOf": [
+    {"type": "object", "required": ["type", "label", "url"], "additionalProperties": False,
+     "properties": {"type": {"enum": ["view"]}, "label": _LABEL, "url": {"type": "string", "minLength": 1, "maxLength": 1000,
+                                                                         "pattern": _URL}}},
+    {"type": "object", "required": ["type", "label", "id"], "additionalProperties": False,
+     "properties": {"type": {"enum": ["callback"]}, "label": _LABEL, "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"}}},
+]}
+
 # A realistic example of each field: without them Swagger UI makes up text from each pattern ("M.v(XtVLu()…").
 EXAMPLES = {
     "to": "u_5f0c3a9e2b7d41e8a6c94d1f0b3e7a2c8d5f6e1b",
@@ -57,11 +68,17 @@ EXAMPLES = {
     "attachment_url": "https://cam.example.com/snapshots/front-door.jpg",
     "important": 1,
     "silent": 0,
+    "priority": 1,
+    "retry": 60,
+    "expire": 3600,
+    "actions": [{"type": "view", "label": "Open camera", "url": "https://homeassistant.local:8123/lovelace/camera"},
+                {"type": "callback", "label": "Open the door", "id": "open-door"}],
     "ttl": 3600,
     "replace": "1042",
     "idempotency_key": "doorbell-2026-12-06T18:30:00Z",
 }
-_FORM_EXAMPLES = {"important": "1", "silent": "0", "ttl": "3600"}
+_FORM_EXAMPLES = {"important": "1", "silent": "0", "ttl": "3600", "priority": "1", "retry": "60", "expire": "3600",
+                  "actions": json.dumps(EXAMPLES["actions"])}
 # The body Swagger UI's "Try it out" starts from: the four required fields and a title.
 _REQUEST_EXAMPLE = {name: EXAMPLES[name] for name in ("to", "token", "secret", "message", "title")}
 
@@ -83,6 +100,16 @@ def _field(field, flag):
         schema = {"type": "string", "pattern": _TTL_FORM} if form else {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}
     elif field.kind == "id":
         schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else dict(ID_SCHEMA)
+    elif field.kind == "priority":
+        strings = {"type": "string", "enum": ["", "-2", "-1", "0", "1", "2"]}
+        schema = strings if form else {"oneOf": [{"type": "integer", "minimum": -2, "maximum": 2}, strings]}
+    elif field.kind == "seconds":
+        schema = {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"} if form else {
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^$|^[1-9][0-9]{0,17}$"}]}
+    elif field.kind == "actions":
+        # In a form, the array as a JSON string (which a JSON schema cannot check).
+        schema = {"type": "string"} if form else {
+            "type": "array", "maxItems": 3, "items": _ACTION}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:
@@ -106,6 +133,21 @@ def _not_both(on):
     return {"required": ["important", "silent"], "properties": {"important": {"enum": on}, "silent": {"enum": on}}}
 
 
+def _priority_disagrees(on, off, json):
+    """Issue 24: a priority other than important=1's 1, or important=0's and silent=1's -2, is refused (4005)."""
+    def other_than(priority):
+        values = [p for p in range(-2, 3) if p != priority]
+        return [*(values if json else []), *(str(p) for p in values)]
+
+    def both(flag, values, priority):
+        return {"not": {"required": [flag, "priority"],
+                        "properties": {flag: {"enum": values}, "priority": {"enum": other_than(priority)}}}}
+
+    # Priority 2 needs retry and expire; their bounds (EMERGENCY_MIN_RETRY, 10800) the schema leaves to the answer.
+    emergency = {"not": {"required": ["priority"], "properties": {"priority": {"enum": [2, "2"] if json else ["2"]}}}}
+    return [both("important", on, 1), both("important", off, -2), both("silent", on, -2), emergency]
+
+
 SEND_REQUEST = {
     "type": "object",
     "description": "Unknown fields are ignored.",
@@ -113,8 +155,10 @@ SEND_REQUEST = {
     "required": _required_names(),
     "not": _not_both([1, True, "1"]),
     "example": _REQUEST_EXAMPLE,
+    "allOf": _priority_disagrees([1, True, "1"], [0, False, "0"], json=True),
 }
-SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"])}
+SEND_REQUEST_FORM = {**SEND_REQUEST, "properties": _fields(_FLAG_FORM), "not": _not_both(["1"]),
+                     "allOf": _priority_disagrees(["1"], ["0"], json=False)}
 
 SEND_ACCEPTED = {
     "type": "object",
@@ -243,6 +287,9 @@ MESSAGE_STATUS = {
                         "created_at": {"type": "string", "format": "date-time"},
                         "pushed_at": {**_WHEN, "description": "When a provider first accepted a push"},
                         "read_at": {**_WHEN, "description": "null unless read and the recipient allows read receipts"},
+                        "acknowledged": {"type": "boolean", "description": "The recipient acknowledged it (issue 24)"},
+                        "acknowledged_at": {**_WHEN, "description": "Shown whatever the recipient's read receipts"},
+                        "expires_at": {**_WHEN, "description": "An emergency's end of repeats, else the ttl's end"},
                         "devices": {
                             "type": "object",
                             "properties": {

@@ -1,4 +1,5 @@
 import hmac
+import json
 import logging
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from stream_app.models import InboxEvent
 from stream_app.services import inbox_event_record
 from users_app.models import Device
 
-from . import attachments, bans, delivery
+from . import attachments, bans, delivery, webhooks
 from .models import Delivery, Message
 from .queueing import nudge_coalesced
 
@@ -42,12 +43,17 @@ _ATTACHMENT_COLUMNS = ("attachment_url", "attachment_file", "attachment_type", "
                        "attachment_size")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
     "idempotency_key, expires_at, collapse_id, format, " + ", ".join(_ATTACHMENT_COLUMNS)
+_MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at, actions"  # issue 24's
 
 
 def _message_values(recipient, channel):
     return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
         f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, " \
-        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS)
+        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS) \
+        + _ATTENTION_VALUES
+
+
+_ATTENTION_VALUES = ", %(priority)s, %(emergency_retry)s, %(emergency_until)s, %(emergency_next_at)s, %(actions)s"
 
 
 def _insert_deliveries(message):
@@ -243,6 +249,11 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "attachment_height": None,
         "attachment_size": None,
         "important": request.important,
+        "priority": request.priority,
+        "emergency_retry": request.retry,
+        "emergency_until": when(now + timedelta(seconds=request.expire)) if request.retry else None,
+        "emergency_next_at": when(now + timedelta(seconds=request.retry)) if request.retry else None,
+        "actions": json.dumps(list(request.actions), separators=(",", ":")) if request.actions else "",
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
@@ -309,6 +320,7 @@ def _collapse_key_of(message_id, *, channel_id, recipient_id):
 
 _REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
                     "attachment_size")
+_REPEAT_COMPARED += ("priority",)  # issue 24
 
 
 def _repeat_of(request, *, channel_id, recipient_id, now, params):
@@ -415,6 +427,7 @@ def inbox_mark_read(*, user, message_id):
         inbox = Message.objects.in_inbox().filter(recipient=user, id=message_id)
         if inbox.filter(read_at__isnull=True).update(read_at=timezone.now()):
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message_id]})
+            webhooks.messages_read(user=user, message_ids=[message_id])
             return True
         return inbox.exists()
 
@@ -422,9 +435,10 @@ def inbox_mark_read(*, user, message_id):
 def inbox_mark_read_up_to(*, user, up_to):
     """Marks every unread message of the user's inbox with an id up to `up_to` read; returns how many."""
     with transaction.atomic():
-        count = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+        unread = Message.objects.in_inbox().filter(recipient=user, id__lte=up_to, read_at__isnull=True)
+        ids = list(unread.filter(channel__webhook_url__gt="").values_list("id", flat=True)) if user.read_receipts else []
+        count = unread.update(read_at=timezone.now())
+        webhooks.messages_read(user=user, message_ids=ids)
         if count:
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"up_to": up_to})
     return count

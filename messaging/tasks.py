@@ -50,3 +50,27 @@ def purge_old_rows():
     from . import retention
 
     retention.purge()
+
+
+@shared_task(expires=max(settings.EMERGENCY_REPEAT_INTERVAL, 1))
+def repeat_emergencies():
+    """Beat: re-queues the emergencies' repeats that are due; ends those past their expire (issue 24)."""
+    from .emergency import emergencies_tick
+
+    emergencies_tick()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_webhooks():
+    """Posts the due webhook events (issue 24)."""
+    from .webhooks import deliver_due
+
+    deliver_due()
+
+
+@shared_task(expires=max(settings.WEBHOOK_SWEEP_INTERVAL, 1))
+def sweep_webhooks():
+    """Beat: webhook events due (retries, lost nudges, lost claims) are posted."""
+    from .webhooks import sweep
+
+    sweep()

@@ -16,6 +16,9 @@ urlpatterns = [
     path("v1/app/messages/read", api.MessagesReadView.as_view(), name="app-messages-read"),
     path("v1/app/messages/<int:message_id>", api.MessageView.as_view(), name="app-message"),
     path("v1/app/messages/<int:message_id>/read", api.MessageReadView.as_view(), name="app-message-read"),
+    path("v1/app/messages/<int:message_id>/ack", api.MessageAckView.as_view(), name="app-message-ack"),
+    path("v1/app/messages/<int:message_id>/actions/<str:action_id>", api.MessageActionView.as_view(),
+         name="app-message-action"),
     # Attachment files, served like channel logos (DEBUG off included; a CDN may sit in front).
     re_path(rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<name>{attachments.NAME_PATTERN})$", api.attachment_file,
             name="message-attachment"),

@@ -1,7 +1,8 @@
 """POST /message: Gotify's publishing API, for Apprise's gotify://, Uptime Kuma, Healthchecks, Proxmox and others.
 
-The key is the application token (?token=, X-Gotify-Key or Authorization: Bearer). Priority 0 is inbox only,
-1-7 normal, 8-10 important; absent is normal. Errors are Gotify-shaped: {"error", "errorCode", "errorDescription"}.
+The key is the application token (?token=, X-Gotify-Key or Authorization: Bearer). Gotify's priority maps
+to ours as Gotify's Android app treats it (issue 24): 0 is inbox only (-2), 1-3 quiet (-1), 4-7 normal (0),
+8-10 high (1); absent is normal. Errors are Gotify-shaped: {"error", "errorCode", "errorDescription"}.
 """
 
 import datetime
@@ -52,10 +53,11 @@ def _priority(data):
     return value
 
 
-def _importance(priority):
+def _our_priority(priority):
+    """Gotify's 0-10 on our -2..2 scale (None: absent, the default)."""
     if priority is None:
         return None
-    return False if priority == 0 else (True if priority >= 8 else None)
+    return -2 if priority == 0 else -1 if priority <= 3 else 0 if priority <= 7 else 1
 
 
 def _extras(data):
@@ -102,7 +104,7 @@ def create_message(request):
         data = send_request.decode_body(request)
         parsed["priority"], parsed["extras"] = _priority(data), _extras(data)
         fields = {"message": shorten_text(data.get("message")), "title": shorten_title(data.get("title")),
-                  "url": _click(parsed["extras"]), "important": _importance(parsed["priority"]),
+                  "url": _click(parsed["extras"]), "priority": _our_priority(parsed["priority"]),
                   "attachment_url": _big_image(parsed["extras"]), "format": _format(parsed["extras"])}
         return send_request.validate(fields, key=key)
 

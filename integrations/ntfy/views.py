@@ -1,7 +1,9 @@
 """ntfy-compatible publishing: POST/PUT /KEY (the body is the message, or with a Filename an image) and JSON to
 POST / ({"topic": KEY, …}). Attach/X-Attach is the attachment's URL, X-Markdown: yes the markdown format.
 
-Only send keys (k_ + 40 hex) are topics. Priority 1 (min) is inbox only, 2-3 normal, 4-5 important. Known tags
+Only send keys (k_ + 40 hex) are topics. ntfy's priority maps to ours (issue 24): 1 min is inbox only (-2),
+2 low quiet (-1), 3 default normal (0), 4 high and 5 urgent high (1: an emergency needs retry and expire,
+which ntfy does not send). Known tags
 become emoji before the title, as ntfy shows them. Answers are ntfy-shaped; the topic is shown masked ("k_…abcd").
 """
 
@@ -107,10 +109,11 @@ def _priority(value):
     return value
 
 
-def _importance(priority):
+def _our_priority(priority):
+    """ntfy's 1-5 on our -2..2 scale (None: absent, the default)."""
     if priority is None:
         return None
-    return False if priority == 1 else (True if priority >= 4 else None)
+    return {1: -2, 2: -1, 3: 0, 4: 1, 5: 1}[priority]
 
 
 def _tags(value):
@@ -144,7 +147,7 @@ class _Publication:
         elif emoji and isinstance(message, str):
             message = f"{emoji} {message or EMPTY_MESSAGE}"
         self.fields = {"message": shorten_text(message or EMPTY_MESSAGE), "title": shorten_title(title),
-                       "url": click, "important": _importance(self.priority), "attachment_url": attach,
+                       "url": click, "priority": _our_priority(self.priority), "attachment_url": attach,
                        "format": "markdown" if _markdown(markdown) else "text", "attachment": upload}
 
     def request(self):

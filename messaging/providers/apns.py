@@ -135,6 +135,11 @@ def request_for(push, topic):
             aps["badge"] = push.badge
         if push.important:
             aps["interruption-level"] = "time-sensitive"
+        if push.priority == 2:
+            aps["category"] = "KILOPUSH_EMERGENCY"  # the app's category with an "Acknowledge" action
+        if push.priority == -1:
+            del aps["sound"]
+            aps["interruption-level"] = "passive"  # into the notification list without a sound or lighting the screen
         message = {"aps": aps, **data}
         if push.image:
             aps["mutable-content"] = 1  # lets the app's notification service extension attach the logo

@@ -28,6 +28,7 @@ class Push:
     data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
     message_title: str = ""  # the sender's title, or "": shown as the title, the channel's name as the source
     attachment: str = ""  # the absolute URL of the message's image, or ""
+    priority: int = 0  # -2..2: -1 is shown quietly (no sound, no heads-up), 2 is an emergency (repeated)
 
     @property
     def shown_title(self):

@@ -124,6 +124,8 @@ def message_fields(push):
             data["image"] = push.image
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "NORMAL"})}
     notification = {"channel_id": "important" if push.important else "default", "sound": "default"}
+    if push.priority == -1:
+        notification = {"channel_id": "quiet", "notification_priority": "PRIORITY_LOW"}  # no sound, no heads-up
     if push.collapse_id:
         notification["tag"] = push.collapse_id  # a resent push replaces the shown notification (apns-collapse-id)
     return {

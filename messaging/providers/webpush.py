@@ -97,6 +97,9 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
         "image": push.attachment or None,  # the service worker shows it (showNotification's image)
         "url": push.data.get("url") or None,
         "important": push.important,
+        "priority": push.priority,
+        "acknowledged": False,  # as in the inbox item: an acknowledged message is pushed no more
+        "actions": json.loads(push.data["actions"]) if push.data.get("actions") else [],
         "created_at": push.created_at or None,
         "unread": push.badge if push.badge is not None else 0,
     }

@@ -133,7 +133,7 @@ def test_a_message_reaches_android_and_ios_with_the_payload_rules(start_worker, 
     assert android["message"]["notification"]["title"] == "Front door"
     assert android["message"]["android"]["notification"]["channel_id"] == "important"
     assert android["message"]["data"] == {"message_id": str(message_id), "channel_token": sender.channel.token,
-                                          "url": "https://example.com/door"}
+                                          "url": "https://example.com/door", "priority": "1"}
     [ios] = apns.script.accepted("ef" * 32)
     assert ios["payload"]["aps"]["alert"] == {"title": "Front door", "body": "Ding dong"}
     assert ios["payload"]["aps"]["interruption-level"] == "time-sensitive"

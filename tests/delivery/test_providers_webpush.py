@@ -57,6 +57,9 @@ def test_the_decrypted_payload_is_the_inbox_item_with_the_unread_count(webpush_s
         "image": None,
         "url": "https://example.com/x",
         "important": True,
+        "priority": 0,
+        "acknowledged": False,
+        "actions": [],
         "created_at": "2026-11-28T06:00:00.123456Z",
         "unread": 3,
     }

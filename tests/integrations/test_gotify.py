@@ -58,6 +58,14 @@ def test_priority_maps_to_importance(key, priority, important):
     assert sent(gotify(body, HTTP_X_GOTIFY_KEY=key)).important is important
 
 
+@pytest.mark.parametrize("priority, ours", [(0, -2), (1, -1), (3, -1), (4, 0), (5, 0), (7, 0), (8, 1), (10, 1),
+                                            (None, 0)])
+def test_priority_maps_to_our_priority(key, priority, ours):
+    """Issue 24: as Gotify's app treats them, 1-3 notify without sound (quiet), 8-10 are high."""
+    body = {"message": "m", **({"priority": priority} if priority is not None else {})}
+    assert sent(gotify(body, HTTP_X_GOTIFY_KEY=key)).priority == ours
+
+
 @pytest.mark.parametrize("priority", [11, -1, "high", 1.5, True, [5]])
 def test_a_priority_outside_0_to_10_is_400(key, priority):
     response = gotify({"message": "m", "priority": priority}, HTTP_X_GOTIFY_KEY=key)

@@ -44,6 +44,17 @@ def test_a_form_with_the_send_apis_fields(key):
     assert message.expires_at is not None
 
 
+def test_a_hook_takes_the_send_apis_priority_and_an_emergencys_retry_and_expire(key):
+    """Issue 24: the hook's scale is the send API's own (-2..2)."""
+    message = sent(hook(key, json.dumps({"message": "Quiet", "priority": -1}), "application/json"))
+    assert message.priority == -1
+    body = "message=Down&priority=2&retry=60&expire=600"
+    message = sent(hook(key, body, "application/x-www-form-urlencoded"))
+    assert (message.priority, message.emergency_retry) == (2, 60)
+    response = hook(key, json.dumps({"message": "x", "priority": 2}), "application/json")
+    assert response.status_code == 400 and "retry" in response.json()["response"]["message"]
+
+
 def test_a_json_body_with_the_send_apis_fields(key):
     message = sent(hook(key, json.dumps({"message": "Quiet", "title": "FYI", "silent": 1}), "application/json"))
     assert (message.text, message.title, message.important) == ("Quiet", "FYI", False)

@@ -47,6 +47,18 @@ def test_priority_maps_to_importance(key, priority, important):
     assert sent(publish(key, HTTP_PRIORITY=priority)).important is important
 
 
+@pytest.mark.parametrize("priority, ours", [("1", -2), ("min", -2), ("2", -1), ("low", -1), ("3", 0), ("default", 0),
+                                           ("4", 1), ("high", 1), ("5", 1), ("urgent", 1), ("max", 1)])
+def test_priority_maps_to_our_priority(key, priority, ours):
+    """Issue 24: 2 (low) is pushed quietly; 5 is high, not an emergency (ntfy sends no retry or expire)."""
+    message = sent(publish(key, HTTP_PRIORITY=priority))
+    assert message.priority == ours and message.emergency_retry is None
+
+
+def test_a_json_publication_maps_its_priority_too(key):
+    assert sent(publish_json({"topic": key, "message": "m", "priority": 2})).priority == -1
+
+
 @pytest.mark.parametrize("priority", ["0", "6", "loud", "1.5"])
 def test_an_invalid_priority_is_400_ntfy_shaped(key, priority):
     response = publish(key, HTTP_X_PRIORITY=priority)

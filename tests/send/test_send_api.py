@@ -63,7 +63,7 @@ def test_it_keeps_form_encoded_emoji(send, valid_fields):
 
 
 def test_it_ignores_unknown_fields(send, valid_fields):
-    response = send({**valid_fields, "title": "ignored", "priority": 2, "sound": "siren"})
+    response = send({**valid_fields, "title": "ignored", "device": "phone", "sound": "siren"})
     assert status_of(response) == 200
 
 

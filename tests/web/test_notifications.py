@@ -124,7 +124,7 @@ def test_a_push_shows_a_notification_with_the_channel_name_text_and_logo(new_con
     assert shown[1]["icon"].endswith("/static/webapp/icons/icon-192.png")  # no channel logo: the app's
     assert shown[0]["requireInteraction"] is True
     assert shown[1]["requireInteraction"] is False
-    assert shown[1]["data"] == {"id": 42, "url": "https://example.com/b"}
+    assert shown[1]["data"] == {"id": 42, "url": "https://example.com/b", "actions": []}
 
 
 def test_a_push_with_a_title_shows_it_as_the_title_and_the_channel_name_in_the_body(new_context, site):

@@ -87,6 +87,8 @@ export const api = {
   deleteAccount: () => request("DELETE", "/v1/app/me"),
   messages: (query = {}) => request("GET", "/v1/app/messages?" + new URLSearchParams(query)),
   markRead: (id) => request("POST", `/v1/app/messages/${id}/read`),
+  acknowledge: (id) => request("POST", `/v1/app/messages/${id}/ack`),
+  pressAction: (id, action) => request("POST", `/v1/app/messages/${id}/actions/${encodeURIComponent(action)}`),
   markAllRead: (upTo) => request("POST", "/v1/app/messages/read", { body: { up_to: upTo } }),
   deleteMessage: (id) => request("DELETE", `/v1/app/messages/${id}`),
   channels: () => request("GET", "/v1/app/channels"),

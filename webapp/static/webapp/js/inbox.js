@@ -61,7 +61,9 @@ export function refreshUnread() {
   }, 250);
 }
 
-function importance(important) {
+function importance(important, priority) {
+  if (priority === 2) return el("span", { class: "badge important emergency" }, "Emergency");
+  if (priority === -1) return el("span", { class: "badge silent" }, "Quiet");
   if (important === true) return el("span", { class: "badge important" }, "Important");
   if (important === false) return el("span", { class: "badge silent" }, "Silent");
   return null;
@@ -153,7 +155,7 @@ function renderItem(item) {
         { class: "msg-head" },
         el("strong", { class: "channel-name" }, item.channel.name),
         verifiedBadge(item.channel.verified),
-        importance(item.important),
+        importance(item.important, item.priority),
         el("span", { class: "unread-dot", title: "Unread", "aria-hidden": "true" }),
         timeElement(item.created_at),
       ),
@@ -172,6 +174,8 @@ function renderItem(item) {
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
   actions.append(readButton, deleteButton);
   if (!item.from_own_channel) actions.append(blockButton); // one's own channel is not blocked, it is deleted
+  if (item.priority === 2 && !item.acknowledged) actions.prepend(ackButton(item.id));
+  if (item.actions && item.actions.length) actions.before(senderActions(item));
   node.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
     open(item.id);
@@ -204,6 +208,54 @@ async function markRead(id) {
     if (setRead(id)) setUnread(state.unread - 1);
   } catch (error) {
     toast(explain(error), { error: true });
+  }
+  refreshUnread();
+}
+
+// The sender's buttons (issue 24): a view opens its URL, a callback tells the sender (its webhook).
+function senderActions(item) {
+  const row = el("div", { class: "sender-actions" });
+  for (const action of item.actions) {
+    if (action.type === "view") {
+      const href = safeLink(action.url);
+      if (href) row.append(el("a", { class: "button small action-view", href, rel: "noopener noreferrer", target: "_blank" }, action.label));
+    } else if (action.type === "callback") {
+      const button = el("button", { type: "button", class: "small action-callback" }, action.label);
+      button.addEventListener("click", busy(button, () => pressAction(item.id, action)));
+      row.append(button);
+    }
+  }
+  return row;
+}
+
+export async function pressAction(id, action) {
+  try {
+    await api.pressAction(id, action.id);
+    toast(`Sent: ${action.label}`);
+  } catch (error) {
+    toast(explain(error), { error: true });
+  }
+}
+
+function ackButton(id) {
+  const button = el("button", { type: "button", class: "small primary acknowledge" }, "Acknowledge");
+  button.addEventListener("click", busy(button, () => acknowledge(id)));
+  return button;
+}
+
+// An emergency's repeats stop on every device once acknowledged (POST /v1/app/messages/ID/ack).
+export async function acknowledge(id) {
+  try {
+    await api.acknowledge(id);
+  } catch (error) {
+    toast(explain(error), { error: true });
+    return;
+  }
+  const entry = state.items.get(id);
+  if (entry) {
+    entry.item.acknowledged = true;
+    entry.node.querySelector(".acknowledge")?.remove();
+    if (setRead(id)) setUnread(state.unread - 1);
   }
   refreshUnread();
 }

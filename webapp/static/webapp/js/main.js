@@ -61,6 +61,11 @@ async function route() {
     return settings.screen({ beforeDelete: () => inbox.reset(), onDeleted: () => signedOut(), onFailed: () => route() });
   }
   if (name === "inbox" && arg) inbox.focusMessage(Number(arg));
+  if (name === "inbox" && arg && hash.split("/")[3] === "ack") await inbox.acknowledge(Number(arg));
+  if (name === "inbox" && arg && hash.split("/")[3] === "action") {
+    const id = decodeURIComponent(hash.split("/")[4] || "");
+    await inbox.pressAction(Number(arg), { id, label: id });
+  }
   return inbox.screen();
 }
 
@@ -76,6 +81,10 @@ if ("serviceWorker" in navigator) {
       // The page is in front: the inbox shows the message live, so only a quiet hint instead of a notification.
       const { channel, title, message } = data.message;
       toast(`${channel.name}: ${title ? `${title} · ` : ""}${message}`);
+    } else if (data.type === "ack" && data.id) {
+      inbox.acknowledge(Number(data.id)); // the notification's "Acknowledge" action
+    } else if (data.type === "action" && data.id && data.action) {
+      inbox.pressAction(Number(data.id), data.action); // a callback button of the notification
     } else if (data.type === "open" && data.id) {
       location.hash = `#/inbox/${data.id}`;
     }

@@ -74,15 +74,62 @@ self.addEventListener("push", (event) => {
       ...(typeof message.image === "string" && /^https?:\/\//.test(message.image) ? { image: message.image } : {}),
       tag: String(message.id),
       requireInteraction: message.important === true || message.important === 1,
+      silent: message.priority === -1, // quiet: no sound, no vibration
       timestamp: message.created_at ? Date.parse(message.created_at) : Date.now(),
-      data: { id: message.id, url: message.url || null },
+      data: { id: message.id, url: message.url || null, actions: message.actions || [] },
+      ...(message.priority === 2 ? EMERGENCY : {}),
+      actions: notificationActions(message),
     });
   })());
 });
 
+// An emergency stays until answered, alerts again on each repeat, and offers "Acknowledge".
+const EMERGENCY = { requireInteraction: true, renotify: true, actions: [{ action: "ack", title: "Acknowledge" }] };
+
+// The browser shows at most Notification.maxActions (2 in Chromium): Acknowledge first, then the sender's.
+function notificationActions(message) {
+  const own = (message.actions || []).map((action, index) => ({ action: `a:${index}`, title: action.label }));
+  const all = [...(message.priority === 2 ? EMERGENCY.actions : []), ...own];
+  return all.slice(0, self.Notification?.maxActions || 2);
+}
+
+async function pressFromNotification(id, action) {
+  if (action.type === "view") {
+    await self.clients.openWindow(action.url);
+    return;
+  }
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
+  if (page) {
+    page.postMessage({ type: "action", id, action });
+    return;
+  }
+  await self.clients.openWindow(`/#/inbox/${id}/action/${encodeURIComponent(action.id)}`);
+}
+
+async function acknowledgeFromNotification(id) {
+  // The access token lives in the page: an open page acknowledges, else a new one opens to do it.
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
+  if (page) {
+    page.postMessage({ type: "ack", id });
+    return;
+  }
+  await self.clients.openWindow(`/#/inbox/${id}/ack`);
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const { id, url } = event.notification.data || {};
+  if (event.action === "ack") {
+    event.waitUntil(acknowledgeFromNotification(id));
+    return;
+  }
+  const pressed = event.action.startsWith("a:") ? (event.notification.data?.actions || [])[Number(event.action.slice(2))] : null;
+  if (pressed) {
+    event.waitUntil(pressFromNotification(id, pressed));
+    return;
+  }
   event.waitUntil((async () => {
     if (url) {
       await self.clients.openWindow(url);

@@ -1,0 +1,166 @@
+"""Issue 24 in the browser: priorities on the inbox, the Acknowledge button, and the notification's Acknowledge action."""
+
+import json
+
+from playwright.sync_api import expect
+
+from messaging.models import Message
+from channels_app.services import channel_create
+from tests.web.helpers import message, tokens, wait_for_service_worker, wait_until_live
+from users_app.models import AppUser
+from tests.web.test_inbox_page import inbox_with_channel, send_to
+from tests.web.test_notifications import PushDevTools, app_context, payload
+
+EMERGENCY = {"priority": 2, "retry": 30, "expire": 600}
+
+
+def acknowledged(message_id):
+    return Message.objects.get(pk=message_id).acknowledged_at is not None
+
+
+def test_an_emergency_shows_an_acknowledge_button_that_acknowledges_it(page, site):
+    stored, channel = inbox_with_channel(page)
+    message_id = send_to(site, stored, channel, "Server room on fire", **EMERGENCY)
+    item = message(page, "Server room on fire")
+    expect(item.get_by_text("Emergency")).to_be_visible()
+    button = item.get_by_role("button", name="Acknowledge")
+    expect(button).to_be_visible()
+    button.click()
+    expect(button).to_have_count(0)
+    expect(item).not_to_have_class("unread")
+    assert acknowledged(message_id)
+    page.reload()
+    expect(message(page, "Server room on fire")).to_be_visible()
+    expect(message(page, "Server room on fire").get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+
+def test_other_priorities_have_no_acknowledge_button_and_quiet_is_marked(page, site):
+    stored, channel = inbox_with_channel(page)
+    send_to(site, stored, channel, "Just so you know", priority=-1)
+    send_to(site, stored, channel, "Pay attention", priority=1)
+    expect(message(page, "Just so you know").get_by_text("Quiet")).to_be_visible()
+    expect(message(page, "Pay attention").get_by_text("Important")).to_be_visible()
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+
+def shown_with_actions(page):
+    return page.evaluate(
+        """async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({
+            tag: n.tag, actions: n.actions.map((a) => [a.action, a.title]), requireInteraction: n.requireInteraction,
+            renotify: n.renotify, silent: n.silent}))"""
+    )
+
+
+def test_an_emergency_notification_has_an_acknowledge_action_and_a_quiet_one_is_silent(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    devtools.deliver(payload(id=61, priority=2))
+    devtools.deliver(payload(id=62, priority=-1, important=None))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    for _ in range(100):
+        shown = sorted(shown_with_actions(viewer), key=lambda n: n["tag"])
+        if len(shown) == 2:
+            break
+        viewer.wait_for_timeout(100)
+    assert shown == [
+        {"tag": "61", "actions": [["ack", "Acknowledge"]], "requireInteraction": True, "renotify": True,
+         "silent": False},
+        {"tag": "62", "actions": [], "requireInteraction": False, "renotify": False, "silent": True},
+    ]
+
+
+def registered_with_channel(page):
+    """inbox_with_channel for a page app_context already registered."""
+    stored = tokens(page)
+    channel = channel_create(owner=AppUser.objects.get(token=stored["user_token"]), name="Garage")
+    wait_until_live(page)
+    return stored, channel
+
+
+def test_the_notifications_acknowledge_action_acknowledges_through_the_open_page(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    message_id = send_to(site, stored, channel, "Pager duty", **EMERGENCY)
+    expect(message(page, "Pager duty")).to_be_visible()
+    wait_for_service_worker(page)
+    [worker] = context.service_workers
+    worker.evaluate(f"acknowledgeFromNotification({message_id})")  # what the "ack" action's click runs
+    expect(message(page, "Pager duty").get_by_role("button", name="Acknowledge")).to_have_count(0)
+    assert acknowledged(message_id)
+
+
+def test_the_acknowledge_action_without_an_open_page_opens_one_that_acknowledges(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    message_id = send_to(site, stored, channel, "Nobody looking", **EMERGENCY)
+    page.goto(f"{site.url}/#/inbox/{message_id}/ack")  # the window the action opens
+    expect(message(page, "Nobody looking")).to_be_visible()
+    expect(message(page, "Nobody looking").get_by_role("button", name="Acknowledge")).to_have_count(0)
+    assert acknowledged(message_id)
+
+
+# --- action buttons ---
+
+VIEW = {"type": "view", "label": "Open Grafana", "url": "https://grafana.example.com/d/1"}
+CALLBACK = {"type": "callback", "label": "Restart", "id": "restart"}
+
+
+def with_webhook(channel):
+    """A webhook set in the row (the site's guard would refuse a local URL); no worker posts it in these tests."""
+    from channels_app.models import Channel
+
+    Channel.objects.filter(pk=channel.pk).update(webhook_url="http://127.0.0.1:9/hook")
+
+
+def pressed(message_id):
+    from messaging.models import WebhookEvent
+
+    return [json.loads(e.payload)["data"]["action"]
+            for e in WebhookEvent.objects.filter(type="action.pressed", message_id=message_id)]
+
+
+def test_action_buttons_are_shown_and_a_callback_is_pressed(page, site):
+    stored, channel = inbox_with_channel(page)
+    with_webhook(channel)
+    message_id = send_to(site, stored, channel, "Web is down", actions=[VIEW, CALLBACK])
+    item = message(page, "Web is down")
+    link = item.get_by_role("link", name="Open Grafana")
+    expect(link).to_have_attribute("href", VIEW["url"])
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    item.get_by_role("button", name="Restart").click()
+    expect(page.locator("#toast")).to_have_text("Sent: Restart")
+    assert pressed(message_id) == ["restart"]
+
+
+def test_a_notification_shows_the_senders_actions_after_acknowledge_two_at_most(new_context, site):
+    context, page = app_context(new_context, site)
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    devtools.deliver(payload(id=71, actions=[VIEW, CALLBACK]))
+    devtools.deliver(payload(id=72, priority=2, actions=[VIEW, CALLBACK]))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    for _ in range(100):
+        shown = sorted(shown_with_actions(viewer), key=lambda n: n["tag"])
+        if len(shown) == 2:
+            break
+        viewer.wait_for_timeout(100)
+    assert [n["actions"] for n in shown] == [[["a:0", "Open Grafana"], ["a:1", "Restart"]],
+                                             [["ack", "Acknowledge"], ["a:0", "Open Grafana"]]]
+
+
+def test_a_notifications_callback_is_pressed_through_the_open_page(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    with_webhook(channel)
+    message_id = send_to(site, stored, channel, "Deploy?", actions=[CALLBACK])
+    expect(message(page, "Deploy?")).to_be_visible()
+    wait_for_service_worker(page)
+    [worker] = context.service_workers
+    worker.evaluate(f"pressFromNotification({message_id}, {json.dumps(CALLBACK)})")  # the "a:0" action's click
+    expect(page.locator("#toast")).to_have_text("Sent: Restart")
+    assert pressed(message_id) == ["restart"]
