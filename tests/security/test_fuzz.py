@@ -14,7 +14,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from kilopush.wsgi import application  # the send API on its own middleware chain, as gunicorn serves it
 from django.db import close_old_connections, transaction
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
@@ -121,7 +121,9 @@ def with_real_objects(case, world):
 @schema.parametrize()
 @schema.given(real=st.booleans())
 # The fixtures hold the real objects; each example rolls its changes back, so sharing them is safe.
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# No explicit phase: the schema's examples (for /docs) cannot fill `real`; tests/app/test_app_schema.py checks them.
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+          phases=[phase for phase in Phase if phase is not Phase.explicit])
 def test_the_api_answers_as_its_schema_says(case, real, world, in_process_requests):
     if real and case.meta.generation.mode.is_positive:
         with_real_objects(case, world)
