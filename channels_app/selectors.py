@@ -1,10 +1,9 @@
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
 
-from kilopush import crypto
+from kilopush import crypto, media
 from users_app.models import AppUser, BlacklistEntry
 
 from .models import Channel, SendKey
@@ -130,14 +129,7 @@ def channel_logo_url(channel, request=None):
     """Absolute URL of the channel's logo (SITE_URL, else the request's host), or None."""
     if not channel.logo:
         return None
-    url = channel.logo.url
-    if "://" in url:  # storage already serves absolute URLs (object storage, CDN)
-        return url
-    if settings.SITE_URL:
-        return settings.SITE_URL + url
-    if request is not None:
-        return request.build_absolute_uri(url)
-    return url
+    return media.absolute_url(channel.logo.url, request)
 
 
 # --- staff admin changelist ---

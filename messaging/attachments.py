@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from PIL import Image, ImageOps
 
 from channels_app.quota import utc_today
+from kilopush import media
 from kilopush.errors import InvalidValue, Throttled
 
 from .models import AttachmentDay
@@ -123,14 +124,7 @@ def files_of(messages):
 
 def url_of(name, request=None):
     """The absolute URL of a stored attachment (SITE_URL, else the request's host), as channel logos."""
-    url = default_storage.url(name)
-    if "://" in url:  # storage already serves absolute URLs (object storage, CDN)
-        return url
-    if settings.SITE_URL:
-        return settings.SITE_URL + url
-    if request is not None:
-        return request.build_absolute_uri(url)
-    return url
+    return media.absolute_url(default_storage.url(name), request)
 
 
 def attachment_of(message, request=None):
