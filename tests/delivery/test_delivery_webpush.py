@@ -58,6 +58,7 @@ def test_a_message_reaches_the_browser_as_its_inbox_item(client, webpush, browse
     del item["read"]
     # The inbox item's rich fields stay in the inbox (a push's message is the Markdown's words); its image is `image`.
     assert (item.pop("format"), item.pop("html"), item.pop("attachment")) == ("text", None, None)
+    assert item.pop("from_own_channel") is False  # about the reader's own channels: for the inbox's menu only
     assert received["payload"] == {**item, "image": None, "unread": 2}
     assert received["headers"]["topic"] == f"m{message.pk}"
 
