@@ -3,6 +3,7 @@
 import sys
 
 import boto3
+import pytest
 
 from tests.procs import Process, base_env, free_port, wait_for_port
 
@@ -39,3 +40,11 @@ class S3StandIn:
 
     def stop(self):
         self.process.kill()
+
+
+@pytest.fixture
+def s3(tmp_path):
+    """An S3StandIn for one test (import this fixture where it is used)."""
+    server = S3StandIn(tmp_path)
+    yield server
+    server.stop()

@@ -19,18 +19,11 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from channels_app.models import Channel
 from channels_app.services import channel_update
 from tests.app_api import image_bytes
-from tests.nodes.s3 import S3StandIn
+from tests.nodes.s3 import s3  # noqa: F401 (s3: a fixture)
 from tests.people import make_person
 from tests.procs import base_env, database_url_for, start_gunicorn
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def s3(tmp_path):
-    server = S3StandIn(tmp_path)
-    yield server
-    server.stop()
 
 
 def request(method, url, person=None, body=None, content_type=None):

@@ -8,20 +8,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from channels_app.services import channel_create
-from tests.nodes.s3 import S3StandIn
+from tests.nodes.s3 import s3  # noqa: F401 (s3: a fixture)
 from tests.nodes.test_nodes_media import request
 from tests.people import make_person
 from tests.procs import database_url_for, start_gunicorn
 from tests.send import images
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def s3(tmp_path):
-    server = S3StandIn(tmp_path)
-    yield server
-    server.stop()
 
 
 def test_an_attachment_lives_in_the_store_is_served_by_any_node_and_goes_with_its_message(
