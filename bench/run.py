@@ -32,10 +32,28 @@ BIN = Path(PYTHON).parent
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ": " in line)
 
 
+# --ports LOW-HIGH (or BENCH_PORTS): every port the bench listens on comes from this range (default: any free one).
+PORT_RANGE = None
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    if PORT_RANGE is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    low, high = PORT_RANGE
+    for port in range(low, high + 1):
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise SystemExit(f"no free port in {low}-{high}")
 
 
 def wait_for_port(port, timeout=30):
@@ -183,8 +201,13 @@ channel_set_verified(channel=verified, verified=True)
 limited = channel_create(owner=sender, name="Bench at its limit")
 ChannelDailyCount.objects.create(channel=limited, day=timezone.now().astimezone(datetime.timezone.utc).date(), count=10**6)
 quiet, _ = app_user_create(push_token="")  # a recipient without devices: accept path without delivery
+from users_app.models import AppUser
+from channels_app.services import send_key_create
+# A send key of the verified channel to the send API's recipient: hook, Gotify and ntfy sends (issue 27, target 4).
+_, key = send_key_create(channel=verified, recipient=AppUser.objects.get(token=recipients[0]), label="bench")
 print(json.dumps({
     "recipients": recipients,
+    "key": key,
     "quiet": quiet.token,
     "verified": {"token": verified.token, "secret": verified.secret},
     "limited": {"token": limited.token, "secret": limited.secret},
@@ -254,19 +277,20 @@ def received_pushes(controls):
 
 WRK_LUA = """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE")
 local f = io.open(os.getenv("BENCH_BODY_FILE"), "r"); wrk.body = f:read("*a"); f:close()
 """
 
 
-def wrk(url, body, seconds, connections, work_dir):
+def wrk(url, body, seconds, connections, work_dir, content_type="application/json"):
+    """wrk -t2 against url with one POST body (a dict is sent as JSON, a str as it is)."""
     body_file = work_dir / "body.json"
-    body_file.write_text(json.dumps(body))
+    body_file.write_text(json.dumps(body) if isinstance(body, dict) else body)
     script = work_dir / "post.lua"
     script.write_text(WRK_LUA)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        env={**os.environ, "BENCH_BODY_FILE": str(body_file)},
+        env={**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_CONTENT_TYPE": content_type},
         capture_output=True,
         text=True,
         check=True,
@@ -279,7 +303,7 @@ def wrk(url, body, seconds, connections, work_dir):
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    (work_dir / f"wrk-{url.rsplit('/', 1)[1]}.txt").write_text(out)
+    (work_dir / f"wrk-{url.rsplit('/', 1)[1].split('?')[0][:12]}.txt").write_text(out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -329,7 +353,30 @@ def main(argv=None):
                         help="runs of the 80%% load (default 5, --quick 1); the target: 4 of 5 flat with p99 < 1 s")
     parser.add_argument("--only", choices=PHASES, action="append",
                         help="run only this phase (repeatable); default: all of them")
+    parser.add_argument("--web", choices=WEB_CONFIGS, action="append",
+                        help="accept phase: the web server's configuration (repeatable; default both): procfile is the "
+                             "Procfile's gunicorn, plain is gunicorn --workers 2 --threads 4 --worker-class gthread")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="accept phase: rounds of bare view, send and key sends in a row (default 3)")
+    parser.add_argument("--seconds", type=int, default=None,
+                        help="accept phase: seconds per wrk measurement (default 10, --quick 4)")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="accept phase: after the rounds, py-spy samples the web workers under wrk (bare view, "
+                             "send, hook) and splits their CPU into parts (bench/pyspy.py; needs py-spy)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="accept phase: skip the in-process profile and the pgbench ceiling")
+    parser.add_argument("--emergencies", type=int, default=None,
+                        help="emergency phase: emergencies sent at once (default 100)")
+    parser.add_argument("--webhook-events", type=int, default=None,
+                        help="webhooks phase: events posted to the local receiver (default 5000, --quick 1000)")
+    parser.add_argument("--ports", default=os.getenv("BENCH_PORTS"),
+                        help="LOW-HIGH: listen only on ports in this range (default: any free port; env BENCH_PORTS)")
     args = parser.parse_args(argv)
+    args.web = args.web or WEB_CONFIGS
+    if args.ports:
+        global PORT_RANGE
+        low, _, high = args.ports.partition("-")
+        PORT_RANGE = (int(low), int(high))
     if args.load_runs is None:
         args.load_runs = 1 if args.quick else 5
     phases = args.only or PHASES
@@ -351,6 +398,14 @@ def main(argv=None):
         report["stream"] = stream_phase(args)
     if "emergency" in phases:
         report["emergency"] = emergency_phase(args)
+    if "webhooks" in phases:
+        from bench import webhooks
+
+        db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+        redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+        reset_database(db_url)
+        report["webhooks"] = webhooks.run(env=bench_env(db_url, redis_url), python=PYTHON, root=ROOT,
+                                          free_port=free_port, quick=args.quick, count=args.webhook_events)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -360,7 +415,8 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "webhooks"]
+WEB_CONFIGS = ["procfile", "plain"]
 
 
 def emergency_phase(args):
@@ -376,7 +432,7 @@ def emergency_phase(args):
     return emergency.run(env=bench_env(db_url, redis_url), log_dir=log_dir, work_dir=work_dir, python=PYTHON, root=ROOT,
                          Proc=Proc, free_port=free_port, wait_for_port=wait_for_port, procfile_command=procfile_command,
                          start_fakes=start_fakes, control=control, reset_database=reset_database,
-                         wait_for_answer=wait_for_answer, db_url=db_url)
+                         wait_for_answer=wait_for_answer, db_url=db_url, count=args.emergencies or emergency.COUNT)
 
 
 def bench_env(db_url, redis_url):
@@ -412,7 +468,7 @@ def stream_phase(args):
 
 def platform_phases(args, phases):
     """PostgreSQL, Redis, gunicorn, the worker and the stand-ins: the production shape."""
-    seconds = 4 if args.quick else 10
+    seconds = args.seconds or (4 if args.quick else 10)
     load_seconds = 8 if args.quick else 20
     messages, devices = (400, 200) if args.quick else (2000, 200)
 
@@ -446,15 +502,31 @@ def platform_phases(args, phases):
         send_body = {"to": fixtures["recipients"][0], **verified, "message": "Bench: door bell"}
 
         out = {}
-        if "accept" in phases:
-            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir, web=web)
+        if "accept" in phases and "plain" in args.web:
+            # The issue's plain settings first (the Procfile's web waits idle meanwhile).
+            plain_port = free_port()
+            plain = Proc("web-plain", PLAIN_WEB.format(port=plain_port), env, log_dir, shell=True)
+            procs.append(plain)
+            try:
+                wait_for_port(plain_port)
+                wait_for_answer(f"http://127.0.0.1:{plain_port}/healthz")
+                out["accept_plain"] = accept_phase(f"http://127.0.0.1:{plain_port}", send_body, fixtures, seconds,
+                                                   work_dir, web=plain, repeat=args.repeat, py_spy=args.py_spy)
+            finally:
+                plain.stop()
+                procs.remove(plain)
             clear_messages(db_url, redis_client, queue)
+        if "accept" in phases and "procfile" in args.web:
+            out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir, web=web, repeat=args.repeat,
+                                         py_spy=args.py_spy)
+            clear_messages(db_url, redis_client, queue)
+        if "accept" in phases and not args.no_profile:
             out["profile"] = run_profile(env, fixtures, args.quick)
             send_sql = out["profile"].pop("send_sql")
-            out["accept"]["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
-            out["accept"]["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
-            out["accept"]["send_to_pgbench_ratio"] = round(
-                out["accept"]["send_200"]["rps"] / out["accept"]["pgbench_same_sql"]["tps"], 3)
+            accept = out.get("accept") or out["accept_plain"]
+            accept["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
+            accept["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
+            accept["send_to_pgbench_ratio"] = round(accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
             clear_messages(db_url, redis_client, queue)
         if "delivery" not in phases and "latency" not in phases:
             out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}
@@ -652,36 +724,145 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple"):
             "statements_per_send": len(statements)}
 
 
-def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None):
-    """Accept, with no worker running (the web tier alone; queued work is discarded after)."""
-    wrk(base + "/bench/bare", send_body, 2, 16, work_dir)  # warm-up
-    wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
+KEY_SEND_TEXT = "Bench: door bell"
 
-    def with_cpu(path, body):
+
+def accept_requests(send_body, fixtures):
+    """{name: (path, body, content type)} of the accept phase's measured requests, each a 200.
+
+    The send through a key (hook, Gotify, ntfy) sends as the send API's body does: the same verified
+    channel, the same recipient, the same text (issue 27, target 4).
+    """
+    key = fixtures["key"]
+    text_only = {"message": KEY_SEND_TEXT}
+    return {
+        "bare_django_view": ("/bench/bare", send_body, "application/json"),
+        "send_200": ("/v1/messages/send", send_body, "application/json"),
+        "hook_200": (f"/v1/hooks/{key}", text_only, "application/json"),
+        "gotify_200": (f"/message?token={key}", text_only, "application/json"),
+        "ntfy_200": (f"/{key}", KEY_SEND_TEXT, "text/plain"),
+    }
+
+
+KEY_SENDS = ("hook_200", "gotify_200", "ntfy_200")
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=3, py_spy=False):
+    """Accept, with no worker running (the web tier alone; queued work is discarded after).
+
+    The bare view, the send and the three sends through a key are measured in turn, `repeat` rounds
+    in a row, so every ratio is taken within one round (minutes apart at most) and its spread is seen.
+    """
+    requests = accept_requests(send_body, fixtures)
+    for path, body, content_type in requests.values():  # warm-up
+        wrk(base + path, body, 2, 16, work_dir, content_type)
+
+    def with_cpu(path, body, content_type="application/json"):
         """wrk, and the CPU per request of gunicorn and PostgreSQL meanwhile (ms)."""
         roles = {"web": web.pids()} if web else {}
         before, started = cpu_seconds_by_role(roles), time.monotonic()
-        result = wrk(base + path, body, seconds, 16, work_dir)
+        result = wrk(base + path, body, seconds, 16, work_dir, content_type)
         used = cpu_seconds_by_role(roles)
         for role in ("web", "postgres"):
             spent = used.get(role, 0.0) - before.get(role, 0.0)
             result[f"{role}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
         result["seconds"] = round(time.monotonic() - started, 1)
+        result["load_average"] = round(os.getloadavg()[0], 2)
         return result
 
-    accept = {
-        "bare_django_view": with_cpu("/bench/bare", send_body),
-        "send_200": with_cpu("/v1/messages/send", send_body),
+    rounds = []
+    for _ in range(repeat):
+        measured = {name: with_cpu(*request) for name, request in requests.items()}
+        measured["send_to_bare_ratio"] = round(measured["send_200"]["rps"] / measured["bare_django_view"]["rps"], 3)
+        for name in KEY_SENDS:
+            measured[f"{name}_to_send_ratio"] = round(measured[name]["rps"] / measured["send_200"]["rps"], 3)
+        rounds.append(measured)
+    ratios = [r["send_to_bare_ratio"] for r in rounds]
+    # The round with the median ratio stands for the run; every round is kept.
+    accept = dict(sorted(rounds, key=lambda r: r["send_to_bare_ratio"])[len(rounds) // 2])
+    accept.update({
+        "rounds": rounds,
+        "send_to_bare_ratio": round(median(ratios), 3),
+        "send_to_bare_ratio_range": [min(ratios), max(ratios)],
         "send_200_full_stack": wrk(base + "/bench/send-full-stack", send_body, seconds, 16, work_dir),
         "send_4029_over_limit": wrk(base + "/v1/messages/send",
                                     {**send_body, **fixtures["limited"]}, seconds, 16, work_dir),
         "send_4003_wrong_secret": wrk(base + "/v1/messages/send",
                                       {**send_body, "secret": "0" * 64}, seconds, 16, work_dir),
-    }
-    accept["send_to_bare_ratio"] = round(accept["send_200"]["rps"] / accept["bare_django_view"]["rps"], 3)
+    })
+    if py_spy and web:
+        accept["py_spy"] = py_spy_profiles(requests, web, seconds, work_dir, with_cpu)
+    for name in KEY_SENDS:
+        key_ratios = [r[f"{name}_to_send_ratio"] for r in rounds]
+        accept[f"{name}_to_send_ratio"] = round(median(key_ratios), 3)
+        accept[f"{name}_to_send_ratio_range"] = [min(key_ratios), max(key_ratios)]
     accept["send_full_stack_to_bare_ratio"] = round(
         accept["send_200_full_stack"]["rps"] / accept["bare_django_view"]["rps"], 3)
     return accept
+
+
+def py_spy_profiles(requests, web, seconds, work_dir, with_cpu):
+    """py-spy on every web worker during one more wrk run each of the bare view, the send and the hook
+    (after the measured rounds: sampling slows the workers). {name: {rps, web CPU ms, parts}} (bench/pyspy.py)."""
+    import threading
+
+    from bench import pyspy
+
+    profiled = {}
+    for name in ("bare_django_view", "send_200", "hook_200"):
+        holder = {}
+        pids = pyspy.workers(web.pids())
+        spy = threading.Thread(target=lambda: holder.update(parts=pyspy.record(pids, seconds, work_dir, name)))
+        spy.start()
+        time.sleep(0.5)  # py-spy attached
+        measured = with_cpu(*requests[name])
+        spy.join()
+        cpu = measured["web_cpu_ms_per_request"]
+        profiled[name] = {"rps": measured["rps"], "web_cpu_ms_per_request": cpu,
+                          "samples": sum(holder["parts"].values()), "parts": pyspy.shares(holder["parts"], cpu)}
+    return profiled
+
+
+# The issue's plain settings for both apps: gunicorn's own gthread worker, no config file, no nice.
+PLAIN_WEB = "gunicorn kilopush.wsgi --workers 2 --threads 4 --worker-class gthread --bind 127.0.0.1:{port}"
+
+
+def accept_rows(a, label):
+    rows = []
+    for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),
+                      ("hook /v1/hooks/KEY 200", "hook_200"), ("Gotify /message 200", "gotify_200"),
+                      ("ntfy /KEY 200", "ntfy_200"),
+                      ("send 200 behind the full middleware", "send_200_full_stack"),
+                      ("4029 over the limit", "send_4029_over_limit"), ("4003 wrong secret", "send_4003_wrong_secret")):
+        if key in a:
+            rows.append((f"{label}: {name}", f"{a[key]['rps']} req/s",
+                         f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"
+                         + (f", {a[key]['non_2xx']} not 2xx" if a[key].get("non_2xx") and "4" not in key[5:9] else "")))
+    spread = a.get("send_to_bare_ratio_range")
+    rows.append((f"{label}: send / bare (target >= 0.35)", f"{a['send_to_bare_ratio']}",
+                 (f"median of {len(a.get('rounds', []))} rounds, range {spread[0]}-{spread[1]}; " if spread else "")
+                 + f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
+    for key in KEY_SENDS:
+        if f"{key}_to_send_ratio" in a:
+            low, high = a[f"{key}_to_send_ratio_range"]
+            rows.append((f"{label}: {key.split('_')[0]} / send (target >= 0.9)", f"{a[f'{key}_to_send_ratio']}",
+                         f"range {low}-{high}"))
+    for name, spied in a.get("py_spy", {}).items():
+        rows.append((f"{label}: py-spy {name}", f"web {spied['web_cpu_ms_per_request']} ms/req",
+                     f"{spied['samples']} samples at {spied['rps']} req/s"))
+        for part, share, ms in spied["parts"]:
+            rows.append((f"    {part}", f"{share * 100:.1f}%", f"{ms} ms per request" if ms is not None else ""))
+    if "web_cpu_ms_per_request" in a["send_200"]:
+        rows.append((f"{label}: CPU per request, send / bare", f"web {a['send_200']['web_cpu_ms_per_request']} ms",
+                     f"/ {a['bare_django_view']['web_cpu_ms_per_request']} ms; PostgreSQL per send "
+                     f"{a['send_200']['postgres_cpu_ms_per_request']} ms"))
+    return rows
 
 
 def print_table(r):
@@ -692,18 +873,11 @@ def print_table(r):
         if e.get("burst"):
             rows.append((f"embedded make run: {e['label']}, burst of {e['burst']}", f"p50 {e['burst_p50_ms']} ms",
                          f"p95 {e['burst_p95_ms']} ms ({e['burst_delivered']} pushed)"))
-    if "accept" in r:
-        a = r["accept"]
-        for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),
-                          ("send 200 behind the full middleware", "send_200_full_stack"),
-                          ("4029 over the limit", "send_4029_over_limit"), ("4003 wrong secret", "send_4003_wrong_secret")):
-            rows.append((f"accept: {name}", f"{a[key]['rps']} req/s", f"p50 {a[key]['p50_ms']} ms, p99 {a[key]['p99_ms']} ms"))
-        rows.append(("accept: send / bare (target >= 0.3)", f"{a['send_to_bare_ratio']}",
-                     f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
-        if "web_cpu_ms_per_request" in a["send_200"]:
-            rows.append(("accept: CPU per request, send / bare", f"web {a['send_200']['web_cpu_ms_per_request']} ms",
-                         f"/ {a['bare_django_view']['web_cpu_ms_per_request']} ms; PostgreSQL per send "
-                         f"{a['send_200']['postgres_cpu_ms_per_request']} ms"))
+    for label, key in (("accept (Procfile)", "accept"), ("accept (plain gthread 2x4)", "accept_plain")):
+        if key in r:
+            rows += accept_rows(r[key], label)
+    a = r.get("accept") or r.get("accept_plain")
+    if a:
         if "pgbench_same_sql" in a:
             rows.append(("ceiling: pgbench, a send's SQL, 16 clients", f"{a['pgbench_same_sql']['tps']} sends/s",
                          f"send / pgbench {a['send_to_pgbench_ratio']}, {a['pgbench_same_sql']['statements_per_send']}"
@@ -766,6 +940,12 @@ def print_table(r):
         e = r["emergency"]
         rows.append((f"emergency: {e['emergencies']} at once, retry {e['retry_s']} s", f"late max {e['late_max_s']} s",
                      f"p99 {e['late_p99_s']} s, missing {e['missing']}, doubled {e['doubled']}"))
+    if "webhooks" in r:
+        w = r["webhooks"]
+        low, high = w["events_per_worker_cpu_second_range"]
+        rows.append(("webhooks: events per worker CPU-second (target >= 1000)", f"{w['events_per_worker_cpu_second']}",
+                     f"range {low}-{high} over {len(w['runs'])} runs; {w['events_per_second']} events/s, "
+                     f"{w['delivered']} of {w['events']} delivered over {w['receiver_connections']} connection(s)"))
     width = max(len(row[0]) for row in rows)
     machine = r["machine"]
     print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "
