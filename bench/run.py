@@ -524,9 +524,14 @@ def platform_phases(args, phases):
             out["profile"] = run_profile(env, fixtures, args.quick)
             send_sql = out["profile"].pop("send_sql")
             accept = out.get("accept") or out["accept_plain"]
-            accept["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
-            accept["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
-            accept["send_to_pgbench_ratio"] = round(accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
+            try:
+                accept["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
+                accept["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
+                accept["send_to_pgbench_ratio"] = round(
+                    accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
+            except subprocess.CalledProcessError as exc:  # the ceiling is context; the run's figures are kept
+                accept["pgbench_error"] = (exc.stderr or exc.stdout or str(exc))[-500:]
+                print(f"pgbench failed: {accept['pgbench_error']}")
             clear_messages(db_url, redis_client, queue)
         if "delivery" not in phases and "latency" not in phases:
             out["memory"] = {"web_worker_peak_rss_mb": round(max(filter(None, (peak_rss_mb(p) for p in web.pids()[2:]))), 1)}

@@ -57,8 +57,7 @@ def main(count, port):
     from django.conf import settings
     from django.utils import timezone
 
-    from channels_app.models import Channel
-    from channels_app.services import channel_create
+    from channels_app.services import channel_create, channel_set_webhook
     from messaging import webhooks
     from messaging.models import WebhookEvent
     from users_app.services import app_user_create
@@ -70,15 +69,14 @@ def main(count, port):
         assert receiver.stdout.readline().strip() == "ready"
         owner, _ = app_user_create(push_token="")
         channel = channel_create(owner=owner, name="Bench webhooks")
-        Channel.objects.filter(pk=channel.pk).update(webhook_url=f"http://127.0.0.1:{port}/hook",
-                                                     webhook_secret="whsec_" + "QmVuY2g=" * 4)
+        channel_set_webhook(channel=channel, url=f"http://127.0.0.1:{port}/hook")
         WebhookEvent.objects.all().delete()
         recorded = webhooks.event_record(channel_ids=[channel.pk] * count, type=webhooks.ACTION_PRESSED,
                                          message_ids=list(range(1, count + 1)), data={"action": "bench"})
         started, cpu_started = time.perf_counter(), time.process_time()
         calls = 0
         while WebhookEvent.objects.filter(state=WebhookEvent.QUEUED).exists():
-            webhooks.deliver_due(now=timezone.now())
+            webhooks.deliver_due()
             calls += 1
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         receiver.stdin.write("\n")
@@ -107,8 +105,11 @@ def run(*, env, python, root, free_port, quick=False, count=None, repeat=3):
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=root, check=True)
     runs = []
     for _ in range(repeat):
-        out = subprocess.run([python, "-m", "bench.webhooks", str(count), str(free_port())], env=env, cwd=root,
-                             check=True, capture_output=True, text=True).stdout
+        done = subprocess.run([python, "-m", "bench.webhooks", str(count), str(free_port())], env=env, cwd=root,
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"bench.webhooks failed:\n{done.stderr[-3000:]}")
+        out = done.stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
         print(f"webhooks: {runs[-1]}")
     rates = sorted(r["events_per_worker_cpu_second"] or 0 for r in runs)

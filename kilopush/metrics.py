@@ -188,5 +188,5 @@ def metrics_view(request):
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def webhook_attempted(outcome):
-    WEBHOOK_ATTEMPTS.labels(outcome).inc()
+def webhook_attempted(outcome, count=1):
+    WEBHOOK_ATTEMPTS.labels(outcome).inc(count)

@@ -4,8 +4,13 @@ https only, unless the host is allow-listed (WEBHOOK_ALLOW_HOSTS); the name is r
 time and every address checked against private, loopback, link-local and other non-public ranges,
 and the connection goes to the address that was checked (a DNS answer cannot change in between);
 no redirects are followed; a timeout; at most `max_response` bytes of the answer are read.
+
+A `Client` keeps one connection per checked address open for a batch of posts (a worker's pass over due
+webhook events): a host's name is resolved and checked once per client, and a connection is reused only
+while the server keeps it alive and every answer was read whole.
 """
 
+import functools
 import http.client
 import ipaddress
 import socket
@@ -128,26 +133,87 @@ class _Pinned:
         return connection
 
 
+@functools.cache
+def default_ssl_context():
+    """The system's trust store, loaded once per process (loading it cost more than a webhook's whole POST)."""
+    return ssl.create_default_context()
+
+
 def post(url, body, *, headers=None, allow_hosts=(), timeout=10.0, max_response=65536, ssl_context=None):
     """POSTs `body` (bytes); returns an Answer (never raises for the network or the answer; Refused for the URL).
 
-    A 3xx is returned as it is: redirects are not followed.
+    A 3xx is returned as it is: redirects are not followed. One connection, closed after the answer.
     """
-    target = parse(url, allow_hosts=allow_hosts)
-    addresses = resolve(target, allow_hosts=allow_hosts)
-    context = ssl_context or ssl.create_default_context()
-    last_error = ""
-    for address in addresses:
-        connection = _Pinned(address, target, timeout, context).open()
-        try:
-            connection.request("POST", target.path, body=body, headers={"Content-Length": str(len(body)),
-                                                                         **(headers or {})})
-            response = connection.getresponse()
-            return Answer(response.status, response.read(max_response))
-        except (OSError, http.client.HTTPException) as exc:
-            last_error = f"{exc.__class__.__name__}: {exc}"[:300]
-            if isinstance(exc, (TimeoutError, socket.timeout)):
-                return Answer(None, error="timeout")
-        finally:
+    with Client(allow_hosts=allow_hosts, timeout=timeout, max_response=max_response, ssl_context=ssl_context) as client:
+        return client.post(url, body, headers=headers)
+
+
+# A kept connection the server closed meanwhile fails like this before any answer: the POST is sent again once,
+# on a new connection (a webhook's receiver tells a repeat by its webhook-id).
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class Client:
+    """Posts through the guard, keeping connections to checked addresses open between posts (see the module)."""
+
+    def __init__(self, *, allow_hosts=(), timeout=10.0, max_response=65536, ssl_context=None):
+        self.allow_hosts, self.timeout, self.max_response = allow_hosts, timeout, max_response
+        self.ssl_context = ssl_context
+        self._addresses = {}  # (host, port): the checked addresses, or the Refused
+        self._open = {}  # (scheme, host, port, address): a connection the server kept alive
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        for connection in self._open.values():
             connection.close()
-    return Answer(None, error=last_error or "no connection")
+        self._open.clear()
+
+    def _resolved(self, target):
+        key = (target.host, target.port)
+        if key not in self._addresses:
+            try:
+                self._addresses[key] = resolve(target, allow_hosts=self.allow_hosts)
+            except Refused as exc:
+                self._addresses[key] = exc
+        found = self._addresses[key]
+        if isinstance(found, Refused):
+            raise found
+        return found
+
+    def post(self, url, body, *, headers=None):
+        """Like post(): an Answer, or Refused for the URL."""
+        target = parse(url, allow_hosts=self.allow_hosts)
+        addresses = self._resolved(target)
+        context = self.ssl_context or (default_ssl_context() if target.scheme == "https" else None)
+        head = {"Content-Length": str(len(body)), **(headers or {})}
+        last_error = ""
+        for address in addresses:
+            key = (target.scheme, target.host, target.port, address)
+            kept = self._open.pop(key, None)
+            for connection in ((kept,) if kept is not None else ()) + (None,):
+                reused = connection is not None
+                if connection is None:
+                    connection = _Pinned(address, target, self.timeout, context).open()
+                try:
+                    connection.request("POST", target.path, body=body, headers=head)
+                    response = connection.getresponse()
+                    content = response.read(self.max_response)
+                    if response.will_close or not response.isclosed():
+                        connection.close()  # the server ends it, or more answer is left than we read
+                    else:
+                        self._open[key] = connection
+                    return Answer(response.status, content)
+                except (OSError, http.client.HTTPException) as exc:
+                    connection.close()
+                    if reused and isinstance(exc, _STALE):
+                        continue
+                    last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+                    if isinstance(exc, (TimeoutError, socket.timeout)):
+                        return Answer(None, error="timeout")
+                    break
+        return Answer(None, error=last_error or "no connection")

@@ -8,18 +8,23 @@ import pytest
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, keep_alive=False, idle_timeout=None):
+        """keep_alive: answer HTTP/1.1 and keep the connection (else HTTP/1.0, one connection per request);
+        idle_timeout: seconds after which a kept connection with no new request is closed."""
         self.requests = []
         self.answers = []  # (status, delay seconds, extra headers); empty: 204
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+            timeout = idle_timeout
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body,
-                                              "time": time.time()})
+                                              "time": time.time(), "client": self.client_address})
                     status, delay, headers, payload = receiver.answers.pop(0) if receiver.answers else (204, 0, {}, b"")
                 time.sleep(delay)
                 try:
@@ -53,5 +58,14 @@ class Receiver:
 def receiver(settings):
     settings.WEBHOOK_ALLOW_HOSTS = ("127.0.0.1",)
     receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def keep_alive_receiver(settings):
+    """A receiver that keeps connections open (HTTP/1.1), closing one after 0.3 s without a request."""
+    settings.WEBHOOK_ALLOW_HOSTS = ("127.0.0.1",)
+    receiver = Receiver(keep_alive=True, idle_timeout=0.3)
     yield receiver
     receiver.close()

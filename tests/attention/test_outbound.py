@@ -1,9 +1,11 @@
 """kilopush.outbound, the one guarded client: https on public addresses only, checked when resolved, no redirects."""
 
+import time
+
 import pytest
 
 from kilopush import outbound
-from tests.attention.receiver import receiver  # noqa: F401 (fixture)
+from tests.attention.receiver import keep_alive_receiver, receiver  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("url", [
@@ -61,3 +63,44 @@ def test_at_most_max_response_bytes_of_the_answer_are_read(receiver):
 def test_nothing_listening_is_an_answer_not_an_exception():
     answer = outbound.post("http://127.0.0.1:9/hook", b"{}", allow_hosts=("127.0.0.1",), timeout=2)
     assert answer.status is None and answer.error
+
+
+# --- a client kept for a batch of posts (the webhook worker's pass, issue 27) ---
+
+
+def test_a_client_posts_over_one_kept_connection(keep_alive_receiver):
+    with outbound.Client(allow_hosts=("127.0.0.1",)) as client:
+        answers = [client.post(keep_alive_receiver.url, b"{}") for _ in range(3)]
+    assert [a.status for a in answers] == [204, 204, 204]
+    assert len({r["client"] for r in keep_alive_receiver.requests}) == 1
+
+
+def test_a_receiver_that_closes_each_connection_gets_a_new_one_per_post(receiver):
+    with outbound.Client(allow_hosts=("127.0.0.1",)) as client:
+        answers = [client.post(receiver.url, b"{}") for _ in range(3)]
+    assert [a.status for a in answers] == [204, 204, 204]
+    assert len({r["client"] for r in receiver.requests}) == 3
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_post_sent_once(keep_alive_receiver):
+    with outbound.Client(allow_hosts=("127.0.0.1",)) as client:
+        assert client.post(keep_alive_receiver.url, b"1").ok
+        time.sleep(0.8)  # the receiver closes the idle connection after 0.3 s
+        assert client.post(keep_alive_receiver.url, b"2").ok
+    assert [r["body"] for r in keep_alive_receiver.requests] == [b"1", b"2"]
+    assert len({r["client"] for r in keep_alive_receiver.requests}) == 2
+
+
+def test_an_answer_longer_than_max_response_closes_the_kept_connection(keep_alive_receiver):
+    keep_alive_receiver.answer(200, body=b"x" * 5000)
+    with outbound.Client(allow_hosts=("127.0.0.1",), max_response=1000) as client:
+        assert len(client.post(keep_alive_receiver.url, b"{}").body) == 1000
+        assert client.post(keep_alive_receiver.url, b"{}").status == 204
+    assert len({r["client"] for r in keep_alive_receiver.requests}) == 2
+
+
+def test_a_client_checks_a_refused_url_every_time():
+    with outbound.Client() as client:
+        for _ in range(2):
+            with pytest.raises(outbound.Refused):
+                client.post("https://localhost:9/hook", b"{}")

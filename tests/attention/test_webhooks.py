@@ -16,7 +16,7 @@ from messaging.emergency import emergencies_tick, message_acknowledge
 from messaging.models import Message, WebhookEvent
 from messaging.services import inbox_mark_read, inbox_mark_read_up_to
 from tests.app_api import call
-from tests.attention.receiver import receiver  # noqa: F401 (fixture)
+from tests.attention.receiver import keep_alive_receiver, receiver  # noqa: F401 (fixtures)
 from tests.helpers import status_of
 
 pytestmark = pytest.mark.django_db
@@ -244,3 +244,28 @@ def test_staff_see_a_channels_webhook_attempts_in_the_admin(hooked, receiver, pu
     page = admin_client.get(f"/admin/messaging/webhookevent/?channel_token={hooked.token}")
     assert page.status_code == 200
     assert b"message.delivered" in page.content and b"HTTP 500" in page.content
+
+
+# --- a pass's throughput (issue 27) ---
+
+
+def test_one_pass_delivers_more_events_than_one_claim_takes(hooked, keep_alive_receiver, settings):
+    hooked.webhook_url = keep_alive_receiver.url
+    hooked.save(update_fields=["webhook_url"])
+    count = webhooks.CLAIM_SIZE + 20
+    webhooks.event_record(channel_ids=[hooked.pk] * count, type=webhooks.ACTION_PRESSED,
+                          message_ids=list(range(1, count + 1)), data={"action": "x"})
+    outcomes = webhooks.deliver_due()
+    assert list(outcomes.values()) == ["delivered"] * count
+    assert WebhookEvent.objects.filter(state=WebhookEvent.DELIVERED, last_status=204, delivered_at__isnull=False,
+                                       claimed_at__isnull=True).count() == count
+    assert len({r["client"] for r in keep_alive_receiver.requests}) == 1  # one kept connection for the pass
+
+
+def test_a_pass_signs_each_event_with_the_channels_secret(hooked, keep_alive_receiver):
+    hooked.webhook_url = keep_alive_receiver.url
+    hooked.save(update_fields=["webhook_url"])
+    webhooks.event_record(channel_ids=[hooked.pk] * 3, type=webhooks.ACTION_PRESSED, message_ids=[1, 2, 3],
+                          data={"action": "x"})
+    webhooks.deliver_due()
+    assert sorted(verified(hooked, r)["data"]["id"] for r in keep_alive_receiver.requests) == ["1", "2", "3"]
