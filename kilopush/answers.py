@@ -4,7 +4,8 @@ prompt; JSON parsers ignore it."""
 
 import json
 
-from django.http import JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, JsonResponse
 from rest_framework import renderers
 
 NEWLINE = b"\n"
@@ -16,11 +17,24 @@ def json_bytes(data):
 
 
 class JsonAnswer(JsonResponse):
-    """Django's JsonResponse, ending with a newline."""
+    """Django's JsonResponse, ending with a newline.
 
-    def __init__(self, data, **kwargs):
-        super().__init__(data, **kwargs)
-        self.content = self.content + NEWLINE
+    Its body is written once (JsonResponse's, then again with the newline, cost a send a copy), and with
+    json's shared encoder when the data holds only JSON's own types: the same bytes DjangoJSONEncoder writes.
+    """
+
+    def __init__(self, data, encoder=DjangoJSONEncoder, safe=True, json_dumps_params=None, **kwargs):
+        if safe and not isinstance(data, dict):
+            raise TypeError("In order to allow non-dict objects to be serialized set the safe parameter to False.")
+        params = json_dumps_params or {}
+        try:
+            if encoder is not DjangoJSONEncoder:
+                raise TypeError  # a caller's own encoder is always used
+            body = json.dumps(data, **params)
+        except TypeError:  # a date, a Decimal, a UUID, a lazy string: Django's encoder writes them
+            body = json.dumps(data, cls=encoder, **params)
+        kwargs.setdefault("content_type", "application/json")
+        HttpResponse.__init__(self, body.encode() + NEWLINE, **kwargs)
 
 
 class JSONRenderer(renderers.JSONRenderer):

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from kilopush.errors import envelope
 
 SEND_PATH = "/v1/messages/send"
+GOTIFY_PATH = "/message"  # Gotify's publishing API (integrations/gotify)
 # The app API's channel create and update take a logo (multipart/form-data).
 LOGO_UPLOAD_PATH = re.compile(r"^/v1/app/channels(/[^/]+)?/?$")
 # A hook may carry an image like the send API (multipart); an ntfy PUT's body may be the image itself.

@@ -1,3 +1,4 @@
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -19,6 +20,7 @@ def client_ip(request):
     return forwarded[0] if forwarded else remote
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the address, asked on every send
 def throttle_key_of(address):
     """The address a throttle counts against: IPv4 as is, IPv6 by its /64 (one subscriber's
     network: a client can pick any of its 2^64 addresses), IPv4-mapped IPv6 as the IPv4 address."""

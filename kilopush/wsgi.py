@@ -1,10 +1,12 @@
 """The WSGI application: Django's handler, with the send API on a middleware chain of its own.
 
-POST /v1/messages/send is the hot path (README "Benchmark"). It uses no session, user,
-CSRF token, flash message or static file, so its requests skip those middleware and
+POST /v1/messages/send is the hot path (README "Benchmark"), and so are the sends through a key:
+the hook (/v1/hooks/KEY), Gotify's /message and ntfy's /KEY. They use no session, user, CSRF token
+(they are exempt), flash message or static file, so their requests skip those middleware and
 go through settings.MIDDLEWARE less settings.SEND_MIDDLEWARE_SKIP, in the same order:
 the error envelope, the body-size limit, the security headers and anything added to
 MIDDLEWARE later (CORS) still apply. Every other path takes the full stack.
+The send API's one URL is resolved once per URLconf, not on every request.
 """
 
 import os
@@ -13,7 +15,9 @@ import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
-from kilopush.middleware import SEND_PATH
+from django.urls import get_resolver, get_urlconf
+
+from kilopush.middleware import GOTIFY_PATH, HOOK_PATH, NTFY_TOPIC_PATH, SEND_PATH
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kilopush.settings")
 
@@ -22,8 +26,27 @@ def send_middleware():
     return [name for name in settings.MIDDLEWARE if name not in settings.SEND_MIDDLEWARE_SKIP]
 
 
+def takes_send_chain(path):
+    """The send API and the sends through a key: the paths that go through send_middleware()."""
+    return path == SEND_PATH or path == GOTIFY_PATH or bool(HOOK_PATH.match(path) or NTFY_TOPIC_PATH.match(path))
+
+
 class SendAPIHandler(WSGIHandler):
     """A WSGIHandler whose middleware chain is send_middleware()."""
+
+    def __init__(self):
+        super().__init__()
+        self._send_matches = {}  # URL resolver: the send API's ResolverMatch (the same on every request)
+
+    def resolve_request(self, request):
+        if request.path_info != SEND_PATH or hasattr(request, "urlconf"):
+            return super().resolve_request(request)
+        resolver = get_resolver(get_urlconf())
+        match = self._send_matches.get(resolver)
+        if match is None:
+            match = self._send_matches[resolver] = resolver.resolve(SEND_PATH)
+        request.resolver_match = match
+        return match
 
     def load_middleware(self, is_async=False):
         # BaseHandler reads settings.MIDDLEWARE; swapped only while this chain is built, at start-up.
@@ -41,7 +64,7 @@ class Application:
         self.send_api = SendAPIHandler()
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == SEND_PATH:
+        if takes_send_chain(environ.get("PATH_INFO", "")):
             return self.send_api(environ, start_response)
         return self.full(environ, start_response)
 
