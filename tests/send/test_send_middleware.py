@@ -13,7 +13,8 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import RequestFactory
 
-from kilopush.wsgi import Application, application, send_middleware
+from channels_app.services import send_key_create
+from kilopush.wsgi import Application, application, send_middleware, takes_send_chain
 from messaging.models import Message
 
 VOLATILE = {"date", "server"}
@@ -29,8 +30,8 @@ def _keep_the_test_transaction():
     request_finished.connect(close_old_connections)
 
 
-def call(handler, method="POST", body=b"", content_type="application/json", **extra):
-    environ = RequestFactory().generic(method, "/v1/messages/send", body, content_type=content_type,
+def call(handler, method="POST", body=b"", content_type="application/json", path="/v1/messages/send", **extra):
+    environ = RequestFactory().generic(method, path, body, content_type=content_type,
                                        REMOTE_ADDR="127.0.0.1", **extra).environ
     answer = {}
 
@@ -121,3 +122,55 @@ def test_a_cors_preflight_is_answered_alike(db):
     full, slim = both("OPTIONS", HTTP_ORIGIN="https://example.org", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert "POST" in slim["headers"]["access-control-allow-methods"]
     assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
+
+
+# --- the sends through a key take the same chain (issue 27) ---
+
+
+@pytest.fixture
+def key(bob, channel):
+    return send_key_create(channel=channel, recipient=bob.user)[1]
+
+
+def key_paths(key):
+    return {"hook": (f"/v1/hooks/{key}", b'{"message": "Door bell"}', "application/json", ""),
+            "gotify": ("/message", b'{"message": "Door bell"}', "application/json", f"token={key}"),
+            "ntfy": (f"/{key}", b"Door bell", "text/plain", "")}
+
+
+def test_the_application_routes_the_sends_through_a_key_to_the_send_chain():
+    key = "k_" + "0" * 40
+    assert all(takes_send_chain(path) for path in ("/v1/messages/send", f"/v1/hooks/{key}", "/message", f"/{key}"))
+    assert not any(takes_send_chain(path) for path in ("/", "/v1/messages/status", "/v1/app/messages", "/admin/",
+                                                       "/messages", f"/{key}/json", "/k_123", "/v1/hooks/"))
+
+
+@pytest.mark.parametrize("name", ["hook", "gotify", "ntfy"])
+def test_a_send_through_a_key_has_the_full_stacks_answer(key, name):
+    path, body, content_type, query = key_paths(key)[name]
+    full, slim = (call(handler, body=body, content_type=content_type, path=path, QUERY_STRING=query)
+                  for handler in (application.full, application.send_api))
+    assert full["status"] == slim["status"] == 200
+    for answer in (full, slim):
+        answer["headers"].pop("x-ratelimit-remaining", None)
+    assert full["headers"] == slim["headers"]
+    full_body, slim_body = json.loads(full["body"]), json.loads(slim["body"])
+    for answer in (full_body, slim_body, full_body.get("response", {}), slim_body.get("response", {})):
+        for volatile in ("id", "date", "time"):  # two messages, sent a moment apart
+            answer.pop(volatile, None)
+    assert full_body == slim_body and full_body
+
+
+@pytest.mark.parametrize("name", ["hook", "gotify", "ntfy"])
+def test_a_refused_send_through_a_key_is_answered_alike(db, name):
+    path, body, content_type, query = key_paths("k_" + "0" * 40)[name]
+    full, slim = (call(handler, body=body, content_type=content_type, path=path, QUERY_STRING=query)
+                  for handler in (application.full, application.send_api))
+    assert full["status"] in (400, 401)
+    assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
+
+
+def test_the_send_api_resolves_its_url_once(valid_fields):
+    first, again = (call(application.send_api, body=json.dumps(valid_fields).encode()) for _ in range(2))
+    assert first["status"] == again["status"] == 200
+    assert list(application.send_api._send_matches.values())[0].url_name == "send-message"
