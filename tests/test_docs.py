@@ -125,14 +125,16 @@ def test_the_readme_is_short():
 
 @pytest.mark.parametrize("page", pages(), ids=lambda page: str(page.relative_to(ROOT)))
 def test_every_relative_link_resolves(page):
-    assert broken_links(page) == []
+    problems = broken_links(page)
+    assert not problems, "broken links:\n" + "\n".join(problems)
 
 
 def test_every_setting_read_is_documented_in_docs():
     docs = "".join(page.read_text(encoding="utf-8") for page in DOCS.glob("*.md"))
     read = set().union(*(settings_read((ROOT / name).read_text(encoding="utf-8")) for name in SETTINGS_FILES))
     assert len(read) > 100, read  # the parser still finds the settings (about 130 today)
-    assert sorted(name for name in read if not documented(name, docs)) == []
+    missing = sorted(name for name in read if not documented(name, docs))
+    assert not missing, f"read in {', '.join(SETTINGS_FILES)} but in no docs/*.md: {missing}"
 
 
 def test_every_docs_page_is_in_the_index_and_links_back_to_it():
