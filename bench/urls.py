@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from kilopush.urls import urlpatterns as platform_urls
+from wiring.urls import urlpatterns as platform_urls
 from messaging.send_api import send_message
 
 

@@ -145,7 +145,7 @@ SEND_MIDDLEWARE_SKIP = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
+ROOT_URLCONF = os.getenv("ROOT_URLCONF", "wiring.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
 ASGI_APPLICATION = "kilopush.asgi.application"
 

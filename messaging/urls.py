@@ -1,4 +1,4 @@
-"""URLs of the send API and of the app API's inbox (included from kilopush/urls.py)."""
+"""URLs of the send API and of the app API's inbox (included from wiring/urls.py)."""
 
 import re
 
