@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from wiring.urls import urlpatterns as platform_urls
-from messaging.send_api import send_message
+from messaging.send.views import send_message
 
 
 @csrf_exempt

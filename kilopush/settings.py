@@ -289,7 +289,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "messaging.send_schema.add_send_api",
+        "messaging.send.schema.add_send_api",
         "users_app.auth.add_blocked_responses",
     ],
 }
