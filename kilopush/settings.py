@@ -423,7 +423,7 @@ if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) <
                                "STREAM_LEASE_SECONDS at least 1")
 # A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
 WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
-CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "messaging.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---
 
