@@ -217,7 +217,8 @@ def test_the_checks_catch_a_broken_link_and_an_undocumented_setting(tmp_path):
               'os.environ["KILOPUSH_D"] = "written, not read"\n')
     assert settings_read(source) == {"KILOPUSH_A", "KILOPUSH_B", "KILOPUSH_C"}
     assert not documented("KILOPUSH_A", "KILOPUSH_AB and X_KILOPUSH_A")
-    assert make_targets_named("`make run` and `make nothing`\n```sh\nmake bench X=1\n```\n") == {"run", "nothing", "bench"}
+    named = make_targets_named("`make run` and `make nothing`\n```sh\nmake bench X=1\n```\n")
+    assert named == {"run", "nothing", "bench"}
     assert set(repository_paths_named("`messaging/delivery.py:render` `var/x.db` `providers/log.py`")) == \
         {"messaging/delivery.py"}
     assert path_exists("users_app/0001") and not path_exists("users_app/9999")
