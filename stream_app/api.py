@@ -1,13 +1,12 @@
 """GET /v1/app/stream: Server-Sent Events of the caller's inbox, served by the ASGI `stream` process."""
 
 import logging
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 
+from kilopush.cors import stream_origins
 from kilopush.errors import (
     ApiError, InvalidHeaders, InvalidValue, NotFound, envelope, error_response, internal_error_response,
 )
@@ -20,17 +19,9 @@ logger = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1
 
 
-def allowed_origins():
-    """The site's own origin: SITE_URL's, or the web port's on loopback when SITE_URL is unset."""
-    if settings.SITE_URL:
-        parts = urlsplit(settings.SITE_URL)
-        return {f"{parts.scheme}://{parts.netloc}"}
-    return {f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"}
-
-
 def _cors_headers(request):
     origin = request.headers.get("Origin")
-    if origin and origin in allowed_origins():
+    if origin and origin in stream_origins():
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     return {"Vary": "Origin"}
 
