@@ -138,3 +138,17 @@ def channel_logo_url(channel, request=None):
 def channels_for_admin(queryset, *, now):
     """Channels with `sent_today`: today's (UTC) count against the daily limit."""
     return queryset.select_related("owner").annotate(sent_today=quota.sent_today_annotation(now=now))
+
+
+# --- the blacklist: channels a user refuses ---
+
+
+def blacklisted_channels(user):
+    return Channel.objects.filter(pk__in=user.blacklist.values("channel_id")).order_by("name", "id")
+
+
+def blacklisted_channel(*, user, token):
+    """The channel with this token if the user blacklisted it, else None."""
+    if not is_channel_token(token):
+        return None
+    return blacklisted_channels(user).filter(token=token).first()
