@@ -37,6 +37,7 @@ chromium:
 test: install chromium
 	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
 	test -x /usr/sbin/pgbouncer || apt-get install -y pgbouncer || (apt-get update && apt-get install -y pgbouncer)
+	$(BIN)/lint-imports --no-cache  # the layers of pyproject.toml ([tool.importlinter]); README "Layers"
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Fault tests, long versions (docs/security.md, "Faults"): bigger bursts, minutes-long outages, production intervals.

@@ -4,8 +4,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from kilopush.admin_mixins import ObjectActionsMixin
-from reports_app.models import Report
-from reports_app.selectors import report_count_subquery
 
 from . import selectors
 from .models import Channel
@@ -16,6 +14,8 @@ from .services import channel_rotate_secret, channel_set_blocked, channel_set_ve
 @admin.register(Channel)
 class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     """Channels are created by their owners in the app; staff verify, block and rotate secrets.
+
+    reports_app/admin.py registers it again with the channel's abuse reports (reports_app sits above channels_app).
 
     The Channel Secret Key (and its encrypted form and digest) is never a field here,
     and log messages never contain it.
@@ -29,7 +29,6 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today",
-        "report_count",
         "created_at",
     ]
     list_display_links = ["name"]
@@ -43,7 +42,6 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today_detail",
-        "reports",
         "created_at",
     ]
     readonly_fields = fields
@@ -52,20 +50,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now()).annotate(
-            report_count=report_count_subquery(), open_report_count=report_count_subquery(Report.OPEN)
-        )
-
-    @admin.display(description="reports", ordering="report_count")
-    def report_count(self, obj):
-        return obj.report_count
-
-    @admin.display(description="abuse reports")
-    def reports(self, obj):
-        if not obj.report_count:
-            return "none"
-        url = reverse("admin:reports_app_report_changelist") + f"?q={obj.token}"
-        return format_html('<a href="{}">{} ({} open)</a>', url, obj.report_count, obj.open_report_count)
+        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now())
 
     def has_add_permission(self, request):
         return False

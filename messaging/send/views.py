@@ -12,8 +12,9 @@ from channels_app.selectors import channel_authenticated
 
 from .. import bans
 from ..selectors import message_status
-from ..services import FORBIDDEN, message_send, message_withdraw
+from ..services import message_withdraw
 from . import request as send_request
+from .service import FORBIDDEN, message_send
 
 logger = logging.getLogger(__name__)
 
