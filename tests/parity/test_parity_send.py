@@ -3,10 +3,13 @@ portable transaction of SQLite (messaging/services.py). Through the send API, as
 
 import io
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
@@ -410,3 +413,46 @@ def test_a_send_with_an_image_past_the_daily_limit_stores_no_file(client, valid_
     assert status_of(response) == 4029
     assert stored() == (0, 0, [LIMIT])
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+# --- sends at the same moment: the limit and a key hold under concurrency ---
+
+
+def _at_once(count, one):
+    """Runs one(i) in `count` threads released together (each on its own connection); their answers' statuses."""
+    start = threading.Barrier(count)
+    codes = [None] * count
+
+    def run(i):
+        try:
+            start.wait(10)
+            codes[i] = one(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return codes
+
+
+def _send_now(fields, **headers):
+    response = Client().generic("POST", "/v1/messages/send", json.dumps(fields), content_type="application/json",
+                                **headers)
+    return status_of(response), answer(response).get("id")
+
+
+def test_sends_at_the_same_moment_take_exactly_the_units_that_are_left(transactional_db, valid_fields, channel):
+    fill_today(channel, LIMIT - 2)
+    answers = _at_once(6, lambda i: _send_now({**valid_fields, "message": f"burst {i}"}))
+    assert sorted(code for code, _ in answers) == [200, 200, 4029, 4029, 4029, 4029]
+    assert stored() == (2, 2, [LIMIT])
+
+
+def test_duplicates_at_the_same_moment_make_one_message(transactional_db, valid_fields):
+    answers = _at_once(6, lambda i: _send_now(valid_fields, HTTP_IDEMPOTENCY_KEY="burst"))
+    assert {code for code, _ in answers} == {200}
+    assert len({message_id for _, message_id in answers}) == 1
+    assert stored() == (1, 1, [1])
