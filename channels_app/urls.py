@@ -1,4 +1,4 @@
-"""URLs of the app API's My channels and of the logo files (included from kilopush/urls.py)."""
+"""URLs of the app API's My channels and of the logo files (included from wiring/urls.py)."""
 
 import re
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from kilopush import metrics
 from kilopush.errors import ApiError
-from messaging.send_api import INTERNAL_ERROR, sender_call
-from messaging.send_request import MAX_TEXT, MAX_TITLE, SendRequest
+from messaging.send.views import INTERNAL_ERROR, sender_call
+from messaging.send.request import MAX_TEXT, MAX_TITLE, SendRequest
 from messaging.services import message_send
 
 ELLIPSIS = "…"

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from kilopush.cache import redis_breaker, redis_usable
-from stream_app import wake as stream_wake
 
 from . import delivery, webhooks
+from . import wake as stream_wake
 from .models import Delivery
 from .tasks import deliver_message as deliver_message_task
 

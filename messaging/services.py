@@ -13,13 +13,12 @@ from channels_app import quota
 from kilopush import crypto, metrics
 from kilopush.queries import hot_cursor
 from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReused, InvalidValue, Throttled
-from stream_app import wake as stream_wake
-from stream_app.models import InboxEvent
-from stream_app.services import inbox_event_record
 from users_app.models import Device
 
 from . import attachments, bans, delivery, webhooks
-from .models import Delivery, Message
+from . import wake as stream_wake
+from .inbox_events import inbox_event_record
+from .models import Delivery, InboxEvent, Message
 from .queueing import nudge_coalesced
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""URLs of the send API and of the app API's inbox (included from kilopush/urls.py)."""
+"""URLs of the send API and of the app API's inbox (included from wiring/urls.py)."""
 
 import re
 
@@ -6,7 +6,7 @@ from django.conf import settings
 from django.urls import path, re_path
 
 from . import api, attachments
-from .send_api import send_message, status_message, withdraw_message
+from .send.views import send_message, status_message, withdraw_message
 
 urlpatterns = [
     path("v1/messages/send", send_message, name="send-message"),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from rest_framework.renderers import JSONRenderer
 
+from messaging import wake
 from messaging.selectors import inbox_items, inbox_page
 from kilopush import metrics
 from kilopush.errors import Throttled
@@ -26,7 +27,7 @@ from kilopush.net import client_throttle_key
 from users_app.auth import AccountBlocked, refused
 from users_app.selectors import app_user_by_access_token
 
-from . import selectors, wake
+from . import selectors
 from .limits import RETRY_AFTER, StreamLimits
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""URL of the live stream (included from kilopush/urls.py); the `stream` process serves it."""
+"""URL of the live stream (included from wiring/urls.py); the `stream` process serves it."""
 
 from django.urls import path
 

@@ -1,4 +1,4 @@
-"""URLs of the app API's account, device and blocked-channel views (included from kilopush/urls.py)."""
+"""URLs of the app API's account, device and blocked-channel views (included from wiring/urls.py)."""
 
 from django.urls import path
 
