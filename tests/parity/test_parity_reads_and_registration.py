@@ -9,8 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from kilopush import crypto
-from messaging.models import Message
-from stream_app.models import InboxEvent
+from messaging.models import InboxEvent, Message
 from stream_app.selectors import changes_since
 from tests.people import make_person
 from users_app.models import AccessToken, AppUser, Device

@@ -15,7 +15,8 @@ from PIL import Image
 
 from channels_app.models import Channel, ChannelDailyCount
 from channels_app.services import channel_create, send_key_create
-from messaging import bans, send_request
+from messaging import bans
+from messaging.send import request as send_request
 from messaging.models import Delivery, Message
 from messaging.services import message_send
 from kilopush.errors import Blocked, Forbidden
