@@ -17,6 +17,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The parity suite's SQLite half (tests/parity/conftest.py), the one run allowed on SQLite: its test database
 # is a file beside DATABASE_URL's, as `make run`'s is a file (WAL, one writer at a time), not Django's shared
 # in-memory database, whose table locks fail at once where the file's wait.
-if os.environ.get("KILOPUSH_PARITY") == "sqlite" and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    _name = str(DATABASES["default"]["NAME"])  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": _name.removesuffix(".sqlite3") + "-test.sqlite3"}  # noqa: F405
+_default = DATABASES["default"]  # noqa: F405
+if os.environ.get("KILOPUSH_PARITY") == "sqlite" and _default["ENGINE"] == "django.db.backends.sqlite3":
+    _default["TEST"] = {"NAME": str(_default["NAME"]).removesuffix(".sqlite3") + "-test.sqlite3"}

@@ -169,6 +169,37 @@ def test_a_claim_the_sweep_took_back_is_not_renewed(bob, channel, settings):
     assert rows("state", "claimed_at") == [(first, Delivery.QUEUED, lost_at)]
 
 
+def test_a_claimed_push_whose_message_ran_out_of_time_is_recorded_expired_without_a_push(bob, channel):
+    [first] = queue(bob, channel, expires_at=timezone.now() + timedelta(seconds=30))
+    Message.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    claimed = delivery.claim(None)
+    assert delivery.push(claimed)[first]["state"] == Delivery.EXPIRED
+    assert rows("state", "provider_message_id") == [(first, Delivery.EXPIRED, "")]
+
+
+def test_a_withdraw_push_is_claimed_and_rendered_as_data_only(bob, channel):
+    from messaging.services import message_withdraw
+
+    [first] = queue(bob, channel)
+    delivery.record(delivery.claim(None), {first: Result.accepted("a")})
+    message_id = Delivery.objects.get(pk=first).message_id
+    assert message_withdraw(channel_id=channel.pk, message_id=message_id)
+    [claimed] = delivery.claim(message_id)
+    assert (claimed.kind, claimed.device_id, claimed.message_id) == (Delivery.WITHDRAW, bob.user.devices.get().pk,
+                                                                    message_id)
+    push = delivery.render(claimed)
+    assert (push.data, push.data_only, push.token) == (
+        {"type": "withdraw", "message_id": str(message_id)}, True, bob.push_token)
+
+
+def test_a_claim_made_on_a_whole_second_is_recorded(bob, channel):
+    # SQLite keeps a datetime as text: a whole second has no fraction; the record must match it all the same.
+    [first] = queue(bob, channel)
+    claimed = delivery.claim(None, now=timezone.now().replace(microsecond=0))
+    delivery.record(claimed, {first: Result.accepted("a")})
+    assert rows("state") == [(first, Delivery.ACCEPTED)]
+
+
 # --- record ---
 
 

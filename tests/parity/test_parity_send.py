@@ -83,7 +83,8 @@ def test_a_send_stores_its_message_and_one_queued_push_per_device_that_receives_
     assert message.expires_at == message.created_at + timedelta(seconds=600)
     assert message.idempotency_key == ("retry-1" if path == "keyed" else None)
     rows = Delivery.objects.filter(message=message).order_by("device_id")
-    assert [(d.device_id, d.kind, d.state, d.attempts, d.next_attempt_at, d.claimed_at, d.created_at) for d in rows] == [
+    assert [(d.device_id, d.kind, d.state, d.attempts, d.next_attempt_at, d.claimed_at, d.created_at)
+            for d in rows] == [
         (devices[name].pk, Delivery.PUSH, Delivery.QUEUED, 0, None, None, message.created_at)
         for name in ("android", "ios", "web")]
 
