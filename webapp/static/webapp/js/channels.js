@@ -223,7 +223,7 @@ export async function detailScreen(token) {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.kind === current));
   }
   for (const kind of kinds) {
-    const tab = el("button", { type: "button", role: "tab", class: "tab", dataset: { kind } }, kind);
+    const tab = el("button", { type: "button", role: "tab", class: "tab", dataset: { kind } }, tabName(kind));
     tab.addEventListener("click", () => {
       current = kind;
       renderSnippet();
@@ -304,6 +304,12 @@ export async function detailScreen(token) {
     edit,
     el("section", { class: "panel" }, el("h2", {}, gettext("Delete channel")), del),
   );
+}
+
+function tabName(kind) {
+  if (kind === "curl (form)") return gettext("curl (form)");
+  if (kind === "curl (JSON)") return gettext("curl (JSON)");
+  return kind;
 }
 
 function copyButton(text, copied) {

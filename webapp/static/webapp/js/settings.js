@@ -129,6 +129,22 @@ async function devicesSection() {
   return section;
 }
 
+// The server names a session in English ("Chrome on Linux", "Android app": users_app/session_labels.py); the
+// names it makes are said in the page's language, any other label is shown as it is.
+const BROWSERS = ["Edge", "Opera", "Samsung Internet", "Firefox", "Chrome", "Chromium", "Safari"];
+const SYSTEMS = ["iPhone", "iPad", "Android", "ChromeOS", "Windows", "macOS", "Linux"];
+
+export function sessionName(label) {
+  if (!label) return gettext("Unknown browser or app");
+  if (label === "Android app") return gettext("Android app");
+  if (label === "iOS app") return gettext("iOS app");
+  const match = label.match(/^(.+) on (.+)$/);
+  if (match && BROWSERS.includes(match[1]) && SYSTEMS.includes(match[2])) {
+    return interpolate(gettext("%(browser)s on %(os)s"), { browser: match[1], os: match[2] });
+  }
+  return label;
+}
+
 function platformName(platform) {
   const names = { web: gettext("Web browser"), android: gettext("Android phone"), ios: gettext("iPhone or iPad") };
   return names[platform] || platform;
@@ -156,7 +172,7 @@ async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
     list.replaceChildren();
     const only = sessions.length === 1;
     for (const item of sessions) {
-      const name = item.label || gettext("Unknown browser or app");
+      const name = sessionName(item.label);
       const signOut = el("button", { type: "button", class: "small danger" }, gettext("Sign out"));
       if (item.current && only) {
         signOut.disabled = true;
