@@ -27,8 +27,8 @@ install: $(STAMP) $(MO_FILES)
 
 # After changing texts: the catalogs of every language take the new and changed strings (then translate them).
 messages: install gettext
-	$(BIN)/python manage.py makemessages --all --no-location --ignore=.venv --ignore=var --ignore=tests --ignore=bench
-	$(BIN)/python manage.py makemessages --all --no-location -d djangojs --ignore=.venv --ignore=var --ignore=tests \
+	$(BIN)/python manage.py makemessages --all --no-location --no-obsolete --ignore=.venv --ignore=var --ignore=tests --ignore=bench
+	$(BIN)/python manage.py makemessages --all --no-location --no-obsolete -d djangojs --ignore=.venv --ignore=var --ignore=tests \
 		--ignore=bench --ignore='webapp/static/webapp/vendor/*'
 
 # xgettext and msgfmt (GNU gettext): makemessages needs them, and so does the test that every string is translated.

@@ -36,7 +36,7 @@ LATIN_ALLOWED = {
     "KILO", "Push", "User", "Token", "Channel", "Secret", "Key", "API", "HTTP", "QR", "UTC", "ntfy", "Gotify",
     "Uptime", "Kuma", "Home", "Assistant", "Grafana", "Alertmanager", "Apprise", "Healthchecks", "Proxmox", "curl",
     "JSON", "Python", "JavaScript", "PHP", "PNG", "JPEG", "WebP", "GIF", "Chrome", "Linux", "Android", "iPhone",
-    "iPad", "push", "u_",
+    "iPad", "push", "u_", "ABCDE", "FGHJK",  # the last two: the link code's shape (a placeholder)
 }
 
 

@@ -51,9 +51,9 @@ export function integrationsSection(channel) {
   function renderSnippet() {
     const key = fresh ? fresh.key : KEY_PLACEHOLDER;
     pre.textContent = integrations[toolSelect.value]({ key, origin: location.origin });
-    keyNote.textContent = fresh
-      ? gettext("Filled in with your new key.")
-      : interpolate(gettext("Put one of your keys in place of %(placeholder)s: create one above."), { placeholder: KEY_PLACEHOLDER });
+    keyNote.replaceChildren(...(fresh
+      ? [gettext("Filled in with your new key.")]
+      : withCode(gettext("Put one of your keys in place of %(token)s: create one above."), el("code", {}, KEY_PLACEHOLDER))));
   }
   toolSelect.addEventListener("change", renderSnippet);
   copySnippet.addEventListener("click", () => copy(pre.textContent, gettext("Settings copied.")));
