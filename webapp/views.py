@@ -128,9 +128,12 @@ def catalog(request, language):
 
 @require_safe
 def service_worker(request):
-    # The worker speaks the page's language (the kp_language cookie or Accept-Language): a switch of language
-    # is a new worker, which keeps the shell afresh in that language.
-    language = translation.get_language()
+    # The worker speaks the page's language: the page registers /sw.js?lang=LANG with the language it was served
+    # in (the kp_language cookie, else Accept-Language), so a switch of language is a new worker, which keeps the
+    # shell afresh in that language.
+    language = request.GET.get("lang", "")
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language()
     shell = ["/", catalog_url(language), *(static(f"webapp/{name}") for name in SHELL_FILES)]
     head = (
         f"const VERSION = {json.dumps(shell_version() + '-' + language)};\n"

@@ -17,7 +17,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from channels_app.services import channel_create
-from tests.web.conftest import send
+from tests.web.conftest import WAIT_MS, send
 from tests.web.helpers import wait_for_service_worker
 from tests.web.test_attention_page import shown_with_actions
 from tests.web.test_notifications import PushDevTools, payload
@@ -155,7 +155,7 @@ def ru_page(new_context):
 def test_a_russian_browser_gets_every_screen_in_russian(ru_page, site):
     page = ru_page
     page.goto("/")
-    expect(page.get_by_role("heading", name="Ваш собственный ящик для push-уведомлений")).to_be_visible()
+    expect(page.get_by_role("heading", name="Ваш личный ящик для уведомлений")).to_be_visible()
     russian(page)
     page.get_by_role("button", name="У меня есть код привязки").click()
     expect(page.get_by_label("Код привязки с другого устройства")).to_be_visible()
@@ -234,14 +234,14 @@ def test_the_language_switch_is_remembered_on_this_device(page, site):
     page.get_by_role("button", name="Open my inbox").click()
     page.locator("#nav").get_by_role("link", name="Settings").click()
     page.locator("#language").select_option("ru")
-    expect(page.get_by_role("heading", name="Настройки")).to_be_visible()
+    expect(page.get_by_role("heading", name="Настройки")).to_be_visible(timeout=WAIT_MS)
     assert page.evaluate("document.documentElement.lang") == "ru"
     expect(page.locator("#language")).to_have_value("ru")
     page.goto("/#/inbox")  # a later visit on this device, still Russian though the browser says English
     expect(page.get_by_role("heading", name="Входящие", exact=True)).to_be_visible()
     page.locator("#nav").get_by_role("link", name="Настройки").click()
     page.locator("#language").select_option("")
-    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible(timeout=WAIT_MS)
     assert page.evaluate("document.documentElement.lang") == "en"
 
 
@@ -292,7 +292,7 @@ def test_every_russian_screen_fits_360_px(new_context, site, screen):
     page.get_by_role("button", name="Открыть мой ящик").click()
     user_token = page.evaluate("localStorage.getItem('kp.user_token')")
     channel = channel_create(owner=AppUser.objects.get(token=user_token), name="Ночные бэкапы")
-    send(site, to=user_token, token=channel.token, secret=channel.secret, message="Бэкап готов", priority=2)
+    send(site, to=user_token, token=channel.token, secret=channel.secret, message="Бэкап готов", priority=2, retry=60, expire=3600)
     page.goto("/" + screen.replace("CHANNEL", channel.token))
     expect(page.locator("main h1")).to_be_visible()
     expect(page.locator("#nav")).to_be_visible()

@@ -4,7 +4,7 @@ import * as blocked from "./blocked.js";
 import * as channels from "./channels.js";
 import * as inbox from "./inbox.js";
 import * as settings from "./settings.js";
-import { gettext } from "./i18n.js";
+import { gettext, language } from "./i18n.js";
 import { banner, el, show, toast } from "./ui.js";
 import * as welcome from "./welcome.js";
 
@@ -76,7 +76,9 @@ window.addEventListener("offline", () => banner(OFFLINE));
 window.addEventListener("online", () => banner(""));
 
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  // The worker speaks the page's language: another language is another script URL, so the browser installs it
+  // (and it keeps the shell afresh in that language).
+  navigator.serviceWorker.register(`/sw.js?lang=${encodeURIComponent(language)}`, { scope: "/" }).catch(() => {});
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};
     if (data.type === "push" && data.message) {

@@ -55,15 +55,10 @@ function languageSection() {
     el("option", { value: "" }, gettext("As the browser (automatic)")),
     languages().map(({ code, name }) => el("option", { value: code, lang: code }, name)));
   select.value = chosenLanguage();
-  select.addEventListener("change", async () => {
+  select.addEventListener("change", () => {
     chooseLanguage(select.value);
-    // The service worker comes again in the new language (and keeps the shell in it), then the page.
-    try {
-      const registration = await navigator.serviceWorker?.getRegistration();
-      await registration?.update();
-    } catch {
-      /* offline: the worker updates on the next visit */
-    }
+    // The page comes again in the new language; so does the service worker (the browser looks for a new one
+    // on every visit, and the one of another language keeps the shell afresh).
     location.reload();
   });
   return el("section", { class: "panel", id: "language-section" }, el("h2", {}, gettext("Language")),

@@ -45,7 +45,6 @@ function offlinePage() {
 <p>${escapeHtml(gettext("KILO.Push cannot be reached right now. Your inbox shows again once the connection is back."))}</p>
 <p><a class="button" href="/">${escapeHtml(gettext("Try again"))}</a></p></main></body></html>`;
   return new Response(html, {
-    status: 503,
     headers: {
       "Content-Type": "text/html; charset=utf-8",
       "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'",
