@@ -1,6 +1,6 @@
 """The WSGI application: Django's handler, with the send API on a middleware chain of its own.
 
-POST /v1/messages/send is the hot path (README "Benchmark"), and so are the sends through a key:
+POST /v1/messages/send is the hot path (docs/benchmarks.md), and so are the sends through a key:
 the hook (/v1/hooks/KEY), Gotify's /message and ntfy's /KEY. They use no session, user, CSRF token
 (they are exempt), flash message or static file, so their requests skip those middleware and
 go through settings.MIDDLEWARE less settings.SEND_MIDDLEWARE_SKIP, in the same order:
