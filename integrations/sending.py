@@ -24,6 +24,8 @@ class Sent:
     request: SendRequest | None = None
     headers: dict | None = None
     error: ApiError | None = None
+    channel_id: int | None = None  # the new message's, when the send said (messaging.send.service.Accepted)
+    created_at: object = None
 
     @property
     def internal(self):
@@ -37,8 +39,10 @@ def send(request, build, *, name):
 
     def work(ban):
         send_request = build()
-        message_id, headers = message_send(request=send_request, ban=ban)
-        return Sent(message_id=message_id, request=send_request, headers=headers)
+        accepted = message_send(request=send_request, ban=ban)
+        message_id, headers = accepted
+        return Sent(message_id=message_id, request=send_request, headers=headers,
+                    channel_id=getattr(accepted, "channel_id", None), created_at=getattr(accepted, "created_at", None))
 
     sent, error = sender_call(request, work, name=name)
     metrics.send_answered(error.status if error is not None else 200, time.perf_counter() - started)

@@ -83,3 +83,23 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+
+def round_trip(client, commands):
+    """Sends `commands` ([(name, *args)]) down one of `client`'s pooled connections and reads every reply: one
+    round trip, as a pipeline makes, without a Pipeline's bookkeeping (the send path's nudge, messaging/queueing.py).
+
+    Replies come as the connection reads them (no response callbacks: SET answers b"OK" or None); an error reply
+    raises. A connection that failed mid-way is dropped, so no reply is left unread on it. Not through
+    BreakerRedis.execute_command: the caller checks redis_usable() first and trips the breaker on a failure.
+    """
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)

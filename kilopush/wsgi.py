@@ -14,7 +14,6 @@ import os
 import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-
 from django.urls import get_resolver, get_urlconf
 
 from kilopush.middleware import GOTIFY_PATH, HOOK_PATH, NTFY_TOPIC_PATH, SEND_PATH

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from kilopush.cache import redis_breaker, redis_usable
+from kilopush.cache import redis_breaker, redis_usable, round_trip
 
 from . import delivery, webhooks
 from . import wake as stream_wake
@@ -103,19 +103,18 @@ class _NudgeBatch:
 
 
 def _flush(batch):
-    """One pipeline for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed."""
+    """One round trip for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed."""
     message_id = batch[0][0]
     try:
-        pipe = stream_wake.redis_client().pipeline(transaction=False)
-        # cache.add() in the pipeline: the same key and value encoding as Django's cache.
-        pipe.set(cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, nx=True,
-                 ex=settings.DELIVERY_NUDGE_PENDING_TTL)
-        for recipient_id in dict.fromkeys(r for _, r in batch if r is not None):
-            stream_wake.publish_in(pipe, stream_wake.MESSAGE, recipient_id)
-        if not pipe.execute()[0]:
+        # The flag as cache.add() writes it (the same key; an int is stored as its digits), then the wake-ups.
+        commands = [("SET", cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, "EX",
+                     settings.DELIVERY_NUDGE_PENDING_TTL, "NX")]
+        commands += [stream_wake.publish_command(stream_wake.MESSAGE, recipient_id)
+                     for recipient_id in dict.fromkeys(r for _, r in batch if r is not None)]
+        if not round_trip(stream_wake.redis_client(), commands)[0]:
             return  # a waiting task claims every delivery committed before it starts
     except Exception as exc:
-        redis_breaker.trip(exc)  # a pipeline does not pass through BreakerRedis.execute_command
+        redis_breaker.trip(exc)  # round_trip does not pass through BreakerRedis.execute_command
         logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
     nudge(message_id)
 

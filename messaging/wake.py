@@ -49,9 +49,9 @@ def redis_client():
     return cache._cache.get_client(write=True)
 
 
-def publish_in(pipe, kind, user_id):
-    """Adds the wake-up to a Redis pipeline the caller executes (the send path: one round trip)."""
-    pipe.publish(channel_name(), payload(kind, user_id))
+def publish_command(kind, user_id):
+    """The wake-up as a Redis command, for a round trip the caller makes (the send path's nudge: kilopush.cache.round_trip)."""
+    return ("PUBLISH", channel_name(), payload(kind, user_id))
 
 
 def publish(kind, user_id):

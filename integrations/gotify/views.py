@@ -114,7 +114,9 @@ def create_message(request):
     if sent.error is not None:
         description = "invalid application token" if sent.error.status == 4003 else sent.error.message
         return error(HTTP_STATUS.get(sent.error.status, 400), description, retry_headers(sent.error))
-    channel_id, created_at = Message.objects.filter(pk=sent.message_id).values_list("channel_id", "created_at").get()
+    channel_id, created_at = sent.channel_id, sent.created_at  # as stored, without reading the row again
+    if created_at is None:
+        channel_id, created_at = Message.objects.filter(pk=sent.message_id).values_list("channel_id", "created_at").get()
     body = {"id": sent.message_id, "appid": channel_id, "message": sent.request.message, "title": sent.request.title,
             "priority": parsed["priority"] if parsed["priority"] is not None else 5,
             "date": created_at.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")}

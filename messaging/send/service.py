@@ -234,7 +234,17 @@ def _accepted(context, message_id, count, deliveries, *, limit, now):
         transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
     else:
         transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
-    return message_id, headers
+    accepted = Accepted((message_id, headers))
+    accepted.channel_id, accepted.created_at = context.channel_id, now
+    return accepted
+
+
+class Accepted(tuple):
+    """message_send's answer, (message id, extra response headers), and what the new message was stored with:
+    `channel_id` and `created_at`, so an answer that shows them need not read the row again (Gotify's).
+    A repeat of an earlier send (Idempotency-Key) answers a plain tuple: its row holds them."""
+
+    channel_id = created_at = None
 
 
 _REPEAT = object()  # the count of a repeated send: nothing was taken
