@@ -2,10 +2,10 @@
 over and over, each sample charged to one part of the request's life.
 
 A sample's part is the first frame, from the innermost out, whose file matches a rule below: a sample inside
-psycopg is the statement, inside redis-py the nudge, and so on; what matches nothing of ours is gunicorn's own
-work (reading the request, writing the answer) when it is outside Django's handler, else Django's request cycle.
-Only the thread holding the GIL is sampled (py-spy --gil): the shares are shares of the workers' Python CPU time;
-CPU spent in C with the GIL released (libpq, socket calls) is not seen.
+psycopg is the statement, inside redis-py the nudge, and so on. A thread waiting in psycopg's or redis-py's
+socket wait is sampled as active by py-spy: those samples are the waits (WAITS), reported apart from the CPU.
+The other samples are the workers' CPU (idle threads are left out: py-spy's own test, and IDLE for the waits
+for work it misses); a part's CPU per request is its share of them times the CPU per request read from /proc.
 
 Run by bench.run (accept phase, --py-spy); needs py-spy (pip install py-spy) and ptrace rights.
 """
@@ -17,12 +17,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Waits py-spy samples as active (a thread in the C library's wait): time, not CPU. (part, innermost frame)
+WAITS = [
+    ("waiting for PostgreSQL (the statement's round trip, its commit)",
+     re.compile(r"^(Connection\.wait|wait_c|wait_epoll|wait_select|wait_poll) \(psycopg")),
+    ("waiting for Redis (the nudge's round trip)",
+     re.compile(r"^(SocketBuffer\.(_read_from_socket|readline|can_read)|.*\.recv) \(.*redis")),
+]
 # (part, pattern of a frame's file), tried on each frame from the innermost out.
 RULES = [
-    ("the statement (psycopg: bind, send, wait, read)", re.compile(r"(^|/)psycopg(_binary|_c)?/")),
+    ("the statement in psycopg (bind, send, read the row)", re.compile(r"(^|/)psycopg(_binary|_c)?/")),
     ("Redis nudge after the commit (redis-py)", re.compile(r"(^|/)redis/|messaging/queueing\.py|stream_app/wake\.py")),
     ("metrics (prometheus_client)", re.compile(r"(^|/)prometheus_client/|kilopush/metrics\.py")),
-    ("Django DB layer (cursor, health check, on_commit)", re.compile(r"(^|/)django/db/")),
+    ("Django DB layer (cursor, the health check's poll, on_commit)", re.compile(r"(^|/)django/db/")),
     ("body decoding and validation", re.compile(r"send_request\.py|send_guards\.py|(^|/)json/|integrations/.*parse")),
     ("send view and service (params, checks, answer)",
      re.compile(r"messaging/|channels_app/|integrations/|kilopush/(crypto|queries|answers)\.py|(^|/)hmac\.py")),
@@ -41,6 +48,9 @@ _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(:\d+)?\)$")
 def part_of(stack):
     """The part one sample (a py-spy raw stack, outermost frame first) is charged to."""
     frames = stack.split(";")
+    for part, pattern in WAITS:
+        if pattern.match(frames[-1]):
+            return part
     for frame in reversed(frames):
         match = _FRAME.match(frame)
         where = match.group("file") if match else frame
@@ -85,8 +95,11 @@ def record(pids, seconds, out_dir, tag, rate=250):
 
 
 def shares(parts, cpu_ms_per_request=None):
-    """[(part, share of samples, ms per request)] largest first; ms when the CPU per request is known."""
-    samples = sum(parts.values()) or 1
-    return [(part, round(count / samples, 3),
-             round(count / samples * cpu_ms_per_request, 3) if cpu_ms_per_request else None)
-            for part, count in parts.most_common()]
+    """[(part, share of the CPU samples, CPU ms per request)] largest first, then the waits as
+    (part, their samples over the CPU samples, None): a wait is time a request spent, not CPU.
+    The ms are the share of the web workers' CPU per request (read from /proc) when it is known."""
+    waits = {part for part, _ in WAITS}
+    cpu = sum(count for part, count in parts.items() if part not in waits) or 1
+    rows = [(part, round(count / cpu, 3), round(count / cpu * cpu_ms_per_request, 3) if cpu_ms_per_request else None)
+            for part, count in parts.most_common() if part not in waits]
+    return rows + [(part, round(count / cpu, 3), None) for part, count in parts.most_common() if part in waits]

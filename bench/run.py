@@ -862,7 +862,8 @@ def accept_rows(a, label):
         rows.append((f"{label}: py-spy {name}", f"web {spied['web_cpu_ms_per_request']} ms/req",
                      f"{spied['samples']} samples at {spied['rps']} req/s"))
         for part, share, ms in spied["parts"]:
-            rows.append((f"    {part}", f"{share * 100:.1f}%", f"{ms} ms per request" if ms is not None else ""))
+            rows.append((f"    {part}", f"{share * 100:.1f}%",
+                         f"{ms} ms CPU per request" if ms is not None else "samples, as a share of the CPU samples"))
     if "web_cpu_ms_per_request" in a["send_200"]:
         rows.append((f"{label}: CPU per request, send / bare", f"web {a['send_200']['web_cpu_ms_per_request']} ms",
                      f"/ {a['bare_django_view']['web_cpu_ms_per_request']} ms; PostgreSQL per send "
