@@ -511,14 +511,15 @@ def platform_phases(args, phases):
                 wait_for_port(plain_port)
                 wait_for_answer(f"http://127.0.0.1:{plain_port}/healthz")
                 out["accept_plain"] = accept_phase(f"http://127.0.0.1:{plain_port}", send_body, fixtures, seconds,
-                                                   work_dir, web=plain, repeat=args.repeat, py_spy=args.py_spy)
+                                                   work_dir, web=plain, repeat=args.repeat, py_spy=args.py_spy,
+                                                   db_url=db_url)
             finally:
                 plain.stop()
                 procs.remove(plain)
             clear_messages(db_url, redis_client, queue)
         if "accept" in phases and "procfile" in args.web:
             out["accept"] = accept_phase(base, send_body, fixtures, seconds, work_dir, web=web, repeat=args.repeat,
-                                         py_spy=args.py_spy)
+                                         py_spy=args.py_spy, db_url=db_url)
             clear_messages(db_url, redis_client, queue)
         if "accept" in phases and not args.no_profile:
             out["profile"] = run_profile(env, fixtures, args.quick)
@@ -758,7 +759,7 @@ def median(values):
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=3, py_spy=False):
+def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=3, py_spy=False, db_url=None):
     """Accept, with no worker running (the web tier alone; queued work is discarded after).
 
     The bare view, the send and the three sends through a key are measured in turn, `repeat` rounds
@@ -769,14 +770,21 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
         wrk(base + path, body, 2, 16, work_dir, content_type)
 
     def with_cpu(path, body, content_type="application/json"):
-        """wrk, and the CPU per request of gunicorn and PostgreSQL meanwhile (ms)."""
+        """wrk, and the CPU per request of gunicorn and PostgreSQL meanwhile (ms).
+
+        PostgreSQL is the backends serving the bench's database (role "postgres (bench database)"), so other
+        databases' backends on a shared server, and backends that end meanwhile, are not counted."""
         roles = {"web": web.pids()} if web else {}
+        if db_url:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                roles["postgres (bench database)"] = [pid for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
         before, started = cpu_seconds_by_role(roles), time.monotonic()
         result = wrk(base + path, body, seconds, 16, work_dir, content_type)
         used = cpu_seconds_by_role(roles)
-        for role in ("web", "postgres"):
+        for role, key in (("web", "web"), ("postgres (bench database)" if db_url else "postgres", "postgres")):
             spent = used.get(role, 0.0) - before.get(role, 0.0)
-            result[f"{role}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
+            result[f"{key}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
         result["seconds"] = round(time.monotonic() - started, 1)
         result["load_average"] = round(os.getloadavg()[0], 2)
         return result
