@@ -1,3 +1,4 @@
+import dataclasses
 import hmac
 import json
 import logging
@@ -39,17 +40,17 @@ WHERE d.user_id = {recipient} AND d.is_active AND d.platform IN ({", ".join(f"'{
 
 _DEVICES_WHERE = _devices_where("%(recipient)s")
 # An attachment is columns of the message: a send without one writes them empty in the same statement.
-_ATTACHMENT_COLUMNS = ("attachment_url", "attachment_file", "attachment_type", "attachment_width", "attachment_height",
+ATTACHMENT_COLUMNS = ("attachment_url", "attachment_file", "attachment_type", "attachment_width", "attachment_height",
                        "attachment_size")
 _MESSAGE_COLUMNS = "recipient_id, channel_id, title, text, url, important, had_devices, created_at, " \
-    "idempotency_key, expires_at, collapse_id, format, " + ", ".join(_ATTACHMENT_COLUMNS)
+    "idempotency_key, expires_at, collapse_id, format, " + ", ".join(ATTACHMENT_COLUMNS)
 _MESSAGE_COLUMNS += ", priority, emergency_retry, emergency_until, emergency_next_at, actions"  # issue 24's
 
 
 def _message_values(recipient, channel):
     return f"{recipient}, {channel}, %(title)s, %(text)s, %(url)s, %(important)s, " \
         f"EXISTS (SELECT 1 {_devices_where(recipient)}), %(now)s, %(idempotency_key)s, %(expires_at)s, " \
-        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in _ATTACHMENT_COLUMNS) \
+        "%(collapse_id)s, %(format)s, " + ", ".join(f"%({column})s" for column in ATTACHMENT_COLUMNS) \
         + _ATTENTION_VALUES
 
 
@@ -69,13 +70,13 @@ FROM {message}, LATERAL (SELECT d.id {_devices_where(f"{message}.recipient_id")}
 _MESSAGE_VALUES = _message_values("%(recipient)s", "%(channel)s")
 # With an Idempotency-Key, a concurrent duplicate waits for the first one's commit, then inserts nothing.
 _ON_KEY_CONFLICT = "ON CONFLICT (channel_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-_INSERT_MESSAGE_SQL = f"""
+INSERT_MESSAGE_SQL = f"""
 INSERT INTO {Message._meta.db_table} ({_MESSAGE_COLUMNS})
 VALUES ({_MESSAGE_VALUES})
 {{on_conflict}}
 RETURNING id
 """
-_INSERT_DELIVERIES_SQL = f"""
+INSERT_DELIVERIES_SQL = f"""
 INSERT INTO {Delivery._meta.db_table}
     (message_id, device_id, state, attempts, provider_message_id, last_error, created_at, updated_at)
 SELECT %(message)s, d.id, '{Delivery.QUEUED}', 0, '', '', %(now)s, %(now)s {_DEVICES_WHERE}
@@ -97,8 +98,8 @@ SELECT (SELECT id FROM message), (SELECT count FROM quota), (SELECT count(*) FRO
 """
 _STORE_PG_KEYED_SQL = _STORE_PG_SQL.format(on_conflict=_ON_KEY_CONFLICT)
 _STORE_PG_SQL = _STORE_PG_SQL.format(on_conflict="")
-_INSERT_MESSAGE_KEYED_SQL = _INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
-_INSERT_MESSAGE_SQL = _INSERT_MESSAGE_SQL.format(on_conflict="")
+INSERT_MESSAGE_KEYED_SQL = INSERT_MESSAGE_SQL.format(on_conflict=_ON_KEY_CONFLICT)
+INSERT_MESSAGE_SQL = INSERT_MESSAGE_SQL.format(on_conflict="")
 # PostgreSQL, a send without Idempotency-Key or replace (nearly all of them): the send context and the
 # client's failed-attempt ban (messaging/bans.py) are read and, if every check passes, the quota, the
 # message and its deliveries are written, in one statement and one round trip. The secret is compared as its keyed digest (an HMAC with DIGEST_KEY: its timing
@@ -148,8 +149,10 @@ def message_send(*, request, ban=None):
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
     """
+    if request.at is not None and request.at <= timezone.now():
+        request = dataclasses.replace(request, at=None)  # its time has come (a sender's clock a little behind)
     if (connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None
-            and request.attachment is None):
+            and request.attachment is None and request.at is None):
         return _send_in_one_statement(request, ban)
     if ban is not None:
         ban.refuse()
@@ -169,17 +172,21 @@ def message_send(*, request, ban=None):
     upload = attachments.process(request.attachment) if request.attachment is not None else None
 
     now = timezone.now()
+    if request.at is not None:
+        from .scheduling import message_schedule
+
+        return message_schedule(request=request, context=context, collapse_id=collapse_id, upload=upload, now=now)
     params = _store_params(request, now=now, context=context, collapse_id=collapse_id)
     limit = quota.daily_limit(verified=context.channel_verified)
     if upload is not None:
         message_id, count, deliveries = _store_with_upload(request, params, upload, context=context, now=now,
                                                            limit=limit)
-        if message_id is not None and count is _REPEAT:
-            return message_id, _current_headers(context.channel_id, limit, now)
+        if message_id is not None and count is REPEAT:
+            return message_id, current_headers(context.channel_id, limit, now)
     elif request.idempotency_key is not None or request.replace is not None:
         message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
-        if message_id is not None and count is _REPEAT:
-            return message_id, _current_headers(context.channel_id, limit, now)
+        if message_id is not None and count is REPEAT:
+            return message_id, current_headers(context.channel_id, limit, now)
     else:  # the embedded SQLite (PostgreSQL took _send_in_one_statement above)
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
@@ -202,7 +209,7 @@ def _store_with_upload(request, params, upload, *, context, now, limit):
                 message_id, count, deliveries = _store_in_one_statement(_STORE_PG_SQL, params)
             else:
                 message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
-            stored = message_id is not None and count is not _REPEAT
+            stored = message_id is not None and count is not REPEAT
             if not stored:
                 transaction.set_rollback(True)  # the bytes counted go back
     finally:
@@ -253,7 +260,7 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "emergency_retry": request.retry,
         "emergency_until": when(now + timedelta(seconds=request.expire)) if request.retry else None,
         "emergency_next_at": when(now + timedelta(seconds=request.retry)) if request.retry else None,
-        "actions": json.dumps(list(request.actions), separators=(",", ":")) if request.actions else "",
+        "actions": actions_json(request),
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
@@ -264,6 +271,11 @@ def _store_params(request, *, now, context=None, collapse_id=""):
     if context is not None:
         params.update(recipient=context.recipient_id, limited=quota.is_limited(verified=context.channel_verified))
     return params
+
+
+def actions_json(request):
+    """The action buttons as the message stores them: a JSON array, or "" for none."""
+    return json.dumps(list(request.actions), separators=(",", ":")) if request.actions else ""
 
 
 def _send_in_one_statement(request, ban):
@@ -303,7 +315,7 @@ def _accepted(context, message_id, count, deliveries, *, limit, now):
     return message_id, headers
 
 
-_REPEAT = object()  # the count of a repeated send: nothing was taken
+REPEAT = object()  # the count of a repeated send: nothing was taken
 
 
 def _collapse_key_of(message_id, *, channel_id, recipient_id):
@@ -318,16 +330,32 @@ def _collapse_key_of(message_id, *, channel_id, recipient_id):
     return row[1] or str(row[0])
 
 
-_REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
+REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
                     "attachment_size")
-_REPEAT_COMPARED += ("priority",)  # issue 24
+REPEAT_COMPARED += ("priority",)  # issue 24
 
 
-def _repeat_of(request, *, channel_id, recipient_id, now, params):
-    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
+def repeat_of(request, *, channel_id, recipient_id, now, params):
+    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs.
+
+    A scheduled send (messaging/scheduling.py) keeps its key in its own row: a repeat answers its id,
+    which is the one its sender was given; a scheduled repeat must also name the same `at`.
+    """
+    from .models import ScheduledMessage
+
+    for model in (ScheduledMessage, Message):
+        found = _repeat_in(model, request, channel_id=channel_id, recipient_id=recipient_id, now=now, params=params)
+        if found is not None:
+            return found
+    return None
+
+
+def _repeat_in(model, request, *, channel_id, recipient_id, now, params):
+    scheduled = model is not Message
     row = (
-        Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
-        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", *_REPEAT_COMPARED)
+        model.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
+        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", *REPEAT_COMPARED,
+                     "at" if scheduled else "created_at")
         .first()
     )
     if row is None:
@@ -335,12 +363,12 @@ def _repeat_of(request, *, channel_id, recipient_id, now, params):
     message_id, recipient, title, text, url, important, created_at = row[:7]
     if created_at <= now - IDEMPOTENCY_WINDOW:
         # Older than the window: the key is free again (the old message keeps its row, not the key).
-        Message.objects.filter(id=message_id).update(idempotency_key=None)
+        model.objects.filter(id=message_id).update(idempotency_key=None)
         return None
-    if (recipient, title, text, url, important, *row[7:]) != (
+    if (recipient, title, text, url, important, *row[7:-1]) != (
         recipient_id, request.title, request.message, request.url, request.important,
-        *(params[name] for name in _REPEAT_COMPARED)
-    ):
+        *(params[name] for name in REPEAT_COMPARED)
+    ) or (request.at is not None and (not scheduled or row[-1] != request.at)):
         raise IdempotencyKeyReused()
     return message_id
 
@@ -348,17 +376,17 @@ def _repeat_of(request, *, channel_id, recipient_id, now, params):
 def _store_keyed(request, params, *, context, now, limit):
     """The send with an Idempotency-Key or a replace: one transaction, rolled back if it stored nothing.
 
-    Returns (message id, count or _REPEAT, deliveries).
+    Returns (message id, count or REPEAT, deliveries).
     """
     key = request.idempotency_key
     for attempt in (1, 2, 3):
         try:
             with transaction.atomic():
                 if key is not None:
-                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
+                    repeat = repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
                                         params=params)
                     if repeat is not None:
-                        return repeat, _REPEAT, 0
+                        return repeat, REPEAT, 0
                 if connection.vendor == "postgresql":
                     message_id, count, deliveries = _store_in_one_statement(
                         _STORE_PG_KEYED_SQL if key is not None else _STORE_PG_SQL, params
@@ -382,7 +410,7 @@ def _store_keyed(request, params, *, context, now, limit):
     raise RuntimeError(f"Idempotency-Key of channel {context.channel_id} kept changing hands")
 
 
-def _current_headers(channel_id, limit, now):
+def current_headers(channel_id, limit, now):
     if limit is None:
         return {}
     return quota.rate_limit_headers(limit=limit, count=quota.channel_sent_today(channel=channel_id, now=now), now=now)
@@ -403,12 +431,12 @@ def _store_in_a_transaction(params, *, channel_id, now, keyed=False):
             count = quota.channel_take_daily_quota(channel_id=channel_id, now=now)
             if count is None:
                 return None, None, 0
-        cursor.execute(_INSERT_MESSAGE_KEYED_SQL if keyed else _INSERT_MESSAGE_SQL, params)
+        cursor.execute(INSERT_MESSAGE_KEYED_SQL if keyed else INSERT_MESSAGE_SQL, params)
         row = cursor.fetchone()
         if row is None:
             return None, count, 0
         message_id = row[0]
-        cursor.execute(_INSERT_DELIVERIES_SQL, {**params, "message": message_id})
+        cursor.execute(INSERT_DELIVERIES_SQL, {**params, "message": message_id})
         return message_id, count, cursor.rowcount
 
 
@@ -502,7 +530,14 @@ def message_withdraw(*, channel_id, message_id, now=None):
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(id=message_id, channel_id=channel_id).first()
         if message is None:
-            return False
+            from .scheduling import scheduled_withdraw
+
+            released = scheduled_withdraw(channel_id=channel_id, scheduled_id=message_id, now=now)
+            if not released:
+                return released is not None  # cancelled for good (or already), or not this channel's
+            message = Message.objects.select_for_update().filter(id=released).first()
+            if message is None:
+                return True  # its message is gone (retention)
         inbox_remove(message_ids=[message.pk], reason=Message.WITHDRAWN, now=now)
         if message.removed_reason not in ("", Message.WITHDRAWN):
             # It had left the inbox otherwise (ttl, replace, delete): the sender's withdraw is what it is now.
@@ -533,4 +568,7 @@ def messages_expire(*, now=None, limit=1000):
     if old:
         attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(id__in=old)))
     purged = Message.objects.filter(id__in=old).delete()[1].get(Message._meta.label, 0) if old else 0
+    from .scheduling import purge_ended
+
+    purge_ended(before=keep_after)  # scheduled messages withdrawn before, or refused at, their release
     return len(expired), purged

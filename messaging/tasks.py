@@ -74,3 +74,11 @@ def sweep_webhooks():
     from .webhooks import sweep
 
     sweep()
+
+
+@shared_task(expires=max(settings.SCHEDULED_RELEASE_INTERVAL, 1))
+def release_scheduled():
+    """Beat: delivers the scheduled messages whose `at` has come (issue 24)."""
+    from .scheduling import release_due
+
+    release_due()
