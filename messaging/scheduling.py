@@ -23,7 +23,6 @@ from channels_app import quota
 from channels_app.models import Channel
 from kilopush import metrics
 from kilopush.errors import Throttled
-from stream_app import wake as stream_wake
 from users_app.models import AppUser, BlacklistEntry
 
 from . import attachments, services, webhooks
@@ -196,10 +195,7 @@ def release_due(*, now=None, limit=200):
             released[scheduled.pk] = message_id
             nudges.append((message_id, scheduled.recipient_id, deliveries))
     for message_id, recipient_id, deliveries in nudges:
-        if deliveries:
-            services.enqueue_delivery(message_id, recipient_id=recipient_id)
-        else:
-            stream_wake.publish(stream_wake.MESSAGE, recipient_id)
+        services.announce_stored(message_id, recipient_id=recipient_id, deliveries=deliveries)
     if released:
         logger.info("Released %d scheduled messages", len(released))
     return released

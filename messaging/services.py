@@ -308,11 +308,16 @@ def _accepted(context, message_id, count, deliveries, *, limit, now):
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
     metrics.message_accepted(context.channel_verified)
     recipient_id = context.recipient_id
-    if deliveries:
-        transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
-    else:
-        transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
+    transaction.on_commit(lambda: announce_stored(message_id, recipient_id=recipient_id, deliveries=deliveries))
     return message_id, headers
+
+
+def announce_stored(message_id, *, recipient_id, deliveries):
+    """After a message's commit: a worker nudged for its deliveries, the recipient's streams woken."""
+    if deliveries:
+        enqueue_delivery(message_id, recipient_id=recipient_id)
+    else:
+        stream_wake.publish(stream_wake.MESSAGE, recipient_id)
 
 
 REPEAT = object()  # the count of a repeated send: nothing was taken
@@ -383,8 +388,8 @@ def _store_keyed(request, params, *, context, now, limit):
         try:
             with transaction.atomic():
                 if key is not None:
-                    repeat = repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
-                                        params=params)
+                    repeat = repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id,
+                                       now=now, params=params)
                     if repeat is not None:
                         return repeat, REPEAT, 0
                 if connection.vendor == "postgresql":

@@ -46,7 +46,7 @@ def event_record(*, channel_ids, type, message_ids, data=None, now=None):
     now = now or timezone.now()
     hooked = set(Channel.objects.filter(id__in=set(channel_ids)).exclude(webhook_url="").values_list("id", flat=True))
     events = []
-    pairs = [(channel_id, message_id) for channel_id, message_id in zip(channel_ids, message_ids) if channel_id in hooked]
+    pairs = [(channel, message) for channel, message in zip(channel_ids, message_ids) if channel in hooked]
     # A scheduled message's events name the id its sender was given, not the released message's.
     sender_ids = dict(ScheduledMessage.objects.filter(message_id__in=[m for _, m in pairs])
                       .values_list("message_id", "id")) if pairs else {}

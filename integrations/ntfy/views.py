@@ -195,7 +195,8 @@ def _answer(sent, publication, request=None):
             text = f"{text}: {sent.error.message}"
         return error(http_status, code, text, retry_headers(sent.error))
     # A scheduled message's time is its delivery time, as ntfy answers.
-    body = {"id": str(sent.message_id), "time": int((sent.request.at or timezone.now()).timestamp()), "event": "message",
+    when = sent.request.at or timezone.now()
+    body = {"id": str(sent.message_id), "time": int(when.timestamp()), "event": "message",
             "topic": masked(publication.key), "message": sent.request.message}
     if sent.request.title:
         body["title"] = sent.request.title

@@ -1,4 +1,5 @@
-"""Issue 24, scheduled delivery through ntfy: At/X-At, In/X-In, Delay/X-Delay (a Unix time or a duration) and JSON delay."""
+"""Issue 24, scheduled delivery through the integrations: ntfy's At/X-At, In/X-In, Delay/X-Delay (a Unix time or a
+duration) and JSON `delay`; the hook's send API fields take `at`."""
 
 import json
 from datetime import timedelta
@@ -46,3 +47,11 @@ def test_ntfy_an_invalid_delay_is_400_ntfy_shaped(key, value):
     response = Client().generic("POST", f"/{key}?" + urlencode({"delay": value}), b"x", content_type="text/plain")
     assert (response.status_code, response.json()["code"]) == (400, 40001), response.content
     assert not ScheduledMessage.objects.exists()
+
+
+def test_the_hook_takes_the_send_apis_at(key):
+    body = {"message": "Later", "at": unix(timedelta(hours=1))}
+    response = Client().post(f"/v1/hooks/{key}", json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert ScheduledMessage.objects.get(pk=int(response.json()["response"]["id"])).text == "Later"
+    assert not Message.objects.exists()
