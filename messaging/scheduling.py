@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app import quota
@@ -71,12 +72,12 @@ def message_schedule(*, request, context, collapse_id, upload, now):
             try:
                 with transaction.atomic():
                     scheduled_id, count = _store(request, context=context, collapse_id=collapse_id, upload=upload,
-                                                 name=name, now=now, limit=limit)
+                                                 name=name, now=now)
                     stored = scheduled_id is not None and count is not services.REPEAT
                     break
-            except IntegrityError:
+            except IntegrityError:  # a concurrent send with the same key committed first: look again
                 if request.idempotency_key is None or attempt == 3:
-                    raise  # a concurrent send with the same key committed first: look again
+                    raise
     finally:
         if not stored and name:
             attachments.delete_files([name])
@@ -91,7 +92,7 @@ def message_schedule(*, request, context, collapse_id, upload, now):
     return scheduled_id, headers
 
 
-def _store(request, *, context, collapse_id, upload, name, now, limit):
+def _store(request, *, context, collapse_id, upload, name, now):
     """(id, today's count, or services.REPEAT for a repeat); (None, None) over the daily limit."""
     if request.idempotency_key is not None:
         repeat = services.repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
@@ -131,17 +132,24 @@ def _compared(request, upload):
 # --- the release ---
 
 
-def _refusal(scheduled):
-    """Why a scheduled message must not be delivered any more (blocked by staff, blacklisted since), or ""."""
-    channel_blocked, owner_blocked = Channel.objects.filter(pk=scheduled.channel_id).values_list(
-        "is_blocked", "owner__is_blocked").get()
-    if channel_blocked or owner_blocked:
-        return "channel blocked"
-    if AppUser.objects.filter(pk=scheduled.recipient_id, is_blocked=True).exists():
-        return "recipient blocked"
-    if BlacklistEntry.objects.filter(user_id=scheduled.recipient_id, channel_id=scheduled.channel_id).exists():
-        return "blacklisted by the recipient"
-    return ""
+def _refusals(rows):
+    """{scheduled id: why it must not be delivered any more} (blocked by staff, blacklisted since), for a batch."""
+    channels = {row.channel_id for row in rows}
+    recipients = {row.recipient_id for row in rows}
+    blocked_channels = set(Channel.objects.filter(Q(is_blocked=True) | Q(owner__is_blocked=True), id__in=channels)
+                           .values_list("id", flat=True))
+    blocked_recipients = set(AppUser.objects.filter(id__in=recipients, is_blocked=True).values_list("id", flat=True))
+    blacklisted = set(BlacklistEntry.objects.filter(user_id__in=recipients, channel_id__in=channels)
+                      .values_list("user_id", "channel_id"))
+    refusals = {}
+    for row in rows:
+        if row.channel_id in blocked_channels:
+            refusals[row.pk] = "channel blocked"
+        elif row.recipient_id in blocked_recipients:
+            refusals[row.pk] = "recipient blocked"
+        elif (row.recipient_id, row.channel_id) in blacklisted:
+            refusals[row.pk] = "blacklisted by the recipient"
+    return refusals
 
 
 def _insert(scheduled, now):
@@ -166,39 +174,68 @@ def _insert(scheduled, now):
         return message_id, cursor.rowcount
 
 
-def release_due(*, now=None, limit=200):
+RELEASE_BATCH = 50  # scheduled messages per transaction: each batch is announced (pushed, streamed) as it commits
+
+_TABLE = ScheduledMessage._meta.db_table
+# Claims due rows: picked skipping rows another releaser (or a withdraw) holds, and taken only if still scheduled.
+_CLAIM_SQL = f"""
+UPDATE {_TABLE} SET state = '{ScheduledMessage.RELEASED}', released_at = %(now)s
+WHERE id IN (
+    SELECT id FROM {_TABLE} WHERE state = '{ScheduledMessage.SCHEDULED}' AND "at" <= %(now)s
+    ORDER BY "at", id LIMIT %(limit)s {{lock}}
+) AND state = '{ScheduledMessage.SCHEDULED}'
+RETURNING id
+"""
+
+
+def release_due(*, now=None, limit=RELEASE_BATCH):
     """Beat: delivers the scheduled messages whose time has come; returns {scheduled id: message id or None}.
 
-    Exactly once: due rows are picked with SKIP LOCKED and each is claimed by a conditional UPDATE, in
-    the transaction that inserts its message. None: it was not delivered (blocked or blacklisted since).
+    Exactly once: each batch is claimed by one conditional UPDATE (scheduled -> released) of rows picked
+    with SKIP LOCKED, in the transaction that inserts their messages. None: it was not delivered
+    (blocked or blacklisted since).
     """
     now = now or timezone.now()
+    released = {}
+    while True:
+        batch, claimed = _release_batch(now, limit)
+        released.update(batch)
+        if claimed < limit:
+            break
+    if released:
+        logger.info("Released %d scheduled messages", len(released))
+    return released
+
+
+def _release_batch(now, limit):
+    """(the batch's {scheduled id: message id or None}, how many rows it claimed)."""
     released, nudges = {}, []
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""  # SQLite: one writer at a time
     with transaction.atomic():
-        due = list(
-            ScheduledMessage.objects.filter(state=ScheduledMessage.SCHEDULED, at__lte=now)
-            .order_by("at", "id").select_for_update(skip_locked=True)[:limit]
-        )
-        for scheduled in due:
-            if not ScheduledMessage.objects.filter(pk=scheduled.pk, state=ScheduledMessage.SCHEDULED).update(
-                    state=ScheduledMessage.RELEASED, released_at=now):
-                continue  # another releaser took it, or the sender withdrew it meanwhile
-            refusal = _refusal(scheduled)
-            if refusal:
-                _fail(scheduled, refusal, now)
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL.format(lock=lock),
+                           {"now": connection.ops.adapt_datetimefield_value(now), "limit": limit})
+            claimed = [row[0] for row in cursor.fetchall()]
+        if not claimed:
+            return {}, 0
+        rows = list(ScheduledMessage.objects.filter(id__in=claimed).order_by("at", "id"))
+        refusals = _refusals(rows)
+        delivered = []
+        for scheduled in rows:
+            if scheduled.pk in refusals:
+                _fail(scheduled, refusals[scheduled.pk], now)
                 released[scheduled.pk] = None
                 continue
             message_id, deliveries = _insert(scheduled, now)
-            ScheduledMessage.objects.filter(pk=scheduled.pk).update(message_id=message_id)
+            scheduled.message_id = message_id
+            delivered.append(scheduled)
             if scheduled.replace is not None:
                 services.inbox_remove(message_ids=[scheduled.replace], reason=Message.REPLACED, now=now)
             released[scheduled.pk] = message_id
             nudges.append((message_id, scheduled.recipient_id, deliveries))
-    for message_id, recipient_id, deliveries in nudges:
-        services.announce_stored(message_id, recipient_id=recipient_id, deliveries=deliveries)
-    if released:
-        logger.info("Released %d scheduled messages", len(released))
-    return released
+        ScheduledMessage.objects.bulk_update(delivered, ["message"])
+        transaction.on_commit(lambda: [services.announce_stored(m, recipient_id=r, deliveries=d) for m, r, d in nudges])
+    return released, len(claimed)
 
 
 def _fail(scheduled, reason, now):
