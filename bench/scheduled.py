@@ -52,7 +52,7 @@ def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port,
                     and time.monotonic() < deadline:
                 time.sleep(0.2)
         at = math.ceil(time.time()) + AHEAD
-        answers, ids = [], {}
+        answers, accepted = [], set()
 
         def send(to):
             body = json.dumps({"to": to, "token": fixtures["token"], "secret": fixtures["secret"],
@@ -62,7 +62,9 @@ def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port,
             with urllib.request.urlopen(request, timeout=30) as response:
                 answer = json.loads(response.read())["response"]
                 answers.append(answer["status"])
+                accepted.add(to)
 
+        tokens = dict(zip(fixtures["recipients"], (f"fcm-scheduled-{i}" for i in range(COUNT))))
         threads = [threading.Thread(target=send, args=(to,)) for to in fixtures["recipients"]]
         for thread in threads:
             thread.start()
@@ -79,7 +81,8 @@ def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port,
         if push.get("answer") == "ok" and push["token"].startswith("fcm-scheduled-"):
             by_token.setdefault(push["token"], []).append(push["time"])
     lateness = sorted(min(times) - at for times in by_token.values())
-    missing = COUNT - len(by_token)
+    # A send the web refused (an overloaded database) is not the release's miss: only accepted ones count.
+    missing = len({tokens[to] for to in accepted} - set(by_token))
     doubled = sum(len(times) - 1 for times in by_token.values())
     early = sum(1 for late in lateness if late < 0)
 
