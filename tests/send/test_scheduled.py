@@ -397,3 +397,11 @@ def test_a_withdraw_racing_the_release_either_cancels_it_or_withdraws_the_releas
         if row.state == "released":
             assert Message.objects.get(pk=row.message_id).removed_reason == Message.WITHDRAWN
     assert not Message.objects.in_inbox().exists()
+
+
+def test_staff_see_scheduled_messages_in_the_admin_without_their_text(admin_client, send, valid_fields, channel):
+    message_id = scheduled(send, {**valid_fields, "message": "Private words"})
+    page = admin_client.get(f"/admin/messaging/scheduledmessage/?channel_token={channel.token}")
+    assert page.status_code == 200 and str(message_id).encode() in page.content
+    detail = admin_client.get(f"/admin/messaging/scheduledmessage/{message_id}/change/")
+    assert detail.status_code == 200 and b"Private words" not in detail.content
