@@ -236,6 +236,20 @@ def test_ttl_and_an_emergencys_repeats_start_at_the_release(send, valid_fields, 
         when + timedelta(seconds=600), when + timedelta(seconds=60), when + timedelta(seconds=3600))
 
 
+def test_a_release_that_dies_midway_leaves_the_message_for_the_next_one(send, valid_fields, monkeypatch):
+    message_id = scheduled(send, valid_fields)
+
+    def worker_lost(scheduled, now):
+        raise SystemExit("the worker died")
+
+    monkeypatch.setattr(scheduling, "_insert", worker_lost)
+    with pytest.raises(SystemExit):
+        release()
+    assert ScheduledMessage.objects.get().state == ScheduledMessage.SCHEDULED and not Message.objects.exists()
+    monkeypatch.undo()
+    assert list(release()) == [message_id] and Message.objects.count() == 1
+
+
 def test_a_released_message_is_released_once(send, valid_fields):
     scheduled(send, valid_fields)
     assert len(release()) == 1
