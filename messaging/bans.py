@@ -25,9 +25,6 @@ logger = logging.getLogger(__name__)
 AUTH_FAILURE_GROUP = "send-auth-failure"
 MESSAGE = "Too many failed attempts"
 
-# The ban's expiry (NULL when not banned) as a subquery of named parameters %(client)s and %(now)s.
-UNTIL_SQL = f"SELECT until FROM {SendBan._meta.db_table} WHERE client = %(client)s AND until > %(now)s"
-
 
 def throttled(until):
     """The 4029 answer to a client banned until `until`, with Retry-After in whole seconds (at least 1)."""

@@ -27,6 +27,7 @@ from kilopush.errors import Throttled
 from users_app.models import AppUser, BlacklistEntry
 
 from . import attachments, services, webhooks
+from .send import service as send_service, sql as send_sql
 from .models import Message, ScheduledMessage
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def message_schedule(*, request, context, collapse_id, upload, now):
                 with transaction.atomic():
                     scheduled_id, count = _store(request, context=context, collapse_id=collapse_id, upload=upload,
                                                  name=name, now=now)
-                    stored = scheduled_id is not None and count is not services.REPEAT
+                    stored = scheduled_id is not None and count is not send_service.REPEAT
                     break
             except IntegrityError:  # a concurrent send with the same key committed first: look again
                 if request.idempotency_key is None or attempt == 3:
@@ -81,8 +82,8 @@ def message_schedule(*, request, context, collapse_id, upload, now):
     finally:
         if not stored and name:
             attachments.delete_files([name])
-    if count is services.REPEAT:
-        return scheduled_id, services.current_headers(context.channel_id, limit, now)
+    if count is send_service.REPEAT:
+        return scheduled_id, send_service.current_headers(context.channel_id, limit, now)
     headers = {}
     if limit is not None:
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
@@ -93,12 +94,12 @@ def message_schedule(*, request, context, collapse_id, upload, now):
 
 
 def _store(request, *, context, collapse_id, upload, name, now):
-    """(id, today's count, or services.REPEAT for a repeat); (None, None) over the daily limit."""
+    """(id, today's count, or send_service.REPEAT for a repeat); (None, None) over the daily limit."""
     if request.idempotency_key is not None:
-        repeat = services.repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
-                                    params=_compared(request, upload))
+        repeat = send_service.repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id,
+                                        now=now, params=_compared(request, upload))
         if repeat is not None:
-            return repeat, services.REPEAT
+            return repeat, send_service.REPEAT
     count = None
     if quota.is_limited(verified=context.channel_verified):
         count = quota.channel_take_daily_quota(channel_id=context.channel_id, now=now)
@@ -112,7 +113,7 @@ def _store(request, *, context, collapse_id, upload, name, now):
         created_at=now, idempotency_key=request.idempotency_key, title=request.title, text=request.message,
         url=request.url, format=request.format, attachment_url=request.attachment_url, important=request.important,
         priority=request.priority, emergency_retry=request.retry, emergency_expire=request.expire,
-        actions=services.actions_json(request), ttl=request.ttl, replace=request.replace, collapse_id=collapse_id,
+        actions=send_service.actions_json(request), ttl=request.ttl, replace=request.replace, collapse_id=collapse_id,
         **({"attachment_file": name, "attachment_type": upload.content_type, "attachment_width": upload.width,
             "attachment_height": upload.height, "attachment_size": upload.size} if upload is not None else {}),
     )
@@ -120,7 +121,7 @@ def _store(request, *, context, collapse_id, upload, name, now):
 
 
 def _compared(request, upload):
-    """The columns a repeat compares (services.REPEAT_COMPARED), as this send would store them."""
+    """The columns a repeat compares (send_service.REPEAT_COMPARED), as this send would store them."""
     values = {"format": request.format, "attachment_url": request.attachment_url, "priority": request.priority,
               "attachment_type": "", "attachment_width": None, "attachment_height": None, "attachment_size": None}
     if upload is not None:
@@ -159,7 +160,7 @@ def _insert(scheduled, now):
     params = {
         "recipient": scheduled.recipient_id, "channel": scheduled.channel_id, "title": scheduled.title,
         "text": scheduled.text, "url": scheduled.url, "format": scheduled.format,
-        **{column: getattr(scheduled, column) for column in services.ATTACHMENT_COLUMNS},
+        **{column: getattr(scheduled, column) for column in attachments.blank_fields()},
         "important": scheduled.important, "priority": scheduled.priority, "emergency_retry": retry,
         # The emergency's repeats and the ttl start now, with the delivery.
         "emergency_until": when(now + timedelta(seconds=expire)) if retry else None,
@@ -168,9 +169,9 @@ def _insert(scheduled, now):
         "expires_at": when(now + timedelta(seconds=ttl)) if ttl else None, "collapse_id": scheduled.collapse_id,
     }
     with connection.cursor() as cursor:
-        cursor.execute(services.INSERT_MESSAGE_SQL, params)
+        cursor.execute(send_sql.INSERT_MESSAGE, params)
         message_id = cursor.fetchone()[0]
-        cursor.execute(services.INSERT_DELIVERIES_SQL, {**params, "message": message_id})
+        cursor.execute(send_sql.INSERT_DELIVERIES, {**params, "message": message_id})
         return message_id, cursor.rowcount
 
 
@@ -234,7 +235,8 @@ def _release_batch(now, limit):
             released[scheduled.pk] = message_id
             nudges.append((message_id, scheduled.recipient_id, deliveries))
         ScheduledMessage.objects.bulk_update(delivered, ["message"])
-        transaction.on_commit(lambda: [services.announce_stored(m, recipient_id=r, deliveries=d) for m, r, d in nudges])
+        transaction.on_commit(lambda: [send_service.announce_stored(m, recipient_id=r, deliveries=d)
+                                       for m, r, d in nudges])
     return released, len(claimed)
 
 

@@ -82,3 +82,11 @@ def release_scheduled():
     from .scheduling import release_due
 
     release_due()
+
+
+@shared_task
+def prune_inbox_events():
+    """Beat: inbox events past their retention (an hour) are deleted."""
+    from .inbox_events import inbox_events_prune
+
+    return inbox_events_prune()

@@ -1,6 +1,7 @@
 """The README and docs/ hold together (issue 26): every relative link resolves (the file, and a `#anchor`'s
 heading by GitHub's slug), every environment variable the settings read is documented in docs/, every docs
-page links back to the index, and the README stays short enough for a newcomer."""
+page links back to the index, the README stays short enough for a newcomer, and what they name is real: the
+`make` targets, the repository's files, and the README's endpoints."""
 
 import ast
 import re
@@ -114,6 +115,35 @@ def settings_read(source):
     return names
 
 
+def make_targets_named(text):
+    """`make X` in inline code, and `make X` at the start of a line in a code block."""
+    named = set(re.findall(r"`make ([a-z][\w-]*)", text))
+    fenced = False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        elif fenced:
+            named.update(re.findall(r"^\s*make ([a-z][\w-]*)", line))
+    return named
+
+
+def repository_paths_named(text):
+    """Paths in inline code whose first folder is one of the repository's (`messaging/delivery.py:render`,
+    `tests/fakes/`); run-time folders (var/) are not in the repository."""
+    folders = {entry.name for entry in ROOT.iterdir() if entry.is_dir() and not entry.name.startswith(".")} - {"var"}
+    for token in re.findall(r"`([^`\s]+)`", text):
+        match = re.match(r"^([\w.-]+(?:/[\w.-]+)+/?)(?::[\w.]+)?$", token)
+        if match and match.group(1).split("/")[0] in folders:
+            yield match.group(1)
+
+
+def path_exists(path):
+    app, _, number = path.partition("/")
+    if re.fullmatch(r"\d{4}", number):  # a migration by its number: users_app/0007
+        return any((ROOT / app / "migrations").glob(f"{number}_*.py"))
+    return (ROOT / path).exists()
+
+
 def documented(name, text):
     return re.search(rf"(?<![A-Z0-9_]){re.escape(name)}(?![A-Z0-9_])", text) is not None
 
@@ -135,6 +165,34 @@ def test_every_setting_read_is_documented_in_docs():
     assert len(read) > 100, read  # the parser still finds the settings (about 130 today)
     missing = sorted(name for name in read if not documented(name, docs))
     assert not missing, f"read in {', '.join(SETTINGS_FILES)} but in no docs/*.md: {missing}"
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_make_target_named_exists(page):
+    targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+    assert make_targets_named(page.read_text(encoding="utf-8")) - targets == set()
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_repository_path_named_exists(page):
+    missing = sorted({path for path in repository_paths_named(page.read_text(encoding="utf-8"))
+                      if not path_exists(path)})
+    assert not missing, f"{page.name} names files that are not in the repository: {missing}"
+
+
+def test_the_readmes_endpoints_exist():
+    from django.urls import Resolver404, resolve
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"(?:(?<![\w.])|(?<=\$API))(/(?:v1|healthz|metrics|docs|admin)\b[\w/-]*)(?![…/\w-])", text))
+    assert {"/v1/messages/send", "/v1/app/register", "/v1/app/channels", "/v1/app/messages"} <= paths
+    unknown = []
+    for path in sorted(paths):
+        try:
+            resolve(path)
+        except Resolver404:
+            unknown.append(path)
+    assert not unknown, f"README.md names endpoints the URL configuration does not have: {unknown}"
 
 
 def test_every_docs_page_is_in_the_index_and_links_back_to_it():
@@ -159,6 +217,11 @@ def test_the_checks_catch_a_broken_link_and_an_undocumented_setting(tmp_path):
               'os.environ["KILOPUSH_D"] = "written, not read"\n')
     assert settings_read(source) == {"KILOPUSH_A", "KILOPUSH_B", "KILOPUSH_C"}
     assert not documented("KILOPUSH_A", "KILOPUSH_AB and X_KILOPUSH_A")
+    named = make_targets_named("`make run` and `make nothing`\n```sh\nmake bench X=1\n```\n")
+    assert named == {"run", "nothing", "bench"}
+    assert set(repository_paths_named("`messaging/delivery.py:render` `var/x.db` `providers/log.py`")) == \
+        {"messaging/delivery.py"}
+    assert path_exists("users_app/0001") and not path_exists("users_app/9999")
 
 
 def test_github_slugs():

@@ -12,9 +12,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kilopush.answers import JsonAnswer
 from kilopush.errors import Forbidden, InvalidValue
-from messaging import send_request
+from messaging.send import request as send_request
 from messaging.models import Message
-from messaging.send_request import FormFields
+from messaging.send.request import FormFields
 
 from ..sending import retry_headers, send, shorten_text, shorten_title, unlogged
 

@@ -14,8 +14,8 @@ from channels_app.models import Channel, ChannelDailyCount
 from messaging import scheduling
 from messaging.emergency import message_acknowledge
 from messaging.models import Delivery, Message, ScheduledMessage, WebhookEvent
-from messaging.services import message_send
-from messaging.send_request import validate
+from messaging.send.request import validate
+from messaging.send.service import message_send
 from tests.app_api import call
 from tests.helpers import fill_today, status_of
 from tests.people import make_person
@@ -150,7 +150,7 @@ def test_a_scheduled_send_answers_its_id_and_stays_out_of_the_inbox(send, valid_
 def test_the_status_of_a_scheduled_message_matches_the_published_schema(send, valid_fields, channel):
     import jsonschema
 
-    from messaging.send_schema import MESSAGE_STATUS
+    from messaging.send.schema import MESSAGE_STATUS
     from tests.app_api import _as_json_schema
 
     message_id = scheduled(send, valid_fields)

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('channels_app', '0004_webhooks'),
-        ('messaging', '0010_message_actions'),
+        ('messaging', '0011_inboxevent'),
         ('users_app', '0007_accesstoken_label_last_used_at'),
     ]
 
