@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The web app's and the admin's language (docs/translating.md); the APIs stay English.
+    "kilopush.locale.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,6 +142,7 @@ MIDDLEWARE = [
 SEND_MIDDLEWARE_SKIP = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "kilopush.locale.PageLocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -494,7 +497,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the web app and the admin: English, and one per folder of locale/ that holds a catalog
+# (locale/ru/LC_MESSAGES/django.po): adding a language takes no code change (docs/translating.md).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+
+def _languages():
+    from django.conf.locale import LANG_INFO
+
+    found = sorted(
+        path.parent.parent.name
+        for path in (BASE_DIR / "locale").glob("*/LC_MESSAGES/django.po")
+        if path.parent.parent.name != "en"
+    )
+    names = {code: LANG_INFO.get(code.lower().replace("_", "-"), {}).get("name_local", code) for code in found}
+    return [("en", "English")] + [(code.lower().replace("_", "-"), names[code]) for code in found]
+
+
+LANGUAGES = _languages()
+# The web app's language switch (Settings) stores the choice in this cookie, on the device.
+LANGUAGE_COOKIE_NAME = "kp_language"
+LANGUAGE_COOKIE_AGE = 10 * 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
