@@ -1,4 +1,4 @@
-"""CORS (README: "From a browser (CORS)").
+"""CORS (docs/send-api.md, "From a browser (CORS)").
 
 The send API (every /v1/messages/... path) takes no cookie: its credential is the secret in
 the body, so any origin may call it, as any client may from curl. The app API (/v1/app/...)

@@ -1,4 +1,4 @@
-"""KILO.Push settings: everything comes from the environment (see README)."""
+"""KILO.Push settings: everything comes from the environment (see docs/operations.md, "Settings")."""
 
 import base64
 import hashlib

@@ -1,4 +1,4 @@
-"""Failed-attempt bans of sender clients: 4029 "Too many failed attempts" (README "Failed attempts").
+"""Failed-attempt bans of sender clients: 4029 "Too many failed attempts" (docs/send-api.md, "Failed attempts").
 
 A client's 4003 answers are counted in Django's cache (django-ratelimit: Redis, or the process's
 memory when embedded); at SEND_AUTH_FAILURE_RATE the client is banned until the window ends. The

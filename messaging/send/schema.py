@@ -2,7 +2,7 @@
 
 The send API is a plain Django view (its published contract predates the app API),
 so drf-spectacular cannot inspect it; this hand-written path item describes it
-as the README does, without touching the view.
+as docs/send-api.md does, without touching the view.
 """
 
 import json
