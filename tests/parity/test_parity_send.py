@@ -1,5 +1,5 @@
 """The send on both backends: PostgreSQL's one statement (and its keyed and upload variants) against the
-portable transaction of SQLite (messaging/services.py). Through the send API, as a sender calls it."""
+portable transaction of SQLite (messaging/send/service.py). Through the send API, as a sender calls it."""
 
 import io
 import json
