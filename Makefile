@@ -54,9 +54,10 @@ chromium:
 test: install chromium gettext
 	test -x /usr/sbin/nginx || apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)
 	test -x /usr/sbin/pgbouncer || apt-get install -y pgbouncer || (apt-get update && apt-get install -y pgbouncer)
+	$(BIN)/lint-imports --no-cache  # the layers of pyproject.toml ([tool.importlinter]); README "Layers"
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-# Fault tests, long versions (README "Faults"): bigger bursts, minutes-long outages, production intervals.
+# Fault tests, long versions (docs/security.md, "Faults"): bigger bursts, minutes-long outages, production intervals.
 chaos: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) KILOPUSH_CHAOS=1 \
 		$(BIN)/python -m pytest -p tests.chaos_report tests/faults/test_faults_*.py $(PYTEST_ARGS)
@@ -68,7 +69,7 @@ screenshots: install chromium
 clean:
 	rm -rf $(VENV) var locale/*/LC_MESSAGES/*.mo
 
-# Benchmarks (not tests): see README "Benchmark". Needs PostgreSQL, Redis and wrk.
+# Benchmarks (not tests): see docs/benchmarks.md. Needs PostgreSQL, Redis and wrk.
 bench: install
 	command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

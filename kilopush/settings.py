@@ -1,4 +1,4 @@
-"""KILO.Push settings: everything comes from the environment (see README)."""
+"""KILO.Push settings: everything comes from the environment (see docs/operations.md, "Settings")."""
 
 import base64
 import hashlib
@@ -148,7 +148,7 @@ SEND_MIDDLEWARE_SKIP = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
+ROOT_URLCONF = os.getenv("ROOT_URLCONF", "wiring.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
 ASGI_APPLICATION = "kilopush.asgi.application"
 
@@ -292,7 +292,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "messaging.send_schema.add_send_api",
+        "messaging.send.schema.add_send_api",
         "users_app.auth.add_blocked_responses",
     ],
 }
@@ -426,7 +426,7 @@ if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) <
                                "STREAM_LEASE_SECONDS at least 1")
 # A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
 WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
-CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "messaging.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---
 

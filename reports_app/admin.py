@@ -5,10 +5,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from channels_app import admin as channels_admin
 from channels_app.models import Channel
 from kilopush.admin_mixins import ObjectActionsMixin
 
 from .models import Report
+from .selectors import report_count_subquery
 from .services import channel_block_and_resolve_reports, report_resolve
 
 
@@ -92,3 +94,44 @@ class ReportAdmin(ObjectActionsMixin, admin.ModelAdmin):
         done = ngettext("resolved %(count)s report.", "resolved %(count)s reports.", resolved) % {"count": resolved}
         self.message_user(request, f"{blocked}; {done}", messages.SUCCESS)
         return self.redirect_after_action(request, reports)
+
+
+def _before(name, names, added):
+    """`names` with `added` inserted before `name`."""
+    names = list(names)
+    names.insert(names.index(name), added)
+    return names
+
+
+admin.site.unregister(Channel)
+
+
+@admin.register(Channel)
+class ChannelAdmin(channels_admin.ChannelAdmin):
+    """channels_app's Channel admin with each channel's abuse reports (a count column, a link to the queue)."""
+
+    list_display = _before("created_at", channels_admin.ChannelAdmin.list_display, "report_count")
+    fields = _before("created_at", channels_admin.ChannelAdmin.fields, "reports")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            report_count=report_count_subquery(), open_report_count=report_count_subquery(Report.OPEN)
+        )
+
+    @admin.display(description=_("reports"), ordering="report_count")
+    def report_count(self, obj):
+        return obj.report_count
+
+    @admin.display(description=_("abuse reports"))
+    def reports(self, obj):
+        if not obj.report_count:
+            return gettext("none")
+        url = reverse("admin:reports_app_report_changelist") + f"?q={obj.token}"
+        return format_html('<a href="{}">{}</a>', url, interpolate_open(obj.report_count, obj.open_report_count))
+
+
+def interpolate_open(count, open_count):
+    """"3 (1 open)": a channel's abuse reports, and how many of them wait for staff."""
+    return ngettext("%(count)s (%(open)s open)", "%(count)s (%(open)s open)", open_count) % {
+        "count": count, "open": open_count}
