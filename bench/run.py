@@ -406,6 +406,8 @@ def main(argv=None):
         reset_database(db_url)
         report["webhooks"] = webhooks.run(env=bench_env(db_url, redis_url), python=PYTHON, root=ROOT,
                                           free_port=free_port, quick=args.quick, count=args.webhook_events)
+    if "scheduled" in phases:
+        report["scheduled"] = emergency_phase(args, module="scheduled")
     report["machine"]["load_average_at_end"] = os.getloadavg()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -415,24 +417,27 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "webhooks"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "scheduled", "webhooks"]
 WEB_CONFIGS = ["procfile", "plain"]
 
 
-def emergency_phase(args):
-    """100 emergencies at once within one retry of their schedule (bench/emergency.py, issue 24)."""
-    from bench import emergency
+def emergency_phase(args, module="emergency"):
+    """100 emergencies at once within one retry of their schedule (bench/emergency.py, issue 24); with
+    module="scheduled", 100 messages scheduled for one second delivered within 3 s of it (bench/scheduled.py)."""
+    import importlib
 
+    phase = importlib.import_module(f"bench.{module}")
     db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
     redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
     redis.Redis.from_url(redis_url).flushdb()
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    return emergency.run(env=bench_env(db_url, redis_url), log_dir=log_dir, work_dir=work_dir, python=PYTHON, root=ROOT,
-                         Proc=Proc, free_port=free_port, wait_for_port=wait_for_port, procfile_command=procfile_command,
-                         start_fakes=start_fakes, control=control, reset_database=reset_database,
-                         wait_for_answer=wait_for_answer, db_url=db_url, count=args.emergencies or emergency.COUNT)
+    return phase.run(env=bench_env(db_url, redis_url), log_dir=log_dir, work_dir=work_dir, python=PYTHON, root=ROOT,
+                     Proc=Proc, free_port=free_port, wait_for_port=wait_for_port, procfile_command=procfile_command,
+                     start_fakes=start_fakes, control=control, reset_database=reset_database,
+                     wait_for_answer=wait_for_answer, db_url=db_url,
+                     **({"count": args.emergencies or phase.COUNT} if module == "emergency" else {}))
 
 
 def bench_env(db_url, redis_url):
@@ -960,6 +965,10 @@ def print_table(r):
         rows.append(("webhooks: events per worker CPU-second (target >= 1000)", f"{w['events_per_worker_cpu_second']}",
                      f"range {low}-{high} over {len(w['runs'])} runs; {w['events_per_second']} events/s, "
                      f"{w['delivered']} of {w['events']} delivered over {w['receiver_connections']} connection(s)"))
+    if "scheduled" in r:
+        e = r["scheduled"]
+        rows.append((f"scheduled: {e['scheduled']} for one second", f"late max {e['late_max_s']} s",
+                     f"p99 {e['late_p99_s']} s, early {e['early']}, missing {e['missing']}, doubled {e['doubled']}"))
     width = max(len(row[0]) for row in rows)
     machine = r["machine"]
     print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "

@@ -19,7 +19,8 @@ gives it to a thread:
   request would end there (NoMoreData) rather than block a thread on a client.
 
 Slow clients then cost a socket and a buffer of at most their path's cap, not a thread;
-open connections per worker are bounded by worker_connections.
+open connections per worker are bounded by worker_connections. Why this and not granian or an
+ASGI server, measured with `python -m bench.web_servers`: docs/operations.md, "Why these HTTP parsers".
 """
 
 import errno

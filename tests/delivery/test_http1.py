@@ -16,6 +16,7 @@ class RawServer:
     def __init__(self, answers):
         self.answers = list(answers)
         self.connections = 0
+        self.closed_by_client = 0
         self.requests = []
 
     async def __aenter__(self):
@@ -48,7 +49,9 @@ class RawServer:
                 whole = b"".join(pieces)
                 if b"Connection: close" in whole or (b"Content-Length" not in whole and b"chunked" not in whole):
                     break  # closed by the header, or a body framed by the connection's end
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except asyncio.IncompleteReadError:
+            self.closed_by_client += 1
+        except ConnectionError:
             pass
         writer.close()
 
@@ -171,6 +174,105 @@ def test_the_limit_bounds_the_open_connections():
     server, answers = run(go())
     assert [a[1] for a in answers] == [b"ok"] * 6
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "the connection's end"])
+def test_an_answer_body_over_the_cap_is_a_protocol_error_and_its_connection_is_closed(framing):
+    body = b"x" * 2000
+    answer = {
+        "length": ok(body),
+        "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n%s\r\n0\r\n\r\n" % body,
+        "the connection's end": b"HTTP/1.1 200 OK\r\n\r\n" + body,
+    }[framing]
+
+    async def go():
+        async with RawServer([answer, ok()]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2, max_body=1000)
+            with pytest.raises(http1.ProtocolError, match="over 1000 bytes"):
+                await post(pool)
+            following = await post(pool)
+            pool.close()
+            return server, following
+
+    server, following = run(go())
+    assert following[0] == 200 and server.connections == 2
+
+
+def test_an_answer_body_at_the_cap_is_read():
+    async def go():
+        async with RawServer([ok(b"x" * 1000)]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2, max_body=1000)
+            answer = await post(pool)
+            pool.close()
+            return answer
+
+    assert run(go())[1] == b"x" * 1000
+
+
+def test_an_endless_answer_head_is_a_protocol_error():
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Padding: %s\r\n" % (b"p" * 1000) * 70
+
+    async def go():
+        async with RawServer([head]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2)
+            with pytest.raises(http1.ProtocolError, match="head too long"):
+                await post(pool)
+            pool.close()
+
+    run(go())
+
+
+def test_a_connection_idle_past_the_idle_timeout_is_closed_and_not_used_again():
+    async def go():
+        async with RawServer([ok(), ok()]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2, idle_timeout=0.2)
+            await post(pool)
+            await asyncio.sleep(0.6)  # the server keeps it open; the pool closes it
+            closed_while_idle = server.closed_by_client
+            answer = await post(pool)
+            pool.close()
+            return server, closed_while_idle, answer
+
+    server, closed_while_idle, answer = run(go())
+    assert closed_while_idle == 1
+    assert answer[0] == 200 and server.connections == 2
+
+
+def test_a_connection_used_within_the_idle_timeout_is_kept():
+    async def go():
+        async with RawServer([ok(), ok()]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2, idle_timeout=30)
+            await post(pool)
+            await asyncio.sleep(0.2)
+            await post(pool)
+            pool.close()
+            return server
+
+    assert run(go()).connections == 1
+
+
+def test_an_interim_100_continue_is_skipped_for_the_answer_after_it():
+    async def go():
+        async with RawServer([b"HTTP/1.1 100 Continue\r\n\r\n" + ok()]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2)
+            answer = await post(pool)
+            pool.close()
+            return answer
+
+    assert run(go())[:2] == (200, b'{"name":"x"}')
+
+
+def test_bytes_after_a_whole_answer_close_the_connection():
+    async def go():
+        async with RawServer([ok() + b"HTTP/1.1 200 OK\r\n", ok()]) as server:
+            pool = http1.Pool(server.url, limit=1, connect_timeout=2)
+            first = await post(pool)
+            second = await post(pool)
+            pool.close()
+            return server, first, second
+
+    server, first, second = run(go())
+    assert first[0] == second[0] == 200 and server.connections == 2
 
 
 def tls_server_context(tmp_path):
