@@ -32,10 +32,25 @@ BIN = Path(PYTHON).parent
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ": " in line)
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port: any (the kernel's pick), or one of BENCH_PORTS ("19000-19999") when several benches share a machine."""
+    low, _, high = os.getenv("BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high) + 1) if low and high else [0]
+    for candidate in candidates:
+        if candidate in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+        _handed_out.add(port)
+        return port
+    raise SystemExit(f"no free port in BENCH_PORTS={os.getenv('BENCH_PORTS')}")
 
 
 def wait_for_port(port, timeout=30):
