@@ -344,10 +344,12 @@ def main(argv=None):
                         help="runs of the 80%% load (default 5, --quick 1); the target: 4 of 5 flat with p99 < 1 s")
     parser.add_argument("--only", choices=PHASES, action="append",
                         help="run only this phase (repeatable); default: all of them")
+    parser.add_argument("--streams", type=int, action="append",
+                        help="idle_streams: a count of idle streams to measure at (repeatable; default 1000 and 10000)")
     args = parser.parse_args(argv)
     if args.load_runs is None:
         args.load_runs = 1 if args.quick else 5
-    phases = args.only or PHASES
+    phases = args.only or [p for p in PHASES if p != "idle_streams"]  # 10,000 streams: only when asked
     report = {
         "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
@@ -364,6 +366,8 @@ def main(argv=None):
         report.update(platform_phases(args, phases))
     if "stream" in phases:
         report["stream"] = stream_phase(args)
+    if "idle_streams" in phases:
+        report["idle_streams"] = idle_streams_phase(args)
     if "emergency" in phases:
         report["emergency"] = emergency_phase(args)
     report["machine"]["load_average_at_end"] = os.getloadavg()
@@ -375,7 +379,7 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "idle_streams"]
 
 
 def emergency_phase(args):
@@ -423,6 +427,22 @@ def stream_phase(args):
     return stream_bench.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
                             free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT,
                             quick=args.quick)
+
+
+def idle_streams_phase(args):
+    """Many idle streams in one stream process (bench/stream_idle.py, issue 27)."""
+    from bench import stream_idle
+
+    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    work_dir = ROOT / "var" / "bench"
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = bench_env(db_url, redis_url)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    counts = args.streams or ([200, 1000] if args.quick else [1000, 10000])
+    return stream_idle.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
+                           free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT, counts=counts)
 
 
 def platform_phases(args, phases):
@@ -777,6 +797,10 @@ def print_table(r):
                      f"{m.get('celery_worker_peak_rss_mb', '-')} MB"))
     if "stream" in r:
         rows += stream_bench.table_rows(r["stream"])
+    if "idle_streams" in r:
+        from bench import stream_idle
+
+        rows += stream_idle.table_rows(r["idle_streams"])
     if "emergency" in r:
         e = r["emergency"]
         rows.append((f"emergency: {e['emergencies']} at once, retry {e['retry_s']} s", f"late max {e['late_max_s']} s",
