@@ -4,8 +4,8 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from kilopush.urls import urlpatterns as platform_urls
-from messaging.send_api import send_message
+from wiring.urls import urlpatterns as platform_urls
+from messaging.send.views import send_message
 
 
 @csrf_exempt

@@ -2,10 +2,10 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from kilopush.admin_mixins import ObjectActionsMixin
-from reports_app.models import Report
-from reports_app.selectors import report_count_subquery
 
 from . import selectors
 from .models import Channel
@@ -16,6 +16,8 @@ from .services import channel_rotate_secret, channel_set_blocked, channel_set_ve
 @admin.register(Channel)
 class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     """Channels are created by their owners in the app; staff verify, block and rotate secrets.
+
+    reports_app/admin.py registers it again with the channel's abuse reports (reports_app sits above channels_app).
 
     The Channel Secret Key (and its encrypted form and digest) is never a field here,
     and log messages never contain it.
@@ -29,7 +31,6 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today",
-        "report_count",
         "created_at",
     ]
     list_display_links = ["name"]
@@ -43,7 +44,6 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         "is_verified",
         "is_blocked",
         "sent_today_detail",
-        "reports",
         "created_at",
     ]
     readonly_fields = fields
@@ -52,84 +52,80 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now()).annotate(
-            report_count=report_count_subquery(), open_report_count=report_count_subquery(Report.OPEN)
-        )
-
-    @admin.display(description="reports", ordering="report_count")
-    def report_count(self, obj):
-        return obj.report_count
-
-    @admin.display(description="abuse reports")
-    def reports(self, obj):
-        if not obj.report_count:
-            return "none"
-        url = reverse("admin:reports_app_report_changelist") + f"?q={obj.token}"
-        return format_html('<a href="{}">{} ({} open)</a>', url, obj.report_count, obj.open_report_count)
+        return selectors.channels_for_admin(super().get_queryset(request), now=timezone.now())
 
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="logo")
+    @admin.display(description=_("logo"))
     def logo_thumbnail(self, obj):
         if not obj.logo:
             return ""
         return format_html('<img src="{}" alt="" width="32" height="32" style="object-fit: contain">', obj.logo.url)
 
-    @admin.display(description="logo")
+    @admin.display(description=_("logo"))
     def logo_preview(self, obj):
         if not obj.logo:
             return "-"
         return format_html('<img src="{}" alt="" width="128" height="128" style="object-fit: contain">', obj.logo.url)
 
-    @admin.display(description="owner", ordering="owner__token")
+    @admin.display(description=_("owner"), ordering="owner__token")
     def owner_token(self, obj):
         return obj.owner.token
 
-    @admin.display(description="owner")
+    @admin.display(description=_("owner"))
     def owner_link(self, obj):
         url = reverse("admin:users_app_appuser_change", args=[obj.owner_id])
         return format_html('<a href="{}">{}</a>', url, obj.owner.token)
 
-    @admin.display(description="sent today", ordering="sent_today")
+    @admin.display(description=_("sent today"), ordering="sent_today")
     def sent_today(self, obj):
         limit = channel_daily_limit(obj)
-        return "no limit" if limit is None else f"{obj.sent_today} / {limit}"
+        return gettext("no limit") if limit is None else f"{obj.sent_today} / {limit}"
 
-    @admin.display(description="sent today (UTC)")
+    @admin.display(description=_("sent today (UTC)"))
     def sent_today_detail(self, obj):
         limit = channel_daily_limit(obj)
         if limit is None:
-            return "verified: no daily limit"
-        return f"{channel_sent_today(channel=obj, now=timezone.now())} of {limit}"
+            return gettext("verified: no daily limit")
+        sent = channel_sent_today(channel=obj, now=timezone.now())
+        return gettext("%(sent)s of %(limit)s") % {"sent": sent, "limit": limit}
 
-    def _apply(self, request, queryset, change, log_message):
+    def _apply(self, request, queryset, change, log_message, done):
+        """log_message stays English (the admin's history); done(count) is the sentence staff read."""
         channels = list(queryset)
         for channel in channels:
             change(channel)
             self.log_change(request, channel, log_message)
-        self.message_user(request, f"{log_message}: {len(channels)} channel(s).", messages.SUCCESS)
+        self.message_user(request, done(len(channels)) % {"count": len(channels)}, messages.SUCCESS)
         return self.redirect_after_action(request, channels)
 
-    @admin.action(description="Verify", permissions=["change"])
+    @admin.action(description=_("Verify"), permissions=["change"])
     def verify(self, request, queryset):
-        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=True), "Verified")
+        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=True), "Verified",
+                           lambda n: ngettext("Verified: %(count)s channel.", "Verified: %(count)s channels.", n))
 
-    @admin.action(description="Unverify", permissions=["change"])
+    @admin.action(description=_("Unverify"), permissions=["change"])
     def unverify(self, request, queryset):
-        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=False), "Unverified")
+        return self._apply(request, queryset, lambda c: channel_set_verified(channel=c, verified=False), "Unverified",
+                           lambda n: ngettext("Unverified: %(count)s channel.", "Unverified: %(count)s channels.", n))
 
-    @admin.action(description="Block", permissions=["change"])
+    @admin.action(description=_("Block"), permissions=["change"])
     def block(self, request, queryset):
-        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=True), "Blocked")
+        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=True), "Blocked",
+                           lambda n: ngettext("Blocked: %(count)s channel.", "Blocked: %(count)s channels.", n))
 
-    @admin.action(description="Unblock", permissions=["change"])
+    @admin.action(description=_("Unblock"), permissions=["change"])
     def unblock(self, request, queryset):
-        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=False), "Unblocked")
+        return self._apply(request, queryset, lambda c: channel_set_blocked(channel=c, blocked=False), "Unblocked",
+                           lambda n: ngettext("Unblocked: %(count)s channel.", "Unblocked: %(count)s channels.", n))
 
-    @admin.action(description="Rotate secret", permissions=["change"])
+    @admin.action(description=_("Rotate secret"), permissions=["change"])
     def rotate_secret(self, request, queryset):
         # The new secret is not shown: only the owner reads it, in the app.
         return self._apply(
-            request, queryset, lambda c: channel_rotate_secret(channel=c), "Rotated the Channel Secret Key"
+            request, queryset, lambda c: channel_rotate_secret(channel=c), "Rotated the Channel Secret Key",
+            lambda n: ngettext("Rotated the Channel Secret Key: %(count)s channel.",
+                               "Rotated the Channel Secret Key: %(count)s channels.", n),
         )
+

@@ -1,4 +1,4 @@
-"""The app API's My channels, and the platform's own serving of channel logos."""
+"""The app API's My channels and blacklist, and the platform's own serving of channel logos."""
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +19,7 @@ from kilopush.drf import (
     validated,
 )
 from kilopush.errors import InvalidValue, NotFound
+from users_app import services as users_services
 from users_app.auth import AppView
 from users_app.selectors import app_user_by_token
 
@@ -362,3 +363,66 @@ def logo_file(request, name):
     response["Cache-Control"] = f"public, max-age={settings.LOGO_CACHE_SECONDS}, immutable"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
+
+
+# --- the blacklist (/v1/app/blocked): a user's refused channels ---
+
+
+class BlockedChannelSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    name = serializers.CharField()
+    logo_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logo_url(self, channel):
+        return selectors.channel_logo_url(channel, self.context.get("request"))
+
+
+class BlockedListSerializer(serializers.Serializer):
+    channels = BlockedChannelSerializer(many=True)
+
+
+class BlockSerializer(serializers.Serializer):
+    channel = StrictCharField(max_length=64, help_text="The Channel Token (c_…) to refuse messages from")
+
+
+class BlockedView(AppView):
+    @extend_schema(
+        operation_id="app_blocked_list",
+        tags=["app: blacklist"],
+        summary="The blacklist: channels whose messages are refused",
+        responses={200: BlockedListSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        channels = selectors.blacklisted_channels(request.user)
+        return Response(BlockedListSerializer({"channels": channels}, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="app_blocked_add",
+        tags=["app: blacklist"],
+        summary="Refuse a channel's messages (idempotent)",
+        request=BlockSerializer,
+        responses={201: BlockedChannelSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request):
+        token = validated(BlockSerializer, request)["channel"]
+        channel = selectors.channel_by_token(token) if selectors.is_channel_token(token) else None
+        if channel is None:
+            raise NotFound("No such channel")
+        users_services.blacklist_add(user=request.user, channel=channel)
+        return Response(BlockedChannelSerializer(channel, context={"request": request}).data, status=201)
+
+
+class BlockedChannelView(AppView):
+    @extend_schema(
+        operation_id="app_blocked_remove",
+        tags=["app: blacklist"],
+        summary="Accept a blacklisted channel's messages again",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, token):
+        channel = selectors.blacklisted_channel(user=request.user, token=token)
+        if channel is None:
+            raise NotFound("This channel is not on your blacklist")
+        users_services.blacklist_remove(user=request.user, channel=channel)
+        return Response(status=204)

@@ -1,4 +1,4 @@
-"""URLs of the app API's My channels and of the logo files (included from kilopush/urls.py)."""
+"""URLs of the app API's My channels and blacklist, and of the logo files (included from wiring/urls.py)."""
 
 import re
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("v1/app/channels/<str:token>/rotate-secret", api.RotateSecretView.as_view(), name="app-channel-rotate"),
     path("v1/app/channels/<str:token>/rotate-webhook-secret", api.RotateWebhookSecretView.as_view(),
          name="app-channel-rotate-webhook-secret"),
+    path("v1/app/blocked", api.BlockedView.as_view(), name="app-blocked"),
+    path("v1/app/blocked/<str:token>", api.BlockedChannelView.as_view(), name="app-blocked-channel"),
     # Served by the platform itself, DEBUG off included; a CDN may sit in front.
     re_path(rf"^{MEDIA_PREFIX}/(?P<name>logos/[0-9a-f]{{32}}\.png)$", api.logo_file, name="channel-logo"),
 ]

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from kilopush import metrics
 from kilopush.errors import ApiError
-from messaging.send_api import INTERNAL_ERROR, sender_call
-from messaging.send_request import MAX_TEXT, MAX_TITLE, SendRequest
-from messaging.services import message_send
+from messaging.send.views import INTERNAL_ERROR, sender_call
+from messaging.send.request import MAX_TEXT, MAX_TITLE, SendRequest
+from messaging.send.service import message_send
 
 ELLIPSIS = "…"
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")

@@ -1,4 +1,4 @@
-"""The integrations' URLs (included from kilopush/urls.py; POST / is wired there, beside the web app's GET /)."""
+"""The integrations' URLs (included from wiring/urls.py; POST / is wired there, beside the web app's GET /)."""
 
 from django.urls import path, re_path
 

@@ -1,10 +1,12 @@
-"""CORS (README: "From a browser (CORS)").
+"""CORS (docs/send-api.md, "From a browser (CORS)").
 
 The send API (every /v1/messages/... path) takes no cookie: its credential is the secret in
 the body, so any origin may call it, as any client may from curl. The app API (/v1/app/...)
-answers CORS only to the origins CORS_ALLOWED_ORIGINS lists. Nothing else (the admin
-included) ever answers CORS.
+answers CORS only to the origins CORS_ALLOWED_ORIGINS lists. The live stream (its own process)
+answers only the site's own origin (stream_origins). Nothing else (the admin included) ever answers CORS.
 """
+
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -19,6 +21,14 @@ PUBLIC_METHODS = "POST, OPTIONS"
 PUBLIC_HEADERS = "Content-Type, Idempotency-Key, X-Requested-With"
 APP_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 APP_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+
+
+def stream_origins():
+    """The origins the live stream answers: the site's own, SITE_URL's, or the web port's on loopback when unset."""
+    if settings.SITE_URL:
+        parts = urlsplit(settings.SITE_URL)
+        return {f"{parts.scheme}://{parts.netloc}"}
+    return {f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"}
 
 
 def is_public(path):

@@ -111,7 +111,7 @@ class QueryIntegerField(serializers.IntegerField):
 
 
 class ErrorSerializer(serializers.Serializer):
-    status = serializers.IntegerField(help_text="One of the codes in the README (kilopush.errors.CODES)")
+    status = serializers.IntegerField(help_text="One of the codes in docs/send-api.md (kilopush.errors.CODES)")
     message = serializers.CharField(help_text="Readable text; do not parse it")
 
 

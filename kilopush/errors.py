@@ -63,7 +63,7 @@ class Throttled(ApiError):
 
 
 # Every status code either API answers with, and what it means: the one table that the
-# README's code lists and both OpenAPI descriptions (app API and send API) are built from.
+# docs/'s code lists and both OpenAPI descriptions (app API and send API) are built from.
 CODES = {
     4000: "invalid or missing headers, or a body that cannot be decoded",
     4001: "missing or invalid access token",

@@ -1,4 +1,4 @@
-"""gunicorn settings for the Procfile's web process (see README, "Abuse and fuzzing": slow clients)."""
+"""gunicorn settings for the Procfile's web process (see docs/security.md, "Abuse and fuzzing": slow clients)."""
 
 import multiprocessing
 import os
@@ -39,7 +39,7 @@ class KeyMaskingLogger(Logger):
 logger_class = KeyMaskingLogger
 # The web workers' CPU priority (nice, 0-19). When the machine runs short of CPU, delivering what
 # was accepted goes first and accepting slows down (backpressure), instead of the web tier taking
-# the cores while the queue of accepted messages grows (README "Sizing").
+# the cores while the queue of accepted messages grows (docs/operations.md, "Sizing").
 web_nice = int(os.getenv("WEB_NICE", "10"))
 
 

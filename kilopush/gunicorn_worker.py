@@ -1,4 +1,4 @@
-"""A gunicorn gthread worker that reads each whole request before it takes a thread (README: "Abuse and fuzzing").
+"""A gunicorn gthread worker that reads each whole request before it takes a thread (docs/security.md, "Abuse and fuzzing").
 
 gunicorn's gthread worker hands a connection to a thread as soon as its first bytes
 arrive; the thread then blocks while the client sends the rest. A client that trickles

@@ -3,7 +3,7 @@
 Every process (gunicorn workers, celery workers, the stream process) writes its values to
 files under PROMETHEUS_MULTIPROC_DIR (settings.py sets it before this module is imported);
 a scrape of any web process adds them up. The family names below are fixed: the Grafana
-dashboard under deploy/ and the README rely on them.
+dashboard under deploy/ and docs/operations.md rely on them.
 """
 
 import collections

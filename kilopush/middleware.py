@@ -39,7 +39,7 @@ def body_limit(path, method, content_type):
         return BodyLimit(settings.LOGO_MAX_BYTES + api_limit, 4005, f"logo must be at most {mb} MB")
     if (multipart and method == "POST" and (path == SEND_PATH or HOOK_PATH.match(path))) or (
             method == "PUT" and NTFY_TOPIC_PATH.match(path)):
-        # A send may carry an image (messaging/send_request.py): a larger body must hold it, checked once read.
+        # A send may carry an image (messaging/send/request.py): a larger body must hold it, checked once read.
         mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
         return BodyLimit(settings.ATTACHMENT_MAX_BYTES + api_limit, 4005, f"attachment must be at most {mb:g} MB")
     # The API, the admin (no file fields) and every other page.

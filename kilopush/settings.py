@@ -1,4 +1,4 @@
-"""KILO.Push settings: everything comes from the environment (see README)."""
+"""KILO.Push settings: everything comes from the environment (see docs/operations.md, "Settings")."""
 
 import base64
 import hashlib
@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The web app's and the admin's language (docs/translating.md); the APIs stay English.
+    "kilopush.locale.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,12 +142,13 @@ MIDDLEWARE = [
 SEND_MIDDLEWARE_SKIP = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "kilopush.locale.PageLocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = os.getenv("ROOT_URLCONF", "kilopush.urls")
+ROOT_URLCONF = os.getenv("ROOT_URLCONF", "wiring.urls")
 WSGI_APPLICATION = "kilopush.wsgi.application"
 ASGI_APPLICATION = "kilopush.asgi.application"
 
@@ -289,7 +292,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "messaging.send_schema.add_send_api",
+        "messaging.send.schema.add_send_api",
         "users_app.auth.add_blocked_responses",
     ],
 }
@@ -423,7 +426,7 @@ if min(STREAM_MAX_PER_ACCOUNT, STREAM_MAX_PER_ADDRESS, STREAM_MAX_PER_PROCESS) <
                                "STREAM_LEASE_SECONDS at least 1")
 # A request's head (and body) must arrive within this many seconds of its connection or first byte (as the web's).
 WEB_READ_TIMEOUT = envfloat("WEB_READ_TIMEOUT", 15.0)
-CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "stream_app.tasks.prune_inbox_events", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["inbox-events-prune"] = {"task": "messaging.tasks.prune_inbox_events", "schedule": 600.0}
 
 # --- end Stream ---
 
@@ -494,7 +497,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the web app and the admin: English, and one per folder of locale/ that holds a catalog
+# (locale/ru/LC_MESSAGES/django.po): adding a language takes no code change (docs/translating.md).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+
+def _languages():
+    from django.conf.locale import LANG_INFO
+
+    found = sorted(
+        path.parent.parent.name
+        for path in (BASE_DIR / "locale").glob("*/LC_MESSAGES/django.po")
+        if path.parent.parent.name != "en"
+    )
+    names = {code: LANG_INFO.get(code.lower().replace("_", "-"), {}).get("name_local", code) for code in found}
+    return [("en", "English")] + [(code.lower().replace("_", "-"), names[code]) for code in found]
+
+
+LANGUAGES = _languages()
+# The web app's language switch (Settings) stores the choice in this cookie, on the device.
+LANGUAGE_COOKIE_NAME = "kp_language"
+LANGUAGE_COOKIE_AGE = 10 * 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,6 @@
 """The WSGI application: Django's handler, with the send API on a middleware chain of its own.
 
-POST /v1/messages/send is the hot path (README "Benchmark"). It uses no session, user,
+POST /v1/messages/send is the hot path (docs/benchmarks.md). It uses no session, user,
 CSRF token, flash message or static file, so its requests skip those middleware and
 go through settings.MIDDLEWARE less settings.SEND_MIDDLEWARE_SKIP, in the same order:
 the error envelope, the body-size limit, the security headers and anything added to

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .models import Delivery, Message, SendBan, WebhookEvent
@@ -10,7 +12,7 @@ from .models import Delivery, Message, SendBan, WebhookEvent
 class ChannelTokenFilter(admin.SimpleListFilter):
     """A text box for a Channel Token: a list of every channel would not scale."""
 
-    title = "channel"
+    title = _("channel")
     parameter_name = "channel_token"
     template = "admin/kilopush_input_filter.html"
 
@@ -38,11 +40,11 @@ class ChannelTokenFilter(admin.SimpleListFilter):
 
 
 class ImportanceFilter(admin.SimpleListFilter):
-    title = "priority"
+    title = _("priority")
     parameter_name = "important"
 
     def lookups(self, request, model_admin):
-        return [("1", "Important (time-sensitive)"), ("normal", "Normal"), ("0", "Silent (inbox only)")]
+        return [("1", _("Important (time-sensitive)")), ("normal", _("Normal")), ("0", _("Silent (inbox only)"))]
 
     def queryset(self, request, queryset):
         value = {"1": True, "0": False, "normal": None}
@@ -52,11 +54,11 @@ class ImportanceFilter(admin.SimpleListFilter):
 
 
 class DeliveryStateFilter(admin.SimpleListFilter):
-    title = "delivery state"
+    title = _("delivery state")
     parameter_name = "delivery_state"
 
     def lookups(self, request, model_admin):
-        return [*Delivery.STATES, ("none", "no delivery (inbox only)")]
+        return [*Delivery.STATES, ("none", _("no delivery (inbox only)"))]
 
     def queryset(self, request, queryset):
         if self.value() in {state for state, _ in self.lookup_choices}:
@@ -108,26 +110,26 @@ class MessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="text")
+    @admin.display(description=_("text"))
     def excerpt(self, obj):
         return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"
 
-    @admin.display(description="channel", ordering="channel__name")
+    @admin.display(description=_("channel"), ordering="channel__name")
     def channel_name(self, obj):
         return obj.channel.name
 
-    @admin.display(description="sent", ordering="created_at")
+    @admin.display(description=_("sent"), ordering="created_at")
     def sent_at(self, obj):
         return date_format(localtime(obj.created_at), "M j, H:i")
 
-    @admin.display(description="priority")
+    @admin.display(description=_("priority"))
     def importance(self, obj):
         return obj.priority_label
 
-    @admin.display(description="pushes")
+    @admin.display(description=_("pushes"))
     def deliveries(self, obj):
         if not obj.delivery_count:
-            return "inbox only"
+            return gettext("inbox only")
         return f"{obj.accepted_count} / {obj.delivery_count}"
 
 

@@ -1,4 +1,4 @@
-"""The app API's inbox: a recipient's messages, newest first."""
+"""The app API's inbox (a recipient's messages, newest first), the account (/v1/app/me) and the Web Push key."""
 
 import json
 
@@ -10,12 +10,13 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from channels_app.selectors import channel_logo_url
-from kilopush.drf import MAX_ID, IdField, QueryIntegerField, error_responses, validated
+from channels_app.selectors import channel_count_of, channel_logo_url
+from kilopush.drf import MAX_ID, IdField, QueryIntegerField, StrictBooleanField, error_responses, validated
 from kilopush.errors import NotFound
+from users_app import services as users_services
 from users_app.auth import AppView
 
-from . import attachments, emergency, markdown, selectors, services, webhooks
+from . import attachments, emergency, markdown, selectors, services, vapid, webhooks
 
 
 class InboxQuerySerializer(serializers.Serializer):
@@ -218,3 +219,84 @@ def attachment_file(request, name):
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- GET/PATCH/DELETE /v1/app/me: the account with its inbox's unread count, so it sits above users_app ---
+
+
+class MeSerializer(serializers.Serializer):
+    user_token = serializers.CharField(source="token")
+    created_at = serializers.DateTimeField()
+    channels = serializers.IntegerField(help_text="How many channels the user owns")
+    unread = serializers.IntegerField(help_text="How many messages in the inbox are unread")
+    read_receipts = serializers.BooleanField(help_text="Senders see when you read their messages (default true)")
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    read_receipts = StrictBooleanField(
+        required=False, help_text="false: senders never see that or when you read their messages"
+    )
+
+
+def _me(user):
+    me = {"token": user.token, "created_at": user.created_at, "read_receipts": user.read_receipts}
+    me.update(channels=channel_count_of(user), unread=selectors.unread_count(user))
+    return MeSerializer(me).data
+
+
+class MeView(AppView):
+    @extend_schema(
+        operation_id="app_me",
+        tags=["app: account"],
+        summary="The account",
+        responses={200: MeSerializer, **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(_me(request.user))
+
+    @extend_schema(
+        operation_id="app_me_update",
+        tags=["app: account"],
+        summary="Change the account's settings (read receipts)",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401)},
+    )
+    def patch(self, request):
+        data = validated(MeUpdateSerializer, request)
+        if "read_receipts" in data:
+            users_services.app_user_set_read_receipts(user=request.user, enabled=data["read_receipts"])
+        return Response(_me(request.user))
+
+    @extend_schema(
+        operation_id="app_me_delete",
+        tags=["app: account"],
+        summary="Delete the account with its devices, channels, messages and blacklist",
+        responses={204: None, **error_responses(401)},
+    )
+    def delete(self, request):
+        users_services.app_user_delete(user=request.user)
+        return Response(status=204)
+
+
+# --- GET /v1/app/webpush: the VAPID key is messaging's (vapid.py) ---
+
+
+class WebPushKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField(
+        help_text="The VAPID public key (base64url, 65-byte uncompressed P-256 point): PushManager.subscribe's "
+                  "applicationServerKey"
+    )
+
+
+class WebPushKeyView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_webpush_key",
+        tags=["app: devices"],
+        summary="The server's VAPID public key, for PushManager.subscribe",
+        responses={200: WebPushKeySerializer},
+    )
+    def get(self, request):
+        return Response(WebPushKeySerializer({"public_key": vapid.application_server_key()}).data)

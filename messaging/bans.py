@@ -1,4 +1,4 @@
-"""Failed-attempt bans of sender clients: 4029 "Too many failed attempts" (README "Failed attempts").
+"""Failed-attempt bans of sender clients: 4029 "Too many failed attempts" (docs/send-api.md, "Failed attempts").
 
 A client's 4003 answers are counted in Django's cache (django-ratelimit: Redis, or the process's
 memory when embedded); at SEND_AUTH_FAILURE_RATE the client is banned until the window ends. The
@@ -24,9 +24,6 @@ logger = logging.getLogger(__name__)
 
 AUTH_FAILURE_GROUP = "send-auth-failure"
 MESSAGE = "Too many failed attempts"
-
-# The ban's expiry (NULL when not banned) as a subquery of named parameters %(client)s and %(now)s.
-UNTIL_SQL = f"SELECT until FROM {SendBan._meta.db_table} WHERE client = %(client)s AND until > %(now)s"
 
 
 def throttled(until):

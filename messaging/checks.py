@@ -1,4 +1,4 @@
-"""Configuration checks that read the apps' data or windows (kilopush.W001, W020, E021-E023, W021); the rest:
+"""Configuration checks that read the apps' data (kilopush.W001, E021-E023, W021); W020: stats_app/checks.py; the rest:
 kilopush/checks.py."""
 
 from django.conf import settings
@@ -24,20 +24,6 @@ def check_logos_need_site_url(app_configs=None, **kwargs):
         hint="Set SITE_URL to this server's public address, e.g. https://push.example.org",
         id="kilopush.W001",
     )]
-
-
-@checks.register("kilopush")
-def check_retention(app_configs=None, **kwargs):
-    from stats_app.selectors import STATS_DAYS as ADMIN_STATS_DAYS  # the admin statistics' window
-
-    if 0 < settings.DELIVERY_RETENTION_DAYS < ADMIN_STATS_DAYS:
-        return [checks.Warning(
-            f"DELIVERY_RETENTION_DAYS={settings.DELIVERY_RETENTION_DAYS} is shorter than the admin statistics' "
-            f"window of {ADMIN_STATS_DAYS} days: their delivery figures will miss the older days",
-            hint=f"Set DELIVERY_RETENTION_DAYS to {ADMIN_STATS_DAYS} or more.",
-            id="kilopush.W020",
-        )]
-    return []
 
 
 @checks.register("kilopush")

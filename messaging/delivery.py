@@ -149,6 +149,9 @@ def _claim_portable(message_id, limit, now):
     if not due_rows.exists():
         # SQLite: a task that finds nothing (most of a burst's, one per send) takes no write lock from the sends.
         return []
+    # Oldest first, as _PICK_PG_SQL: unordered, SQLite read them in its index's order (state, next_attempt_at),
+    # and a retry that was due waited behind every newer delivery never tried.
+    due_rows = due_rows.order_by("id")
     with transaction.atomic():
         ids = []
         if message_id is not None:

@@ -15,11 +15,9 @@ from django.db import transaction
 from django.db.models import Case, Q, When
 from django.utils import timezone
 
-from stream_app.models import InboxEvent
-from stream_app.services import inbox_event_record
-
 from . import webhooks
-from .models import Delivery, Message
+from .inbox_events import inbox_event_record
+from .models import Delivery, InboxEvent, Message
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Queueing delivery work: nudges (Celery tasks) for committed messages, one delivery pass, the sweep.
 
 The queue is only a nudge: a lost task costs latency, never a push, because the sweep finds
-the Delivery rows again. The task is imported here under its `*_task` name; the task module
-imports this one inside its functions.
+the Delivery rows again. Tasks are queued by name (tasks_by_name.queued): tasks.py is the thin top of
+messaging and calls this module, never the other way round.
 """
 
 import logging
@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from kilopush.cache import redis_breaker, redis_usable
-from stream_app import wake as stream_wake
 
 from . import delivery, webhooks
+from . import wake as stream_wake
 from .models import Delivery
-from .tasks import deliver_message as deliver_message_task
+from .tasks_by_name import queued
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def nudge(message_id, countdown=None):
     if settings.REDIS_URL and not redis_usable():
         return False  # Redis failed a moment ago (circuit breaker): the sweep picks the rows up
     try:
-        deliver_message_task.apply_async((message_id,), countdown=countdown)
+        queued("messaging.tasks.deliver_message").apply_async((message_id,), countdown=countdown)
         return True
     except Exception as exc:
         if settings.REDIS_URL:

@@ -1,4 +1,4 @@
-"""Deleting an account or a channel deletes the files of its messages' attachments.
+"""Deleting an account or a channel deletes the files of its messages' attachments; an account's change wakes its streams.
 
 The messages themselves go by cascade in the database; their files are not rows, so messaging
 listens to the deletion of the lower layers' models (they never import messaging).
@@ -9,8 +9,9 @@ from django.dispatch import receiver
 
 from channels_app.models import Channel
 from users_app.models import AppUser
+from users_app.signals import account_changed
 
-from . import attachments
+from . import attachments, inbox_events
 from .models import Message
 
 
@@ -22,3 +23,8 @@ def channel_attachments_delete(sender, instance, **kwargs):
 @receiver(pre_delete, sender=AppUser, dispatch_uid="messaging.recipient_attachments")
 def recipient_attachments_delete(sender, instance, **kwargs):
     attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(recipient_id=instance.pk)))
+
+
+@receiver(account_changed, dispatch_uid="messaging.account_changed")
+def account_streams_wake(sender, user_id, **kwargs):
+    inbox_events.account_changed(user_id=user_id)  # the user's open streams close (or at their next check)

@@ -60,7 +60,7 @@ def messages_with_delivery_state(queryset, state):
 
 
 def _state(message, counts, read_at):
-    """The published states, first match wins (see the README's "Message status")."""
+    """The published states, first match wins (see docs/send-api.md, "Message status")."""
     if message.removed_reason == Message.WITHDRAWN:
         return "withdrawn"
     if read_at is not None:

@@ -74,3 +74,11 @@ def sweep_webhooks():
     from .webhooks import sweep
 
     sweep()
+
+
+@shared_task
+def prune_inbox_events():
+    """Beat: inbox events past their retention (an hour) are deleted."""
+    from .inbox_events import inbox_events_prune
+
+    return inbox_events_prune()

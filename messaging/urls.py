@@ -1,4 +1,4 @@
-"""URLs of the send API and of the app API's inbox (included from kilopush/urls.py)."""
+"""URLs of the send API and of the app API's inbox, account (/v1/app/me) and Web Push key (included from wiring/urls.py)."""
 
 import re
 
@@ -6,12 +6,14 @@ from django.conf import settings
 from django.urls import path, re_path
 
 from . import api, attachments
-from .send_api import send_message, status_message, withdraw_message
+from .send.views import send_message, status_message, withdraw_message
 
 urlpatterns = [
     path("v1/messages/send", send_message, name="send-message"),
     path("v1/messages/status", status_message, name="message-status"),
     path("v1/messages/withdraw", withdraw_message, name="message-withdraw"),
+    path("v1/app/me", api.MeView.as_view(), name="app-me"),
+    path("v1/app/webpush", api.WebPushKeyView.as_view(), name="app-webpush"),
     path("v1/app/messages", api.InboxView.as_view(), name="app-messages"),
     path("v1/app/messages/read", api.MessagesReadView.as_view(), name="app-messages-read"),
     path("v1/app/messages/<int:message_id>", api.MessageView.as_view(), name="app-message"),

@@ -26,6 +26,7 @@ from channels_app.models import Channel
 from kilopush import metrics, outbound
 
 from .models import WebhookEvent
+from .tasks_by_name import queued
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,8 @@ def event_record(*, channel_ids, type, message_ids, data=None, now=None):
 
 
 def nudge(countdown=None):
-    from .tasks import deliver_webhooks
-
     try:
-        deliver_webhooks.apply_async(countdown=countdown)
+        queued("messaging.tasks.deliver_webhooks").apply_async(countdown=countdown)
     except Exception:
         logger.warning("Could not queue webhook delivery; the sweep will", exc_info=True)
 

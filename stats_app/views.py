@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from messaging.models import Delivery
 from reports_app.selectors import most_reported_channels
@@ -43,11 +45,11 @@ def admin_stats(request):
         {"platform": PLATFORM_NAMES.get(platform, platform), "dead": dead, "finished": finished, "rate": rate * 100}
         for platform, (dead, finished, rate) in sorted(dead_rates.items())
     ]
-    days_points = [(day.strftime("%d %b"), n) for day, n in per_day]
-    days_title = f"Messages accepted per day (UTC), last {stats.STATS_DAYS} days"
+    days_points = [(date_format(day, "d M"), n) for day, n in per_day]
+    days_title = _("Messages accepted per day (UTC), last %(days)s days") % {"days": stats.STATS_DAYS}
     context = {
         **admin.site.each_context(request),
-        "title": "Statistics",
+        "title": _("Statistics"),
         "days": stats.STATS_DAYS,
         "today_count": per_day[-1][1],
         "period_count": sum(n for _, n in per_day),
@@ -58,16 +60,16 @@ def admin_stats(request):
         ),
         "state_names": [STATE_NAMES[state] for state in states],
         "delivery_rows": delivery_rows,
-        "delivery_chart": _bars(delivery_state_totals, title="Deliveries by state"),
+        "delivery_chart": _bars(delivery_state_totals, title=_("Deliveries by state")),
         "dead_rows": dead_rows,
         "dead_chart": _bars(
             [(row["platform"], round(row["rate"], 1)) for row in dead_rows],
-            title="Dead-token rate per platform",
+            title=_("Dead-token rate per platform"),
             unit="%",
             max_value=100,
         ),
         "top_channels": top,
-        "top_chart": _bars([(channel.name, n) for channel, n in top], title="Top channels by volume"),
+        "top_chart": _bars([(channel.name, n) for channel, n in top], title=_("Top channels by volume")),
         "near_limit": near_limit,
         "most_reported": most_reported_channels(),
         "daily_limit": settings.CHANNEL_DAILY_LIMIT,

@@ -1,18 +1,23 @@
-"""GET /v1/app/stream: Server-Sent Events of the caller's inbox, served by the ASGI `stream` process."""
+"""GET /v1/app/stream: Server-Sent Events of the caller's inbox, served by the ASGI `stream` process;
+GET /v1/app/config (on the web process): where clients find the stream and the Web Push key."""
 
 import logging
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
 
+from kilopush.cors import stream_origins
 from kilopush.errors import (
     ApiError, InvalidHeaders, InvalidValue, NotFound, envelope, error_response, internal_error_response,
 )
-from users_app.auth import bearer_credential
+from messaging.vapid import application_server_key
+from users_app.auth import AppView, bearer_credential
 
+from . import selectors
 from .hub import hub
 
 logger = logging.getLogger(__name__)
@@ -20,17 +25,9 @@ logger = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1
 
 
-def allowed_origins():
-    """The site's own origin: SITE_URL's, or the web port's on loopback when SITE_URL is unset."""
-    if settings.SITE_URL:
-        parts = urlsplit(settings.SITE_URL)
-        return {f"{parts.scheme}://{parts.netloc}"}
-    return {f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"}
-
-
 def _cors_headers(request):
     origin = request.headers.get("Origin")
-    if origin and origin in allowed_origins():
+    if origin and origin in stream_origins():
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     return {"Vary": "Origin"}
 
@@ -97,3 +94,26 @@ async def stream(request):
     for name, value in cors.items():
         response[name] = value
     return response
+
+
+# --- GET /v1/app/config: where a client finds the stream (and the Web Push key) ---
+
+
+class ConfigSerializer(serializers.Serializer):
+    stream_url = serializers.CharField(help_text="Absolute URL of the live stream (GET, Authorization: Bearer)")
+    webpush_public_key = serializers.CharField(help_text="The VAPID public key, as GET /v1/app/webpush gives it")
+
+
+class ConfigView(AppView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="app_config",
+        tags=["app: account"],
+        summary="Where a client finds things: the live stream's URL and the Web Push key",
+        responses={200: ConfigSerializer},
+    )
+    def get(self, request):
+        config = {"stream_url": selectors.stream_url(request), "webpush_public_key": application_server_key()}
+        return Response(ConfigSerializer(config).data)

@@ -19,14 +19,16 @@ from django.conf import settings
 from django.db import close_old_connections
 from rest_framework.renderers import JSONRenderer
 
+from messaging import wake
 from messaging.selectors import inbox_items, inbox_page
 from kilopush import metrics
+from kilopush.cors import stream_origins
 from kilopush.errors import Throttled
 from kilopush.net import client_throttle_key
 from users_app.auth import AccountBlocked, refused
 from users_app.selectors import app_user_by_access_token
 
-from . import selectors, wake
+from . import selectors
 from .limits import RETRY_AFTER, StreamLimits
 
 logger = logging.getLogger(__name__)
@@ -82,10 +84,8 @@ def _logo_base(request):
     """(base, request-like) for the stream's absolute logo URLs: a page of the site (an allowed Origin) gets its
     own origin, which serves /media/, not the stream's (make run: the stream listens on PORT + 1); else the
     request's host, as the inbox does. SITE_URL, when set, wins in channel_logo_url either way."""
-    from .api import allowed_origins
-
     origin = request.headers.get("Origin")
-    if origin and origin in allowed_origins():
+    if origin and origin in stream_origins():
         return origin, _SiteOrigin(origin)
     return (request.scheme, request.get_host()), request
 

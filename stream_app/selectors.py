@@ -4,10 +4,8 @@ from django.conf import settings
 from django.db import connection
 from django.http.request import split_domain_port
 
-from messaging.models import Message
+from messaging.models import InboxEvent, Message
 from users_app.models import AccessToken, AppUser
-
-from .models import InboxEvent
 
 MESSAGE_ROW, EVENT_ROW, MAX_ROW, ACCOUNT_ROW = 0, 1, 2, 3
 

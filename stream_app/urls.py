@@ -1,4 +1,5 @@
-"""URL of the live stream (included from kilopush/urls.py); the `stream` process serves it."""
+"""URLs of the live stream (the `stream` process serves it) and of the config that points to it (included from
+wiring/urls.py)."""
 
 from django.urls import path
 
@@ -6,4 +7,5 @@ from . import api
 
 urlpatterns = [
     path("v1/app/stream", api.stream, name="app-stream"),
+    path("v1/app/config", api.ConfigView.as_view(), name="app-config"),
 ]

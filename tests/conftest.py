@@ -4,6 +4,7 @@ The suite runs against real PostgreSQL and Redis only (see Makefile and .ci/run)
 """
 
 import json
+import os
 
 import pytest
 from django.conf import settings
@@ -16,12 +17,29 @@ from tests.people import Person, make_person  # noqa: F401 (make_person: used by
 pytest_plugins = ["tests.delivery_fixtures", "tests.webpush_fixtures", "tests.admin_support", "tests.chaos_support"]
 
 
+# The one explicit exception: the parity suite's SQLite half (tests/parity/conftest.py) runs tests/parity, and
+# nothing else, with KILOPUSH_PARITY=sqlite, DATABASE_URL=sqlite:///... and no REDIS_URL (make run's default).
+PARITY = os.environ.get("KILOPUSH_PARITY", "")
+
+
 def pytest_sessionstart(session):
     engine = settings.DATABASES["default"]["ENGINE"]
+    if PARITY:
+        if PARITY != "sqlite" or engine != "django.db.backends.sqlite3":
+            raise pytest.UsageError(f"KILOPUSH_PARITY=sqlite (and nothing else) runs tests/parity on SQLite "
+                                    f"(DATABASE_URL=sqlite:///...); got KILOPUSH_PARITY={PARITY!r} with {engine}")
+        return
     if "postgresql" not in engine:
         raise pytest.UsageError(f"The suite needs PostgreSQL (DATABASE_URL=postgres://...), not {engine}")
     if not settings.REDIS_URL:
         raise pytest.UsageError("The suite needs Redis (REDIS_URL=redis://...)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PARITY:
+        outside = [item.nodeid for item in items if not item.nodeid.startswith("tests/parity/")]
+        if outside:
+            raise pytest.UsageError(f"KILOPUSH_PARITY=sqlite runs tests/parity only, not {outside[0]}")
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kilopush.admin_mixins import ObjectActionsMixin
 
@@ -8,11 +10,11 @@ from .services import app_user_set_blocked
 
 
 class HasActiveDevicesFilter(admin.SimpleListFilter):
-    title = "active devices"
+    title = _("active devices")
     parameter_name = "active_devices"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Has active devices"), ("no", "No active device")]
+        return [("yes", _("Has active devices")), ("no", _("No active device"))]
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
@@ -72,19 +74,19 @@ class AppUserAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="devices", ordering="device_count")
+    @admin.display(description=_("devices"), ordering="device_count")
     def device_count(self, obj):
         return obj.device_count
 
-    @admin.display(description="active devices", boolean=True, ordering="has_active_devices")
+    @admin.display(description=_("active devices"), boolean=True, ordering="has_active_devices")
     def active_devices(self, obj):
         return obj.has_active_devices
 
-    @admin.display(description="channels", ordering="channel_count")
+    @admin.display(description=_("channels"), ordering="channel_count")
     def channel_count(self, obj):
         return obj.channel_count
 
-    @admin.display(description="messages received", ordering="message_count")
+    @admin.display(description=_("messages received"), ordering="message_count")
     def message_count(self, obj):
         return obj.message_count
 
@@ -93,15 +95,18 @@ class AppUserAdmin(ObjectActionsMixin, admin.ModelAdmin):
         for user in users:
             app_user_set_blocked(user=user, blocked=blocked)
             self.log_change(request, user, "Blocked" if blocked else "Unblocked")
-        verb = "Blocked" if blocked else "Unblocked"
-        self.message_user(request, f"{verb} {len(users)} app user(s).", messages.SUCCESS)
+        if blocked:
+            done = ngettext("Blocked %(count)s app user.", "Blocked %(count)s app users.", len(users))
+        else:
+            done = ngettext("Unblocked %(count)s app user.", "Unblocked %(count)s app users.", len(users))
+        self.message_user(request, done % {"count": len(users)}, messages.SUCCESS)
         return self.redirect_after_action(request, users)
 
-    @admin.action(description="Block", permissions=["change"])
+    @admin.action(description=_("Block"), permissions=["change"])
     def block(self, request, queryset):
         return self._set_blocked(request, queryset, True)
 
-    @admin.action(description="Unblock", permissions=["change"])
+    @admin.action(description=_("Unblock"), permissions=["change"])
     def unblock(self, request, queryset):
         return self._set_blocked(request, queryset, False)
 

@@ -1,12 +1,15 @@
-"""The app API: registration, the account, the device and the blacklist."""
+"""The app API: registration, linking, sessions and devices.
+
+The account (/v1/app/me, with the unread count) and the Web Push key are in messaging/api.py, the blacklist in
+channels_app/api.py, the config in stream_app/api.py: each sits in the lowest app that sees what it shows.
+"""
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from channels_app.selectors import channel_by_token, channel_count_of, channel_logo_url, is_channel_token
 from kilopush.drf import (
     MAX_ID,
     StrictBooleanField,
@@ -16,8 +19,6 @@ from kilopush.drf import (
 )
 from kilopush.errors import InvalidValue, NotFound
 from kilopush.throttle import throttle_by_account, throttle_by_client_ip
-from messaging.selectors import unread_count
-from stream_app import selectors as stream_app_selectors
 
 from . import selectors, services
 from .auth import AccountBlocked, AppView
@@ -155,20 +156,6 @@ class SessionListSerializer(serializers.Serializer):
     sessions = SessionSerializer(many=True)
 
 
-class MeSerializer(serializers.Serializer):
-    user_token = serializers.CharField(source="token")
-    created_at = serializers.DateTimeField()
-    channels = serializers.IntegerField(help_text="How many channels the user owns")
-    unread = serializers.IntegerField(help_text="How many messages in the inbox are unread")
-    read_receipts = serializers.BooleanField(help_text="Senders see when you read their messages (default true)")
-
-
-class MeUpdateSerializer(serializers.Serializer):
-    read_receipts = StrictBooleanField(
-        required=False, help_text="false: senders never see that or when you read their messages"
-    )
-
-
 class DeviceSerializer(serializers.Serializer):
     platform = serializers.CharField()
     sandbox = serializers.BooleanField()
@@ -193,31 +180,6 @@ class DeviceItemSerializer(serializers.Serializer):
 
 class DeviceListSerializer(serializers.Serializer):
     devices = DeviceItemSerializer(many=True)
-
-
-class WebPushKeySerializer(serializers.Serializer):
-    public_key = serializers.CharField(
-        help_text="The VAPID public key (base64url, 65-byte uncompressed P-256 point): PushManager.subscribe's "
-                  "applicationServerKey"
-    )
-
-
-class BlockedChannelSerializer(serializers.Serializer):
-    token = serializers.CharField()
-    name = serializers.CharField()
-    logo_url = serializers.SerializerMethodField()
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_logo_url(self, channel):
-        return channel_logo_url(channel, self.context.get("request"))
-
-
-class BlockedListSerializer(serializers.Serializer):
-    channels = BlockedChannelSerializer(many=True)
-
-
-class BlockSerializer(serializers.Serializer):
-    channel = StrictCharField(max_length=64, help_text="The Channel Token (c_…) to refuse messages from")
 
 
 def _device_fields(data):
@@ -253,12 +215,6 @@ class RegisterView(AppView):
         user, access_token = services.app_user_create(**fields, label=_session_label(request, data["platform"]))
         body = RegisterResponseSerializer({"user_token": user.token, "access_token": access_token}).data
         return Response(body, status=201)
-
-
-def _me(user):
-    me = {"token": user.token, "created_at": user.created_at, "read_receipts": user.read_receipts}
-    me.update(channels=channel_count_of(user), unread=unread_count(user))
-    return MeSerializer(me).data
 
 
 def _session_label(request, platform=""):
@@ -384,40 +340,6 @@ class CurrentSessionView(AppView):
         return Response(status=204)
 
 
-class MeView(AppView):
-    @extend_schema(
-        operation_id="app_me",
-        tags=["app: account"],
-        summary="The account",
-        responses={200: MeSerializer, **error_responses(401)},
-    )
-    def get(self, request):
-        return Response(_me(request.user))
-
-    @extend_schema(
-        operation_id="app_me_update",
-        tags=["app: account"],
-        summary="Change the account's settings (read receipts)",
-        request=MeUpdateSerializer,
-        responses={200: MeSerializer, **error_responses(400, 401)},
-    )
-    def patch(self, request):
-        data = validated(MeUpdateSerializer, request)
-        if "read_receipts" in data:
-            services.app_user_set_read_receipts(user=request.user, enabled=data["read_receipts"])
-        return Response(_me(request.user))
-
-    @extend_schema(
-        operation_id="app_me_delete",
-        tags=["app: account"],
-        summary="Delete the account with its devices, channels, messages and blacklist",
-        responses={204: None, **error_responses(401)},
-    )
-    def delete(self, request):
-        services.app_user_delete(user=request.user)
-        return Response(status=204)
-
-
 class DeviceView(AppView):
     @extend_schema(
         operation_id="app_device_update",
@@ -477,81 +399,3 @@ class DeviceItemView(AppView):
         return Response(status=204)
 
 
-class WebPushKeyView(AppView):
-    authentication_classes = []
-    permission_classes = []
-
-    @extend_schema(
-        operation_id="app_webpush_key",
-        tags=["app: devices"],
-        summary="The server's VAPID public key, for PushManager.subscribe",
-        responses={200: WebPushKeySerializer},
-    )
-    def get(self, request):
-        from messaging.vapid import application_server_key
-
-        return Response(WebPushKeySerializer({"public_key": application_server_key()}).data)
-
-
-class ConfigSerializer(serializers.Serializer):
-    stream_url = serializers.CharField(help_text="Absolute URL of the live stream (GET, Authorization: Bearer)")
-    webpush_public_key = serializers.CharField(help_text="The VAPID public key, as GET /v1/app/webpush gives it")
-
-
-class ConfigView(AppView):
-    authentication_classes = []
-    permission_classes = []
-
-    @extend_schema(
-        operation_id="app_config",
-        tags=["app: account"],
-        summary="Where a client finds things: the live stream's URL and the Web Push key",
-        responses={200: ConfigSerializer},
-    )
-    def get(self, request):
-        from messaging.vapid import application_server_key
-
-        config = {"stream_url": stream_app_selectors.stream_url(request), "webpush_public_key": application_server_key()}
-        return Response(ConfigSerializer(config).data)
-
-
-class BlockedView(AppView):
-    @extend_schema(
-        operation_id="app_blocked_list",
-        tags=["app: blacklist"],
-        summary="The blacklist: channels whose messages are refused",
-        responses={200: BlockedListSerializer, **error_responses(401)},
-    )
-    def get(self, request):
-        channels = selectors.blacklisted_channels(request.user)
-        return Response(BlockedListSerializer({"channels": channels}, context={"request": request}).data)
-
-    @extend_schema(
-        operation_id="app_blocked_add",
-        tags=["app: blacklist"],
-        summary="Refuse a channel's messages (idempotent)",
-        request=BlockSerializer,
-        responses={201: BlockedChannelSerializer, **error_responses(400, 401, 404)},
-    )
-    def post(self, request):
-        token = validated(BlockSerializer, request)["channel"]
-        channel = channel_by_token(token) if is_channel_token(token) else None
-        if channel is None:
-            raise NotFound("No such channel")
-        services.blacklist_add(user=request.user, channel=channel)
-        return Response(BlockedChannelSerializer(channel, context={"request": request}).data, status=201)
-
-
-class BlockedChannelView(AppView):
-    @extend_schema(
-        operation_id="app_blocked_remove",
-        tags=["app: blacklist"],
-        summary="Accept a blacklisted channel's messages again",
-        responses={204: None, **error_responses(401, 404)},
-    )
-    def delete(self, request, token):
-        channel = selectors.blacklisted_channel(user=request.user, token=token)
-        if channel is None:
-            raise NotFound("This channel is not on your blacklist")
-        services.blacklist_remove(user=request.user, channel=channel)
-        return Response(status=204)

@@ -39,38 +39,27 @@ def link_code_owner(*, code, now=None):
     ).first()
 
 
-def blacklisted_channels(user):
-    from channels_app.models import Channel
-
-    return Channel.objects.filter(pk__in=user.blacklist.values("channel_id")).order_by("name", "id")
-
-
 def devices_of(user):
     return user.devices.order_by("created_at", "id")
-
-
-def blacklisted_channel(*, user, token):
-    """The channel with this token if the user blacklisted it, else None."""
-    from channels_app.selectors import is_channel_token
-
-    if not is_channel_token(token):
-        return None
-    return blacklisted_channels(user).filter(token=token).first()
 
 
 # --- staff admin changelist ---
 
 
+def _reverse_count(related_name):
+    """count_subquery over a relation a higher app declares to AppUser (Channel.owner, Message.recipient), reached
+    through the ORM's reverse relation: users_app imports neither app (pyproject.toml's layers)."""
+    relation = AppUser._meta.get_field(related_name)
+    return count_subquery(relation.related_model.objects.all(), relation.field.name)
+
+
 def app_users_for_admin(queryset):
     """App users with their numbers of devices, active devices, channels and received messages (one query)."""
-    from channels_app.models import Channel
-    from messaging.models import Message
-
     return queryset.annotate(
         device_count=count_subquery(Device.objects.all(), "user"),
         has_active_devices=Exists(Device.objects.filter(user=OuterRef("pk"), is_active=True)),
-        channel_count=count_subquery(Channel.objects.all(), "owner"),
-        message_count=count_subquery(Message.objects.all(), "recipient"),
+        channel_count=_reverse_count("channels"),
+        message_count=_reverse_count("messages"),
     )
 
 

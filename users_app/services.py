@@ -11,6 +11,7 @@ from django.utils import timezone
 from kilopush import crypto
 from kilopush.errors import Forbidden, InvalidValue
 
+from . import signals
 from .auth import AccountBlocked, refused
 from .models import AccessToken, AppUser, BlacklistEntry, Device, LinkCode
 from .push_tokens import lock_push_token, validate_push_token
@@ -65,8 +66,6 @@ def session_revoke(*, user, session_id, current):
 
     False if the account has no such session. The current session is refused (4003): session_sign_out is that.
     """
-    from stream_app.services import account_changed
-
     if session_id == current.pk:
         raise Forbidden("This is the session making the request: sign it out with DELETE /v1/app/sessions/current")
     _lock_account(user)
@@ -75,7 +74,7 @@ def session_revoke(*, user, session_id, current):
         raise refused("Invalid access token")
     deleted, _ = AccessToken.objects.filter(user=user, pk=session_id).delete()
     if deleted:
-        account_changed(user_id=user.pk)  # its open streams close
+        signals.account_changed.send(sender=AppUser, user_id=user.pk)  # its open streams close
     return bool(deleted)
 
 
@@ -85,15 +84,13 @@ def session_sign_out(*, user, current):
 
     Without any access token nobody could read, or delete, the account again (4003 instead).
     """
-    from stream_app.services import account_changed
-
     _lock_account(user)  # two last sessions signing out at once: one of them stays
     if not AccessToken.objects.filter(user=user).exclude(pk=current.pk).exists():
         raise Forbidden(
             "This is the only browser or phone signed in to this inbox: link another one first, or delete the account"
         )
     AccessToken.objects.filter(pk=current.pk).delete()
-    account_changed(user_id=user.pk)
+    signals.account_changed.send(sender=AppUser, user_id=user.pk)
 
 
 @transaction.atomic
@@ -231,12 +228,10 @@ def device_delete(*, user, device_id):
 
 
 def app_user_set_blocked(*, user, blocked):
-    from stream_app.services import account_changed
-
     AppUser.objects.filter(pk=user.pk).update(is_blocked=blocked)
     user.is_blocked = blocked
     if blocked:
-        account_changed(user_id=user.pk)  # its open streams close
+        signals.account_changed.send(sender=AppUser, user_id=user.pk)  # its open streams close
 
 
 def app_user_set_read_receipts(*, user, enabled):
@@ -256,14 +251,10 @@ def blacklist_remove(*, user, channel):
 
 def app_user_delete(*, user):
     """Deletes the user with their devices, channels (and their logos), messages and blacklist."""
-    from channels_app.services import logo_delete_on_commit
-    from stream_app.services import account_changed
-
     with transaction.atomic():
-        for name in user.channels.exclude(logo="").values_list("logo", flat=True):
-            logo_delete_on_commit(name)
+        signals.account_deleting.send(sender=AppUser, user=user)  # channels_app: the logos go after commit
         AppUser.objects.filter(pk=user.pk).delete()
-        account_changed(user_id=user.pk)  # its open streams close
+        signals.account_changed.send(sender=AppUser, user_id=user.pk)  # its open streams close
 
 
 def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None):

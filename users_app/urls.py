@@ -1,4 +1,4 @@
-"""URLs of the app API's account, device and blocked-channel views (included from kilopush/urls.py)."""
+"""URLs of the app API's registration, link, session and device views (included from wiring/urls.py)."""
 
 from django.urls import path
 
@@ -12,12 +12,7 @@ urlpatterns = [
     path("v1/app/sessions", api.SessionsView.as_view(), name="app-sessions"),
     path("v1/app/sessions/current", api.CurrentSessionView.as_view(), name="app-session-current"),
     path("v1/app/sessions/<int:session_id>", api.SessionView.as_view(), name="app-session"),
-    path("v1/app/me", api.MeView.as_view(), name="app-me"),
     path("v1/app/device", api.DeviceView.as_view(), name="app-device"),
     path("v1/app/devices", api.DevicesView.as_view(), name="app-devices"),
     path("v1/app/devices/<int:device_id>", api.DeviceItemView.as_view(), name="app-devices-item"),
-    path("v1/app/webpush", api.WebPushKeyView.as_view(), name="app-webpush"),
-    path("v1/app/config", api.ConfigView.as_view(), name="app-config"),
-    path("v1/app/blocked", api.BlockedView.as_view(), name="app-blocked"),
-    path("v1/app/blocked/<str:token>", api.BlockedChannelView.as_view(), name="app-blocked-channel"),
 ]

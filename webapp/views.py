@@ -10,10 +10,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
+from django.views.i18n import JavaScriptCatalog
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "webapp"
 # What the service worker keeps for offline use besides "/": the shell, not the data.
@@ -32,7 +36,14 @@ def shell_version():
         digest.update(name.encode())
         digest.update((STATIC_DIR / name).read_bytes())
     digest.update((Path(__file__).resolve().parent / "templates" / "webapp" / "index.html").read_bytes())
+    for catalog in sorted(Path(settings.LOCALE_PATHS[0]).glob("*/LC_MESSAGES/*.po")):  # a new translation too
+        digest.update(catalog.as_posix().encode())
+        digest.update(catalog.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def catalog_url(language):
+    return reverse("webapp-catalog", args=[language])
 
 
 def _origin(url):
@@ -85,14 +96,51 @@ def _secure_html(response, request):
 
 @require_safe
 def index(request):
-    response = render(request, "webapp/index.html", {"version": shell_version()})
+    language = translation.get_language()
+    context = {
+        "version": shell_version(),
+        "catalog_url": catalog_url(language),
+        "languages": [{"code": code, "name": name} for code, name in settings.LANGUAGES],
+    }
+    response = render(request, "webapp/index.html", context)
     return _secure_html(response, request)
+
+
+class WebAppCatalog(JavaScriptCatalog):
+    """The web app's strings (the djangojs catalogs under LOCALE_PATHS), for one language."""
+
+    packages = ["webapp"]
+
+    def get_paths(self, packages):
+        return [str(path) for path in settings.LOCALE_PATHS]
+
+
+@require_safe
+def catalog(request, language):
+    """/jsi18n/LANG/: the page's and the service worker's translations, addressed by language (cached offline)."""
+    if language not in dict(settings.LANGUAGES):
+        raise Http404
+    with translation.override(language):
+        response = WebAppCatalog.as_view()(request)
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_safe
 def service_worker(request):
-    shell = ["/", *(static(f"webapp/{name}") for name in SHELL_FILES)]
-    head = f"const VERSION = {json.dumps(shell_version())};\nconst SHELL = {json.dumps(shell)};\n"
+    # The worker speaks the page's language: the page registers /sw.js?lang=LANG with the language it was served
+    # in (the kp_language cookie, else Accept-Language), so a switch of language is a new worker, which keeps the
+    # shell afresh in that language.
+    language = request.GET.get("lang", "")
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language()
+    shell = ["/", catalog_url(language), *(static(f"webapp/{name}") for name in SHELL_FILES)]
+    head = (
+        f"const VERSION = {json.dumps(shell_version() + '-' + language)};\n"
+        f"const LANGUAGE = {json.dumps(language)};\n"
+        f"const SHELL = {json.dumps(shell)};\n"
+        f"importScripts({json.dumps(catalog_url(language))});\n"
+    )
     body = head + (STATIC_DIR / "js" / "sw.js").read_text()
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -105,7 +153,8 @@ def manifest(request):
     body = {
         "name": "KILO.Push",
         "short_name": "KILO.Push",
-        "description": "Your push inbox: messages from your channels, live and as notifications.",
+        "description": _("Your push inbox: messages from your channels, live and as notifications."),
+        "lang": translation.get_language(),
         "start_url": "/",
         "scope": "/",
         "display": "standalone",

@@ -12,13 +12,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kilopush.answers import JsonAnswer
 from kilopush.errors import Forbidden, InvalidValue
-from messaging import send_request
+from messaging.send import request as send_request
 from messaging.models import Message
-from messaging.send_request import FormFields
+from messaging.send.request import FormFields
 
 from ..sending import retry_headers, send, shorten_text, shorten_title, unlogged
 
-# Our codes as Gotify's HTTP statuses (README "Integrations: hooks, Gotify and ntfy").
+# Our codes as Gotify's HTTP statuses (docs/integrations.md).
 HTTP_STATUS = {4000: 400, 4003: 401, 4005: 400, 4009: 400, 4023: 403, 4024: 403, 4029: 429}
 NO_TOKEN = "you need to provide a valid access token or user credentials to access this api"
 

@@ -4,8 +4,8 @@ fields, a Prometheus Alertmanager or a Grafana alerting webhook, or any other bo
 from urllib.parse import parse_qsl
 
 from kilopush.errors import InvalidValue
-from messaging import send_guards, send_request
-from messaging.send_request import FORM, JSON, MULTIPART
+from messaging.send import guards as send_guards, request as send_request
+from messaging.send.request import FORM, JSON, MULTIPART
 
 from ..sending import shorten_text, shorten_title
 

@@ -4,7 +4,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kilopush.answers import JsonAnswer
 from kilopush.errors import envelope, internal_error_response
-from messaging import send_request
+from messaging.send import request as send_request
 
 from ..sending import send, unlogged
 from . import parse

@@ -17,7 +17,8 @@ from email.header import decode_header, make_header
 
 from kilopush.answers import JsonAnswer
 from kilopush.errors import InvalidHeaders, InvalidValue
-from messaging import attachments, send_guards, send_request
+from messaging import attachments
+from messaging.send import guards as send_guards, request as send_request
 from messaging.models import Message
 
 from ..keys import masked

@@ -2,7 +2,7 @@
 
 FCM's send is one POST of a JSON body per push, so a worker's CPU per push is mostly its HTTP client's.
 aiohttp's request machinery (sessions, cookie jars, timers rescheduled per read, multidicts) cost most
-of a push (README "Benchmark"); this does only what the send needs: write the request, read the
+of a push (docs/benchmarks.md); this does only what the send needs: write the request, read the
 status, the headers and a body framed by Content-Length, chunked encoding or the connection's end.
 
 - `Pool(url, limit=, connect_timeout=)`: at most `limit` connections, reused most recently used first;

@@ -15,7 +15,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from kilopush.errors import ApiError
-from messaging import send_request
+from messaging.send import request as send_request
 from messaging.models import Message
 from tests.helpers import status_of
 

@@ -124,7 +124,7 @@ def test_rotate_secret_action_gives_a_working_new_secret(admin_client, channel, 
 def test_rotate_secret_action_does_not_show_the_new_secret(admin_client, channel):
     response = run_action(admin_client, URL, "rotate_secret", [channel])
     page = admin_client.get(response["Location"]).content.decode()
-    assert "Rotated the Channel Secret Key: 1 channel(s)." in page
+    assert "Rotated the Channel Secret Key: 1 channel." in page
     assert Channel.objects.get(pk=channel.pk).secret not in page
 
 

@@ -14,8 +14,8 @@ from drf_spectacular.generators import SchemaGenerator
 from channels_app.models import Channel, ChannelDailyCount, SendKey
 from channels_app.services import channel_create, send_key_create
 from messaging.models import Delivery, Message
-from messaging.send_request import SendRequest
-from messaging.services import message_send
+from messaging.send.request import SendRequest
+from messaging.send.service import message_send
 from tests.app_api import call, openapi
 from tests.helpers import status_of
 from users_app.models import AccessToken, AppUser, BlacklistEntry, Device

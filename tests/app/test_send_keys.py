@@ -8,9 +8,9 @@ from django.test import Client
 from channels_app.models import SendKey
 from channels_app.services import channel_set_blocked
 from kilopush.errors import Blacklisted, Blocked, Forbidden, InvalidValue
-from messaging import send_request
+from messaging.send import request as send_request
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.send.service import message_send
 from tests.app_api import call
 from tests.helpers import fill_today, status_of
 from users_app.services import app_user_set_blocked, blacklist_add

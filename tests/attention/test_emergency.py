@@ -163,7 +163,7 @@ def test_acknowledging_someone_elses_message_is_404(emergency, charlie):
 
 
 def test_acknowledging_tells_the_other_devices_it_is_read(emergency, bob):
-    from stream_app.models import InboxEvent
+    from messaging.models import InboxEvent
 
     ack(bob, emergency)
     [event] = InboxEvent.objects.filter(user=bob.user)

@@ -9,8 +9,8 @@ from django.db import transaction
 
 from channels_app.services import channel_create
 from messaging.models import Delivery, Message
-from messaging.send_request import SendRequest
-from messaging.services import message_send
+from messaging.send.request import SendRequest
+from messaging.send.service import message_send
 from tests.chaos_support import seen_pushes, undelivered, wait_until
 from tests.people import make_person
 from users_app.models import Device

@@ -9,7 +9,7 @@ from channels_app.services import channel_set_blocked, send_key_revoke
 from channels_app.models import SendKey
 from messaging import bans
 from messaging.models import Message
-from stream_app import wake
+from messaging import wake
 from tests.helpers import fill_today, status_of
 from tests.integrations.support import inbox, new_key
 from users_app.services import blacklist_add

@@ -1,5 +1,5 @@
 """The shipped deploy/ files around the stream (issue 23): through real nginx, the stream caps refuse before nginx
-runs out of connections, nginx's own 502 on /v1/ is the API's envelope, the shipped sizes follow the README's
+runs out of connections, nginx's own 502 on /v1/ is the API's envelope, the shipped sizes follow the documented
 formula, and the systemd target leaves beat to one node."""
 
 import configparser
@@ -131,15 +131,15 @@ def shipped_sizes():
             int(unit["Service"]["LimitNOFILE"]))
 
 
-def test_the_shipped_sizes_follow_the_readmes_formula():
+def test_the_shipped_sizes_follow_the_documented_formula():
     connections, nginx_files, stream_files = shipped_sizes()
     streams = settings.STREAM_MAX_PER_PROCESS  # one stream process per node, the default cap
     assert connections >= 2 * streams + 2 * 1024 + 512
     assert nginx_files >= connections + 1024
     assert stream_files >= streams + 2048 + 256
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
-    assert "2 × STREAM_MAX_PER_PROCESS × stream processes + 2 × 1024 + 512" in readme
-    assert "STREAM_MAX_PER_PROCESS + 2048 + 256" in readme
+    operations = (Path(settings.BASE_DIR) / "docs" / "operations.md").read_text()
+    assert "2 × STREAM_MAX_PER_PROCESS × stream processes + 2 × 1024 + 512" in operations
+    assert "STREAM_MAX_PER_PROCESS + 2048 + 256" in operations
 
 
 def test_the_shipped_nginx_main_file_is_valid_with_the_site(tmp_path):
@@ -165,5 +165,5 @@ def test_the_target_does_not_start_beat_on_every_node():
     beat = configparser.ConfigParser(strict=False, interpolation=None)
     beat.read(DEPLOY / "systemd" / "kilopush-beat.service")
     assert beat["Install"]["WantedBy"] == "kilopush.target"  # enabled on the one node: started with the target
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
-    assert "systemctl enable --now kilopush-beat" in readme
+    operations = (Path(settings.BASE_DIR) / "docs" / "operations.md").read_text()
+    assert "systemctl enable --now kilopush-beat" in operations

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from channels_app.services import channel_create
-from messaging.send_request import SendRequest
-from messaging.services import message_send
+from messaging.send.request import SendRequest
+from messaging.send.service import message_send
 from tests.people import make_person
 from users_app.services import blacklist_add, link_code_create
 

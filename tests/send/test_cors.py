@@ -64,12 +64,12 @@ def test_a_body_that_is_not_json_is_answered_with_allow_origin(send):
 
 
 def test_a_500_of_the_send_api_carries_allow_origin(send, valid_fields, monkeypatch):
-    import messaging.send_api
+    import messaging.send.views
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(messaging.send_api, "message_send", broken)
+    monkeypatch.setattr(messaging.send.views, "message_send", broken)
     response = send(valid_fields, HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 500
     assert response["Access-Control-Allow-Origin"] == ORIGIN

@@ -384,7 +384,7 @@ def test_an_unexpected_failure_answers_the_500_envelope(send, valid_fields, monk
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("messaging.send_api.message_send", explode)
+    monkeypatch.setattr("messaging.send.views.message_send", explode)
     response = send(valid_fields)
     assert response.status_code == 500
     assert response.json() == {"response": {"status": 500, "message": "Internal server error"}}

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import transaction
 
 from messaging.models import Message
-from messaging.services import message_send
-from messaging.send_request import SendRequest
+from messaging.send.service import message_send
+from messaging.send.request import SendRequest
 
 
 def queued_tasks():

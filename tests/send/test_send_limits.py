@@ -65,12 +65,12 @@ def test_a_failed_insert_does_not_count(send, valid_fields, channel, monkeypatch
     fill_today(channel, 10)
     # The deliveries' insert fails (a foreign key violation, checked when the statement
     # commits) after the quota was taken: the whole send rolls back.
-    from messaging import services
+    from messaging.send import sql
 
-    for name in ("_SEND_PG_SQL", "_STORE_PG_SQL", "_STORE_PG_KEYED_SQL"):  # the one-statement send, and with a key
-        broken = getattr(services, name).replace("SELECT message.id, d.id,", "SELECT message.id, d.id + 1000000000,")
-        assert broken != getattr(services, name)
-        monkeypatch.setattr(services, name, broken)
+    for name in ("SEND", "STORE", "STORE_KEYED"):  # the one-statement send, and with a key
+        broken = getattr(sql, name).replace("SELECT message.id, d.id,", "SELECT message.id, d.id + 1000000000,")
+        assert broken != getattr(sql, name)
+        monkeypatch.setattr(sql, name, broken)
     assert send(valid_fields).status_code == 500
     assert send(valid_fields, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 500
     assert ChannelDailyCount.objects.get(channel=channel).count == 10
@@ -96,9 +96,9 @@ def test_the_limit_starts_again_after_utc_midnight(send, valid_fields, channel):
     before = datetime.datetime(2026, 3, 1, 23, 59, 59, tzinfo=datetime.timezone.utc)
     after = datetime.datetime(2026, 3, 2, 0, 0, 0, tzinfo=datetime.timezone.utc)
     ChannelDailyCount.objects.create(channel=channel, day=before.date(), count=300)
-    with mock.patch("messaging.services.timezone.now", return_value=before):
+    with mock.patch("messaging.send.service.timezone.now", return_value=before):
         assert status_of(send(valid_fields)) == 4029
-    with mock.patch("messaging.services.timezone.now", return_value=after):
+    with mock.patch("messaging.send.service.timezone.now", return_value=after):
         response = send(valid_fields)
     assert status_of(response) == 200
     assert response["X-RateLimit-Remaining"] == "299"
@@ -109,7 +109,7 @@ def test_the_day_is_utc_not_local_time(send, valid_fields, channel):
     # 23:30 in New York on March 1st is already March 2nd in UTC.
     new_york = datetime.timezone(datetime.timedelta(hours=-5))
     now = datetime.datetime(2026, 3, 1, 23, 30, tzinfo=new_york)
-    with mock.patch("messaging.services.timezone.now", return_value=now):
+    with mock.patch("messaging.send.service.timezone.now", return_value=now):
         assert status_of(send(valid_fields)) == 200
     assert ChannelDailyCount.objects.get(channel=channel).day == datetime.date(2026, 3, 2)
 

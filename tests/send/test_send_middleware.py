@@ -104,7 +104,7 @@ def test_an_unexpected_error_is_the_envelope_alike(valid_fields, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("messaging.send_api.message_send", broken)
+    monkeypatch.setattr("messaging.send.views.message_send", broken)
     full, slim = both(body=json.dumps(valid_fields).encode())
     assert full["status"] == 500
     assert json.loads(slim["body"]) == {"response": {"status": 500, "message": "Internal server error"}}

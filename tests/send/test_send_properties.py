@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from channels_app.quota import channel_take_daily_quota
 from channels_app.services import channel_create
 from kilopush.errors import ApiError
-from messaging import send_request
+from messaging.send import request as send_request
 from tests.people import make_person
 
 factory = RequestFactory()

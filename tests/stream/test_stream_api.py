@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from messaging.models import Message
-from stream_app.models import InboxEvent
+from messaging.models import InboxEvent
 from tests.procs import database_url_for, start_stream
 from tests.stream_support import SseClient
 

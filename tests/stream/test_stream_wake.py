@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from messaging.queueing import NUDGE_PENDING_KEY
-from stream_app import wake
+from messaging import wake
 from tests.people import make_person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,8 +69,8 @@ def test_inbox_events_are_pruned_after_an_hour(bob):
 
     from django.utils import timezone
 
-    from stream_app.models import InboxEvent
-    from stream_app.tasks import prune_inbox_events
+    from messaging.models import InboxEvent
+    from messaging.tasks import prune_inbox_events
 
     now = timezone.now()
     old = InboxEvent.objects.create(user=bob.user, kind=InboxEvent.READ, data="{}", created_at=now - timedelta(hours=2))

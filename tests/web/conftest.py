@@ -175,6 +175,7 @@ def new_context(chromium, site, transactional_db, allowed_http_errors):
 
     def _new(**options):
         options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("locale", "en-US")  # the page follows the browser's language (tests/web/test_i18n.py)
         options.setdefault("base_url", site.url)
         context = chromium.new_context(**options)
         context.set_default_timeout(WAIT_MS)

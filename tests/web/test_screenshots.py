@@ -181,3 +181,50 @@ def test_screenshots_of_the_link_prompt(new_context, site, size, scheme):
     page.wait_for_timeout(300)
     suffix = "" if scheme == "light" else "-dark"
     page.screenshot(path=str(OUT / f"link-prompt-{SIZES[size]['width']}x{SIZES[size]['height']}{suffix}.png"))
+
+
+def test_screenshots_in_russian(new_context, site, same_media, tmp_path):
+    """Every screen in Russian on a 360 px phone (issue 28): longer words must not overflow. *-ru-360x740.png"""
+    OUT.mkdir(parents=True, exist_ok=True)
+    page = new_context(viewport=SIZES["phone"], locale="ru-RU").new_page()
+
+    def shot(name, full_page=False):
+        if full_page:
+            page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(OUT / f"{name}-ru-360x740.png"), full_page=full_page)
+
+    page.goto("/")
+    expect(page.get_by_role("button", name="Создать мой ящик")).to_be_visible()
+    shot("welcome")
+    page.get_by_role("button", name="Создать мой ящик").click()
+    expect(page.get_by_role("heading", name="Ваш ящик готов")).to_be_visible()
+    shot("ready")
+    page.get_by_role("button", name="Открыть мой ящик").click()
+    expect(page.locator("#inbox-empty")).to_be_visible()
+    shot("inbox-empty")
+    user_token = page.evaluate("localStorage.getItem('kp.user_token')")
+    channels = seed(site, user_token, tmp_path)
+    door = channels["Front door"]
+    status, body = send(site, to=user_token, token=door.token, secret=door.secret, message="Кто-то звонит в дверь.",
+                        priority=2, retry=60, expire=3600, title="Входная дверь")
+    assert status == 200, body
+    page.reload()
+    expect(message(page, "Кто-то звонит в дверь.")).to_be_visible()
+    page.evaluate("() => Promise.all([...document.images].map((img) => img.decode().catch(() => null)))")
+    shot("inbox")
+    page.goto("/#/channels")
+    expect(page.locator("#channel-list")).to_be_visible()
+    shot("channels", full_page=True)
+    page.goto(f"/#/channels/{door.token}")
+    expect(page.locator("#snippet")).to_be_visible()
+    expect(page.locator("#key-list li")).to_have_count(2)
+    shot("channel-full", full_page=True)
+    page.goto("/#/blocked")
+    expect(page.locator("#blocked-list")).to_be_visible()
+    shot("blocked")
+    page.goto("/#/settings")
+    expect(page.locator("#session-list li.session-row")).to_have_count(1)
+    page.get_by_role("button", name="Привязать другой браузер или телефон").click()
+    expect(page.locator("#link-code")).to_be_visible()
+    shot("settings-full", full_page=True)

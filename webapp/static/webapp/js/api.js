@@ -1,4 +1,5 @@
 // The one door to the KILO.Push API: fetch, the Bearer token and the {"response": {...}} error envelope.
+import { gettext, interpolate, language, ngettext } from "./i18n.js";
 
 const TOKEN_KEY = "kp.access_token";
 const USER_KEY = "kp.user_token";
@@ -54,7 +55,7 @@ export async function request(method, path, { body, form, auth = true } = {}) {
   try {
     response = await fetch(path, { method, headers, body: payload, cache: "no-store" });
   } catch {
-    throw new ApiError(0, "You are offline, or the server cannot be reached.");
+    throw new ApiError(0, gettext("You are offline, or the server cannot be reached."));
   }
   if (response.status === 204) return null;
   let data = null;
@@ -114,27 +115,54 @@ export const api = {
   sendWithImage: (form) => request("POST", "/v1/messages/send", { form, auth: false }),
 };
 
+// The API's own messages stay English (the published contract): the page says each failure in its own words.
+// Bad input (4005, 4006, …) is told by the field the API names ("name: …"), else by its code.
+const FIELDS = () => ({
+  name: gettext("The name was not accepted. Check it and try again."),
+  logo: gettext("The logo was not accepted: use a PNG, JPEG or WebP image."),
+  message: gettext("The text was not accepted. Check it and try again."),
+  attachment: gettext("The image was not accepted: use a JPEG, PNG, GIF or WebP image."),
+  to: gettext("The User Token was not accepted. Check it and try again."),
+  label: gettext("The label was not accepted. Check it and try again."),
+  code: gettext("The link code was not accepted. Check it and try again."),
+});
+
 // A sentence a person can act on, for any failure.
 export function explain(error) {
-  if (!(error instanceof ApiError)) return "Something went wrong. Please try again.";
-  if (error.offline) return "You are offline. Check your connection; the page retries by itself.";
+  if (!(error instanceof ApiError)) return gettext("Something went wrong. Please try again.");
+  if (error.offline) return gettext("You are offline. Check your connection; the page retries by itself.");
   if (error.status === 4029) {
-    const wait = error.retryAfter ? ` Try again in ${humanWait(error.retryAfter)}.` : "";
+    const wait = error.retryAfter ? " " + interpolate(gettext("Try again in %(wait)s."), { wait: humanWait(error.retryAfter) }) : "";
     if (/daily limit/i.test(error.message)) {
-      return `This channel has used up its daily limit. It can send again after midnight (UTC).${wait}`;
+      return gettext("This channel has used up its daily limit. It can send again after midnight (UTC).") + wait;
     }
-    return `Too many attempts from this network.${wait || " Wait a while and try again."}`;
+    return gettext("Too many attempts from this network.") + (wait || " " + gettext("Wait a while and try again."));
   }
-  if (error.status === 4024) return "This channel is blocked in your inbox, so its messages are refused.";
-  if (error.status === 4023) return "This channel or account is blocked by the platform's staff.";
-  if (error.status === 4003) return "The channel's secret is wrong.";
-  if (error.status === 4001) return "This browser is signed out: the inbox was deleted or its access was revoked.";
-  if (error.status === 4004) return "That no longer exists.";
-  return error.message;
+  if (error.status === 4024) return gettext("This channel is blocked in your inbox, so its messages are refused.");
+  if (error.status === 4023) return gettext("This channel or account is blocked by the platform's staff.");
+  if (error.status === 4003) return gettext("The channel's secret is wrong.");
+  if (error.status === 4001) return gettext("This browser is signed out: the inbox was deleted or its access was revoked.");
+  if (error.status === 4004) return gettext("That no longer exists.");
+  if (error.status === 4013 || error.http === 413) return gettext("The file is too large.");
+  // In English the API's own sentence is already the reader's language, and the most precise.
+  if (language === "en" && error.message) return error.message;
+  if (error.status >= 4005 && error.status < 4100) {
+    return FIELDS()[(error.message.match(/^(\w+):/) || [])[1]]
+      || gettext("The server did not accept this. Check what you entered and try again.");
+  }
+  if (error.http >= 500) return gettext("The server had a problem. Please try again in a moment.");
+  return gettext("Something went wrong. Please try again.");
 }
 
 function humanWait(seconds) {
-  if (seconds < 90) return `${Math.ceil(seconds)} seconds`;
-  if (seconds < 5400) return `${Math.ceil(seconds / 60)} minutes`;
-  return `${Math.ceil(seconds / 3600)} hours`;
+  if (seconds < 90) {
+    const count = Math.ceil(seconds);
+    return interpolate(ngettext("%(count)s second", "%(count)s seconds", count), { count });
+  }
+  if (seconds < 5400) {
+    const count = Math.ceil(seconds / 60);
+    return interpolate(ngettext("%(count)s minute", "%(count)s minutes", count), { count });
+  }
+  const count = Math.ceil(seconds / 3600);
+  return interpolate(ngettext("%(count)s hour", "%(count)s hours", count), { count });
 }

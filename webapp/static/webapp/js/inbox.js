@@ -1,5 +1,6 @@
 // The inbox screen: newest first, endless scroll, read/delete/block, live updates and the unread count.
 import { api, explain } from "./api.js";
+import { gettext, interpolate } from "./i18n.js";
 import { Live } from "./live.js";
 import { banner, busy, confirmDialog, el, errorBox, logo, refreshTimes, show, timeElement, toast, verifiedBadge } from "./ui.js";
 
@@ -62,10 +63,10 @@ export function refreshUnread() {
 }
 
 function importance(important, priority) {
-  if (priority === 2) return el("span", { class: "badge important emergency" }, "Emergency");
-  if (priority === -1) return el("span", { class: "badge silent" }, "Quiet");
-  if (important === true) return el("span", { class: "badge important" }, "Important");
-  if (important === false) return el("span", { class: "badge silent" }, "Silent");
+  if (priority === 2) return el("span", { class: "badge important emergency" }, gettext("Emergency"));
+  if (priority === -1) return el("span", { class: "badge silent" }, gettext("Quiet"));
+  if (important === true) return el("span", { class: "badge important" }, gettext("Important"));
+  if (important === false) return el("span", { class: "badge silent" }, gettext("Silent"));
   return null;
 }
 
@@ -121,17 +122,18 @@ function attachmentView(attachment) {
   if (!href) return null;
   if (!attachment.content_type) {
     return el("a", { class: "link attachment-link", href, rel: "noopener noreferrer", target: "_blank" },
-      `Image: ${new URL(href).host}`);
+      interpolate(gettext("Image: %(host)s"), { host: new URL(href).host }));
   }
-  const image = el("img", { class: "thumb", src: href, alt: "Attached image", loading: "lazy", decoding: "async",
+  const image = el("img", { class: "thumb", src: href, alt: gettext("Attached image"), loading: "lazy", decoding: "async",
     width: attachment.width, height: attachment.height });
   return el("a", { class: "attachment", href, rel: "noopener noreferrer", target: "_blank",
-    title: "Open the image full size" }, image);
+    title: gettext("Open the image full size") }, image);
 }
 
 // What a screen reader says for an item: the channel (the source) and the sender's title, if any.
 function itemLabel(item) {
-  return `${item.read ? "" : "Unread. "}${item.channel.name}${item.title ? `: ${item.title}` : ""}`;
+  const source = `${item.channel.name}${item.title ? `: ${item.title}` : ""}`;
+  return item.read ? source : interpolate(gettext("Unread. %(source)s"), { source });
 }
 
 function renderItem(item) {
@@ -156,7 +158,7 @@ function renderItem(item) {
         el("strong", { class: "channel-name" }, item.channel.name),
         verifiedBadge(item.channel.verified),
         importance(item.important, item.priority),
-        el("span", { class: "unread-dot", title: "Unread", "aria-hidden": "true" }),
+        el("span", { class: "unread-dot", title: gettext("Unread"), "aria-hidden": "true" }),
         timeElement(item.created_at),
       ),
       item.title ? el("p", { class: "title" }, item.title) : null,
@@ -166,11 +168,11 @@ function renderItem(item) {
       actions,
     ),
   );
-  const readButton = el("button", { type: "button", class: "small mark-read" }, "Mark read");
+  const readButton = el("button", { type: "button", class: "small mark-read" }, gettext("Mark read"));
   readButton.addEventListener("click", busy(readButton, () => markRead(item.id)));
-  const deleteButton = el("button", { type: "button", class: "small delete" }, "Delete");
+  const deleteButton = el("button", { type: "button", class: "small delete" }, gettext("Delete"));
   deleteButton.addEventListener("click", busy(deleteButton, () => removeMessage(item.id)));
-  const blockButton = el("button", { type: "button", class: "small block" }, "Block channel");
+  const blockButton = el("button", { type: "button", class: "small block" }, gettext("Block channel"));
   blockButton.addEventListener("click", busy(blockButton, () => blockChannel(item.channel)));
   actions.append(readButton, deleteButton);
   if (!item.from_own_channel) actions.append(blockButton); // one's own channel is not blocked, it is deleted
@@ -231,14 +233,14 @@ function senderActions(item) {
 export async function pressAction(id, action) {
   try {
     await api.pressAction(id, action.id);
-    toast(`Sent: ${action.label}`);
+    toast(interpolate(gettext("Sent: %(label)s"), { label: action.label }));
   } catch (error) {
     toast(explain(error), { error: true });
   }
 }
 
 function ackButton(id) {
-  const button = el("button", { type: "button", class: "small primary acknowledge" }, "Acknowledge");
+  const button = el("button", { type: "button", class: "small primary acknowledge" }, gettext("Acknowledge"));
   button.addEventListener("click", busy(button, () => acknowledge(id)));
   return button;
 }
@@ -291,20 +293,20 @@ async function removeMessage(id) {
     }
   }
   drop(id);
-  toast("Message deleted.");
+  toast(gettext("Message deleted."));
   refreshUnread();
 }
 
 async function blockChannel(channel) {
   const ok = await confirmDialog({
-    title: `Block “${channel.name}”?`,
-    text: "Its messages will be refused from now on. You can unblock it under Blocked.",
-    ok: "Block",
+    title: interpolate(gettext("Block “%(name)s”?"), { name: channel.name }),
+    text: gettext("Its messages will be refused from now on. You can unblock it under Blocked."),
+    ok: gettext("Block"),
   });
   if (!ok) return;
   try {
     await api.block(channel.token);
-    toast(`${channel.name} is blocked.`);
+    toast(interpolate(gettext("%(name)s is blocked."), { name: channel.name }));
   } catch (error) {
     toast(explain(error), { error: true });
   }
@@ -345,7 +347,7 @@ async function loadMore() {
       if (messages.length < PAGE) state.complete = true;
       updateEmpty();
       const status = document.getElementById("inbox-status");
-      if (status) status.textContent = state.complete ? (state.items.size ? "That is all." : "") : "";
+      if (status) status.textContent = state.complete ? (state.items.size ? gettext("That is all.") : "") : "";
     } catch (error) {
       const status = document.getElementById("inbox-status");
       if (status) status.textContent = explain(error);
@@ -406,9 +408,11 @@ function liveHandlers() {
     reset: () => reload(),
     reconcile,
     state(mode) {
-      banner(mode === "offline" ? "You are offline. New messages will show when the connection is back." : "");
+      banner(mode === "offline" ? gettext("You are offline. New messages will show when the connection is back.") : "");
       const node = document.getElementById("live-state");
-      if (node) node.textContent = mode === "live" ? "Live" : mode === "polling" ? "Updating" : "Offline";
+      if (node) {
+        node.textContent = mode === "live" ? gettext("Live") : mode === "polling" ? gettext("Updating") : gettext("Offline");
+      }
       if (node) node.dataset.mode = mode;
     },
   };
@@ -432,21 +436,21 @@ export function focusMessage(id) {
 
 export async function screen() {
   await start();
-  const markAll = el("button", { type: "button", id: "mark-all" }, "Mark all read");
+  const markAll = el("button", { type: "button", id: "mark-all" }, gettext("Mark all read"));
   markAll.addEventListener("click", busy(markAll, markAllRead));
   const empty = el(
     "div",
     { id: "inbox-empty", class: "panel empty", hidden: true },
-    el("h2", {}, "No messages yet"),
-    el("p", {}, "Create a channel, then send to your User Token with its secret. "
-      + "Open a channel to find ready-to-paste examples, or send yourself a test message."),
-    el("a", { href: "#/channels", class: "button" }, "Go to channels"),
+    el("h2", {}, gettext("No messages yet")),
+    el("p", {}, gettext("Create a channel, then send to your User Token with its secret. Open a channel to find "
+      + "ready-to-paste examples, or send yourself a test message.")),
+    el("a", { href: "#/channels", class: "button" }, gettext("Go to channels")),
   );
   show(
     el(
       "div",
       { class: "screen-head" },
-      el("h1", {}, "Inbox"),
+      el("h1", {}, gettext("Inbox")),
       el("div", { class: "spacer" }),
       markAll,
     ),
@@ -474,11 +478,11 @@ export async function screen() {
       entry.node.focus({ preventScroll: true });
       open(id);
     } else {
-      toast("That message is no longer in your inbox.");
+      toast(gettext("That message is no longer in your inbox."));
     }
   }
 }
 
 export function showError(error) {
-  show(el("h1", {}, "Inbox"), errorBox(explain(error)));
+  show(el("h1", {}, gettext("Inbox")), errorBox(explain(error)));
 }

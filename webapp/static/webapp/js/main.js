@@ -4,6 +4,7 @@ import * as blocked from "./blocked.js";
 import * as channels from "./channels.js";
 import * as inbox from "./inbox.js";
 import * as settings from "./settings.js";
+import { gettext, language } from "./i18n.js";
 import { banner, el, show, toast } from "./ui.js";
 import * as welcome from "./welcome.js";
 
@@ -23,7 +24,7 @@ function signedIn() {
   else route();
 }
 
-whenRevoked(() => signedOut("This browser was signed out: the inbox was deleted or its access was revoked. Create a new inbox or link this browser again."));
+whenRevoked(() => signedOut(gettext("This browser was signed out: the inbox was deleted or its access was revoked. Create a new inbox or link this browser again.")));
 
 async function route() {
   const hash = location.hash || "#/inbox";
@@ -33,7 +34,7 @@ async function route() {
     const signedInBefore = Boolean(session.accessToken);
     const back = () => (signedInBefore ? route() : signedOut());
     nav.hidden = true;
-    show(el("h1", {}, "Checking the link…"));
+    show(el("h1", {}, gettext("Checking the link…")));
     return welcome.linkFromUrl(code, {
       onSignedIn: signedIn,
       onCancel: back,
@@ -70,11 +71,14 @@ async function route() {
 }
 
 window.addEventListener("hashchange", route);
-window.addEventListener("offline", () => banner("You are offline. New messages will show when the connection is back."));
+const OFFLINE = gettext("You are offline. New messages will show when the connection is back.");
+window.addEventListener("offline", () => banner(OFFLINE));
 window.addEventListener("online", () => banner(""));
 
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  // The worker speaks the page's language: another language is another script URL, so the browser installs it
+  // (and it keeps the shell afresh in that language).
+  navigator.serviceWorker.register(`/sw.js?lang=${encodeURIComponent(language)}`, { scope: "/" }).catch(() => {});
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};
     if (data.type === "push" && data.message) {
@@ -91,6 +95,6 @@ if ("serviceWorker" in navigator) {
   });
 }
 
-if (!navigator.onLine) banner("You are offline. New messages will show when the connection is back.");
+if (!navigator.onLine) banner(OFFLINE);
 document.getElementById("loading")?.remove();
 route();

@@ -1,6 +1,7 @@
 // Web Push: the notifications switch. On = permission, a subscription with the server's VAPID key,
 // registered as a device of the account; off = unsubscribe and delete that device.
 import { api, explain } from "./api.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const DEVICE_KEY = "kp.webpush_device";
 
@@ -22,7 +23,8 @@ function label() {
   const ua = navigator.userAgent;
   const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
   const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
-  return os ? `${browser} on ${os}` : browser;
+  // The label is stored with the device and shown on every device of the account: in the language chosen here.
+  return os ? interpolate(gettext("%(browser)s on %(os)s"), { browser, os }) : browser;
 }
 
 export async function enabled() {
@@ -32,12 +34,12 @@ export async function enabled() {
 }
 
 export async function enable() {
-  if (!supported()) throw new Error("This browser cannot show push notifications.");
+  if (!supported()) throw new Error(gettext("This browser cannot show push notifications."));
   const permission = await Notification.requestPermission();
   if (permission !== "granted") {
     throw new Error(permission === "denied"
-      ? "Notifications are blocked for this site. Allow them in the browser's site settings, then try again."
-      : "Notifications were not allowed.");
+      ? gettext("Notifications are blocked for this site. Allow them in the browser's site settings, then try again.")
+      : gettext("Notifications were not allowed."));
   }
   const registration = await navigator.serviceWorker.ready;
   const { public_key: key } = await api.webpushKey();

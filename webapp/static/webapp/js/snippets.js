@@ -1,4 +1,8 @@
-// Ready-to-paste examples of the send API, filled in with the real tokens.
+// Ready-to-paste examples of the send API, filled in with the real tokens. The example texts and comments are in
+// the page's language; the other tools' menus and fields are named as those tools name them (in English).
+import { gettext } from "./i18n.js";
+
+const DOOR = () => gettext("The door is open");
 export const SECRET_PLACEHOLDER = "YOUR_CHANNEL_SECRET";
 
 const shellQuote = (s) => `'${String(s).replaceAll("'", `'"'"'`)}'`;
@@ -11,13 +15,13 @@ export const snippets = {
       `  -d to=${shellQuote(to)} \\`,
       `  -d token=${shellQuote(token)} \\`,
       `  -d secret=${shellQuote(secret)} \\`,
-      `  --data-urlencode message='The door is open'`,
+      `  --data-urlencode message=${shellQuote(DOOR())}`,
     ].join("\n"),
   "curl (JSON)": ({ to, token, secret, origin }) =>
     [
       `curl -X POST ${origin}/v1/messages/send \\`,
       `  -H 'Content-Type: application/json' \\`,
-      `  -d ${shellQuote(JSON.stringify({ to, token, secret, message: "The door is open" }))}`,
+      `  -d ${shellQuote(JSON.stringify({ to, token, secret, message: DOOR() }))}`,
     ].join("\n"),
   Python: ({ to, token, secret, origin }) =>
     [
@@ -28,7 +32,7 @@ export const snippets = {
       `    "to": ${jsonText(to)},`,
       `    "token": ${jsonText(token)},`,
       `    "secret": ${jsonText(secret)},`,
-      `    "message": "The door is open",`,
+      `    "message": ${jsonText(DOOR())},`,
       `}).encode()`,
       `request = urllib.request.Request(`,
       `    ${jsonText(origin + "/v1/messages/send")},`,
@@ -45,7 +49,7 @@ export const snippets = {
       `    to: ${jsonText(to)},`,
       `    token: ${jsonText(token)},`,
       `    secret: ${jsonText(secret)},`,
-      `    message: "The door is open",`,
+      `    message: ${jsonText(DOOR())},`,
       `  }),`,
       `});`,
       `console.log(await response.json());`,
@@ -62,7 +66,7 @@ export const snippets = {
       `        'to' => ${php(to)},`,
       `        'token' => ${php(token)},`,
       `        'secret' => ${php(secret)},`,
-      "        'message' => 'The door is open',",
+      `        'message' => ${php(DOOR())},`,
       "    ]),",
       "]);",
       "echo curl_exec($ch);",
@@ -77,31 +81,31 @@ export const KEY_PLACEHOLDER = "YOUR_SEND_KEY";
 export const integrations = {
   curl: ({ key, origin }) =>
     [
-      "# The body is the message (ntfy style)",
-      `curl -d "Backup done" ${origin}/${key}`,
+      `# ${gettext("The body is the message (ntfy style)")}`,
+      `curl -d "${gettext("Backup done")}" ${origin}/${key}`,
       "",
-      "# With a title, a priority and a link",
-      `curl -H "Title: Nightly backups" -H "Priority: high" \\`,
+      `# ${gettext("With a title, a priority and a link")}`,
+      `curl -H "Title: ${gettext("Nightly backups")}" -H "Priority: high" \\`,
       `  -H "Click: https://example.com/backups" \\`,
-      `  -d "Backup done: 12.4 GB" ${origin}/${key}`,
+      `  -d "${gettext("Backup done: 12.4 GB")}" ${origin}/${key}`,
       "",
-      "# The hook: a plain body, or JSON with message, title and url",
+      `# ${gettext("The hook: a plain body, or JSON with message, title and url")}`,
       `curl -H "Content-Type: application/json" \\`,
-      `  -d '{"title": "Nightly backups", "message": "Backup done"}' \\`,
+      `  -d '${JSON.stringify({ title: gettext("Nightly backups"), message: gettext("Backup done") })}' \\`,
       `  ${origin}/v1/hooks/${key}`,
     ].join("\n"),
   Apprise: ({ key, origin }) => {
     const { host, protocol } = new URL(origin);
     const s = protocol === "https:" ? "s" : "";
     return [
-      "# As a Gotify server",
+      `# ${gettext("As a Gotify server")}`,
       `gotify${s}://${host}/${key}`,
       "",
-      "# As an ntfy server",
+      `# ${gettext("As an ntfy server")}`,
       `ntfy${s}://${host}/${key}`,
       "",
-      "# For example",
-      `apprise -t "Nightly backups" -b "Backup done" \\`,
+      `# ${gettext("For example")}`,
+      `apprise -t "${gettext("Nightly backups")}" -b "${gettext("Backup done")}" \\`,
       `  "ntfy${s}://${host}/${key}"`,
     ].join("\n");
   },
@@ -116,7 +120,7 @@ export const integrations = {
     ].join("\n"),
   "Home Assistant": ({ key, origin }) =>
     [
-      "# configuration.yaml: a notify action, notify.kilopush",
+      `# ${gettext("configuration.yaml: a notify action, notify.kilopush")}`,
       "notify:",
       "  - name: kilopush",
       "    platform: rest",
@@ -125,13 +129,13 @@ export const integrations = {
       "    title_param_name: title",
       "    message_param_name: message",
       "",
-      "# In an automation",
+      `# ${gettext("In an automation")}`,
       "action: notify.kilopush",
       "data:",
-      "  title: Front door",
-      "  message: Someone rang the bell.",
+      `  title: ${gettext("Front door")}`,
+      `  message: ${gettext("Someone rang the bell.")}`,
       "",
-      "# Or Home Assistant's ntfy integration:",
+      `# ${gettext("Or Home Assistant's ntfy integration:")}`,
       `#   URL:   ${origin}`,
       `#   Topic: ${key}`,
     ].join("\n"),
@@ -169,6 +173,6 @@ export const integrations = {
       `Server URL:     ${origin}`,
       `API Token:      ${key}`,
       "",
-      "Then add the endpoint to a matcher (or the default one).",
+      gettext("Then add the endpoint to a matcher (or the default one)."),
     ].join("\n"),
 };

@@ -1,6 +1,7 @@
-// KILO.Push service worker (served at /sw.js; VERSION and SHELL are prepended by the server).
+// KILO.Push service worker (served at /sw.js; VERSION, LANGUAGE and SHELL are prepended by the server, and
+// the catalog of LANGUAGE is imported: gettext() is Django's, as in the page).
 // It keeps the app shell for offline use and shows Web Push messages as notifications.
-/* global VERSION, SHELL */
+/* global VERSION, LANGUAGE, SHELL, gettext */
 
 const CACHE = `kp-shell-${VERSION}`;
 const ICON = SHELL.find((path) => path.endsWith("/icon-192.png"));
@@ -22,8 +23,8 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === "/") {
-    // The page: fresh from the network when online, the kept shell when not.
-    event.respondWith(fetch(request).catch(() => caches.match("/", { cacheName: CACHE })));
+    // The page: fresh from the network when online, the kept shell when not (else a page saying so).
+    event.respondWith(fetch(request).catch(async () => (await caches.match("/", { cacheName: CACHE })) || offlinePage()));
     return;
   }
   if (SHELL.includes(url.pathname)) {
@@ -31,6 +32,25 @@ self.addEventListener("fetch", (event) => {
   }
   // The API and logos always go to the network.
 });
+
+const escapeHtml = (text) => text.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
+
+// Offline before the shell was ever kept: a page of our own, in the worker's language.
+function offlinePage() {
+  const css = SHELL.find((path) => path.endsWith("/app.css"));
+  const html = `<!doctype html><html lang="${escapeHtml(LANGUAGE)}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>KILO.Push</title>
+<link rel="stylesheet" href="${escapeHtml(css)}"></head><body><main id="main" class="offline">
+<h1>${escapeHtml(gettext("You are offline"))}</h1>
+<p>${escapeHtml(gettext("KILO.Push cannot be reached right now. Your inbox shows again once the connection is back."))}</p>
+<p><a class="button" href="/">${escapeHtml(gettext("Try again"))}</a></p></main></body></html>`;
+  return new Response(html, {
+    headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'",
+    },
+  });
+}
 
 async function focusedClient() {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
@@ -84,7 +104,7 @@ self.addEventListener("push", (event) => {
 });
 
 // An emergency stays until answered, alerts again on each repeat, and offers "Acknowledge".
-const EMERGENCY = { requireInteraction: true, renotify: true, actions: [{ action: "ack", title: "Acknowledge" }] };
+const EMERGENCY = { requireInteraction: true, renotify: true, actions: [{ action: "ack", title: gettext("Acknowledge") }] };
 
 // The browser shows at most Notification.maxActions (2 in Chromium): Acknowledge first, then the sender's.
 function notificationActions(message) {

@@ -1,4 +1,5 @@
 // Small DOM helpers. User data always goes in as text (textContent), never as HTML.
+import { gettext, language } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -56,7 +57,7 @@ export function banner(text) {
 }
 
 // A modal question; resolves true only for OK. Native confirm() would block the page and cannot be styled.
-export function confirmDialog({ title, text, ok = "OK" }) {
+export function confirmDialog({ title, text, ok = gettext("OK") }) {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
@@ -69,26 +70,29 @@ export function confirmDialog({ title, text, ok = "OK" }) {
   });
 }
 
-export async function copy(text, what) {
+// copied: the toast's sentence ("Key copied."), whole, as each language words it.
+export async function copy(text, copied) {
   try {
     await navigator.clipboard.writeText(text);
-    toast(`${what} copied.`);
+    toast(copied);
   } catch {
-    toast(`Could not copy; select the ${what.toLowerCase()} and copy it by hand.`, { error: true });
+    toast(gettext("Could not copy: select the text and copy it by hand."), { error: true });
   }
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
-const exact = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+// Dates in the page's language: "3 min ago" / "3 мин назад", and the exact time on hover.
+const relative = new Intl.RelativeTimeFormat(language, { numeric: "auto", style: "short" });
+const exact = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "medium" });
+const day = new Intl.DateTimeFormat(language, { dateStyle: "medium" });
 
 export function timeAgo(date, now = Date.now()) {
   const seconds = Math.round((date.getTime() - now) / 1000);
   const abs = Math.abs(seconds);
-  if (abs < 45) return "just now";
+  if (abs < 45) return gettext("just now");
   if (abs < 3600) return relative.format(Math.round(seconds / 60), "minute");
   if (abs < 86400) return relative.format(Math.round(seconds / 3600), "hour");
   if (abs < 7 * 86400) return relative.format(Math.round(seconds / 86400), "day");
-  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }).format(date);
+  return day.format(date);
 }
 
 // <time> with "3 min ago" and the exact time on hover; refreshed by refreshTimes().
@@ -112,7 +116,9 @@ export function logo(url, name, size = 40) {
 }
 
 export function verifiedBadge(verified) {
-  return verified ? el("span", { class: "badge verified", title: "Verified by the platform" }, "✓ verified") : null;
+  return verified
+    ? el("span", { class: "badge verified", title: gettext("Verified by the platform") }, gettext("✓ verified"))
+    : null;
 }
 
 export function errorBox(text) {

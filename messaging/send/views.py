@@ -10,9 +10,11 @@ from kilopush.errors import ApiError, Forbidden, as_api_error, envelope, interna
 
 from channels_app.selectors import channel_authenticated
 
-from . import bans, send_request
-from .selectors import message_status
-from .services import FORBIDDEN, message_send, message_withdraw
+from .. import bans
+from ..selectors import message_status
+from ..services import message_withdraw
+from . import request as send_request
+from .service import FORBIDDEN, message_send
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from kilopush.errors import InvalidHeaders, InvalidValue
 
-from . import send_guards
-from .markdown import FORMATS, TEXT
+from ..markdown import FORMATS, TEXT
+from . import guards as send_guards
 
 MAX_TEXT = 1000
 MAX_TITLE = 250
@@ -27,7 +27,7 @@ MULTIPART = "multipart/form-data"
 
 @dataclass(frozen=True)
 class Field:
-    """One field of the send request: `validate` checks it and send_schema.py describes it from this."""
+    """One field of the send request: `validate` checks it and send/schema.py describes it from this."""
 
     name: str
     kind: str  # "required" (non-empty string), "title" (optional line), "url" (empty or http(s) URL), "flag" (0/1),

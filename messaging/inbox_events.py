@@ -1,3 +1,9 @@
+"""Inbox events (a read, a delete) for the user's live streams, and the account wake-up.
+
+messaging records the fact (a row in the change's transaction, then a wake-up after commit); the
+stream process (stream_app) only transports it.
+"""
+
 import json
 from datetime import timedelta
 

@@ -2,16 +2,16 @@
 
 The send API is a plain Django view (its published contract predates the app API),
 so drf-spectacular cannot inspect it; this hand-written path item describes it
-as the README does, without touching the view.
+as docs/send-api.md does, without touching the view.
 """
 
 import json
 
 from kilopush.errors import describe_codes
 
-from .send_guards import URL_PATTERN
-from .markdown import FORMATS
-from .send_request import FIELDS, MAX_ID, MAX_KEY, TTL_MAX, TTL_MIN
+from ..markdown import FORMATS
+from .guards import URL_PATTERN
+from .request import FIELDS, MAX_ID, MAX_KEY, TTL_MAX, TTL_MIN
 
 # The codes the send API answers with HTTP 400 (their meanings: kilopush.errors.CODES).
 SEND_ERROR_CODES = (4000, 4003, 4005, 4009, 4023, 4024, 4029)
@@ -31,7 +31,7 @@ _FLAG_FORM = {"type": "string", "enum": ["", "0", "1"]}
 
 
 # What send_request.validate accepts: required strings are non-empty without NUL; a url is
-# empty or http(s):// with a host (messaging.send_guards.URL_PATTERN: a DNS name or IPv4 address,
+# empty or http(s):// with a host (messaging.send.guards.URL_PATTERN: a DNS name or IPv4 address,
 # an optional port) and no white space or control characters.
 _NO_NUL = "^[^\\u0000]*$"
 _URL = URL_PATTERN

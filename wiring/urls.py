@@ -1,4 +1,7 @@
-"""The project's URLs: each app's urls.py, the health check, the API schema and docs, the admin."""
+"""The project's URLs (ROOT_URLCONF): each app's urls.py, the health check, the API schema and docs, the admin.
+
+It imports every app, so it lives above them all (the top layer of pyproject.toml's import-linter contract).
+"""
 
 from django.contrib import admin
 from django.urls import include, path
