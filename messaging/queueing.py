@@ -161,14 +161,19 @@ def deliver_batch(message_id):
         return {}
     claim_more = None
     if len(deliveries) >= half:
-        nudge(None)  # more may be due: another worker process takes the next ones meanwhile
         until = monotonic() + WINDOW_FOR
+        nudged = False
 
         def claim_more(limit):
+            nonlocal nudged
             if monotonic() >= until:
                 nudge(None)  # this task pushed long enough: a fresh one carries on
                 return []
-            return delivery.claim(message_id, limit=limit)
+            more = delivery.claim(message_id, limit=limit)
+            if not nudged and len(more) >= limit:
+                nudged = True
+                nudge(None)  # a whole batch was due, maybe more: another worker process takes some meanwhile
+            return more
 
     # each answer recorded as it comes, the claims renewed meanwhile
     return delivery.push(deliveries, claim_more=claim_more, finished=after_pushes)
