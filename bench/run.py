@@ -370,6 +370,8 @@ def main(argv=None):
         report["idle_streams"] = idle_streams_phase(args)
     if "emergency" in phases:
         report["emergency"] = emergency_phase(args)
+    if "scheduled" in phases:
+        report["scheduled"] = emergency_phase(args, module="scheduled")
     report["machine"]["load_average_at_end"] = os.getloadavg()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -379,23 +381,25 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "idle_streams"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "scheduled", "idle_streams"]
 
 
-def emergency_phase(args):
-    """100 emergencies at once within one retry of their schedule (bench/emergency.py, issue 24)."""
-    from bench import emergency
+def emergency_phase(args, module="emergency"):
+    """100 emergencies at once within one retry of their schedule (bench/emergency.py, issue 24); with
+    module="scheduled", 100 messages scheduled for one second delivered within 3 s of it (bench/scheduled.py)."""
+    import importlib
 
+    phase = importlib.import_module(f"bench.{module}")
     db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
     redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
     redis.Redis.from_url(redis_url).flushdb()
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    return emergency.run(env=bench_env(db_url, redis_url), log_dir=log_dir, work_dir=work_dir, python=PYTHON, root=ROOT,
-                         Proc=Proc, free_port=free_port, wait_for_port=wait_for_port, procfile_command=procfile_command,
-                         start_fakes=start_fakes, control=control, reset_database=reset_database,
-                         wait_for_answer=wait_for_answer, db_url=db_url)
+    return phase.run(env=bench_env(db_url, redis_url), log_dir=log_dir, work_dir=work_dir, python=PYTHON, root=ROOT,
+                     Proc=Proc, free_port=free_port, wait_for_port=wait_for_port, procfile_command=procfile_command,
+                     start_fakes=start_fakes, control=control, reset_database=reset_database,
+                     wait_for_answer=wait_for_answer, db_url=db_url)
 
 
 def bench_env(db_url, redis_url):
@@ -805,6 +809,10 @@ def print_table(r):
         e = r["emergency"]
         rows.append((f"emergency: {e['emergencies']} at once, retry {e['retry_s']} s", f"late max {e['late_max_s']} s",
                      f"p99 {e['late_p99_s']} s, missing {e['missing']}, doubled {e['doubled']}"))
+    if "scheduled" in r:
+        e = r["scheduled"]
+        rows.append((f"scheduled: {e['scheduled']} for one second", f"late max {e['late_max_s']} s",
+                     f"p99 {e['late_p99_s']} s, early {e['early']}, missing {e['missing']}, doubled {e['doubled']}"))
     width = max(len(row[0]) for row in rows)
     machine = r["machine"]
     print(f"\nKILO.Push benchmark ({machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "

@@ -382,6 +382,11 @@ EMERGENCY_REPEAT_INTERVAL = envfloat("EMERGENCY_REPEAT_INTERVAL", 2.0)
 CELERY_BEAT_SCHEDULE["emergency-repeats"] = {
     "task": "messaging.tasks.repeat_emergencies", "schedule": EMERGENCY_REPEAT_INTERVAL
 }
+# Scheduled delivery (issue 24): how often beat releases the messages whose `at` has come (at most this late).
+SCHEDULED_RELEASE_INTERVAL = envfloat("SCHEDULED_RELEASE_INTERVAL", 1.0)
+CELERY_BEAT_SCHEDULE["scheduled-release"] = {
+    "task": "messaging.tasks.release_scheduled", "schedule": SCHEDULED_RELEASE_INTERVAL
+}
 # Webhooks (issue 24): hosts that may be plain http or on a private address (intranets, tests), comma
 # separated; the first retry after WEBHOOK_RETRY_BASE_DELAY seconds, doubling, for at most WEBHOOK_MAX_AGE.
 WEBHOOK_ALLOW_HOSTS = tuple(h.strip().lower().strip("[]") for h in os.getenv("WEBHOOK_ALLOW_HOSTS", "").split(",")

@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
-from .models import Delivery, Message, SendBan, WebhookEvent
+from .models import Delivery, Message, ScheduledMessage, SendBan, WebhookEvent
 
 
 class ChannelTokenFilter(admin.SimpleListFilter):
@@ -166,6 +166,30 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("channel")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(admin.ModelAdmin):
+    """Sends with `at` waiting for their release, and what became of them (issue 24): filter by Channel Token."""
+
+    list_display = ["id", "at", "channel", "recipient", "state", "reason", "message_id", "created_at", "released_at"]
+    list_filter = [ChannelTokenFilter, "state"]
+    search_fields = ["=id", "=message__id"]
+    fields = ["id", "channel", "recipient", "at", "state", "reason", "message", "created_at", "released_at",
+              "ended_at", "priority", "ttl"]
+    readonly_fields = fields
+    actions = None
+    ordering = ["-id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel", "recipient")
 
     def has_add_permission(self, request):
         return False

@@ -229,6 +229,64 @@ class WebhookEvent(models.Model):
         return f"{self.type} #{self.message_id} to channel {self.channel_id}: {self.state}"
 
 
+class ScheduledMessage(models.Model):
+    """A send with `at` (issue 24), waiting for its time; recipients never read this table.
+
+    Its id is taken from the messages' id sequence (messaging/scheduling.py), so the id the sender was
+    given never names another message. At `at` the release inserts the real message with a fresh id
+    (the newest of the inbox, so clients that page or resume by id see it) and links it here.
+    """
+
+    SCHEDULED, RELEASED, CANCELLED, FAILED = "scheduled", "released", "cancelled", "failed"
+    STATES = [(SCHEDULED, "scheduled"), (RELEASED, "released"), (CANCELLED, "cancelled (withdrawn)"),
+              (FAILED, "failed at release")]
+
+    id = models.BigIntegerField(primary_key=True)
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(help_text="when it is delivered")
+    state = models.CharField(max_length=16, choices=STATES, default=SCHEDULED)
+    reason = models.CharField(max_length=64, blank=True, default="", help_text="why the release failed")
+    # The released message (its id is the inbox's); it goes with that message.
+    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="scheduled")
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="when it was cancelled or failed")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # The message as the send API checked it; ttl and an emergency's expire count from the release.
+    title = models.CharField(max_length=250, blank=True, default="")
+    text = models.TextField(max_length=1000)
+    url = models.URLField(max_length=1000, blank=True, default="")
+    format = models.CharField(max_length=8, default=Message.TEXT)
+    attachment_url = models.URLField(max_length=1000, blank=True, default="")
+    attachment_file = models.CharField(max_length=100, blank=True, default="")
+    attachment_type = models.CharField(max_length=16, blank=True, default="")
+    attachment_width = models.PositiveIntegerField(null=True, blank=True)
+    attachment_height = models.PositiveIntegerField(null=True, blank=True)
+    attachment_size = models.PositiveIntegerField(null=True, blank=True)
+    important = models.BooleanField(null=True, blank=True)
+    priority = models.SmallIntegerField(default=0)
+    emergency_retry = models.PositiveIntegerField(null=True, blank=True)
+    emergency_expire = models.PositiveIntegerField(null=True, blank=True)
+    actions = models.TextField(blank=True, default="")
+    ttl = models.PositiveIntegerField(null=True, blank=True)
+    replace = models.BigIntegerField(null=True, blank=True, help_text="the message this one replaces at release")
+    collapse_id = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["at"], name="scheduled_due", condition=Q(state="scheduled")),
+            models.Index(fields=["ended_at"], name="scheduled_ended", condition=Q(ended_at__isnull=False)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "idempotency_key"], condition=Q(idempotency_key__isnull=False),
+                                    name="unique_scheduled_idempotency_key")
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} to user {self.recipient_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.state}"
+
+
 class InboxEvent(models.Model):
     """A read or a delete in someone's inbox, kept a while so every stream process finds it by id.
 

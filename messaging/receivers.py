@@ -13,16 +13,19 @@ from users_app.signals import account_changed
 
 from . import attachments, inbox_events
 from .models import Message
+from .scheduling import files_of_pending
 
 
 @receiver(pre_delete, sender=Channel, dispatch_uid="messaging.channel_attachments")
 def channel_attachments_delete(sender, instance, **kwargs):
     attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(channel_id=instance.pk)))
+    attachments.delete_files_on_commit(files_of_pending(channel_id=instance.pk))
 
 
 @receiver(pre_delete, sender=AppUser, dispatch_uid="messaging.recipient_attachments")
 def recipient_attachments_delete(sender, instance, **kwargs):
     attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(recipient_id=instance.pk)))
+    attachments.delete_files_on_commit(files_of_pending(recipient_id=instance.pk))
 
 
 @receiver(account_changed, dispatch_uid="messaging.account_changed")

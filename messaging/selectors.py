@@ -2,7 +2,7 @@ from django.db.models import Count, Exists, Min, OuterRef
 
 from kilopush.queries import count_subquery
 
-from .models import Delivery, Message
+from .models import Delivery, Message, ScheduledMessage
 
 
 def _inbox_items():
@@ -91,7 +91,7 @@ def message_status(*, channel_id, message_id):
         .first()
     )
     if message is None:
-        return None
+        return _scheduled_status(channel_id=channel_id, scheduled_id=message_id)
     counts = {"queued": 0, "pushed": 0, "failed": 0, "expired": 0, "cancelled": 0, "total": 0}
     pushed_at = None
     rows = (
@@ -127,3 +127,21 @@ def message_status(*, channel_id, message_id):
         "acknowledged_at": message.acknowledged_at,
         "expires_at": message.emergency_until or message.expires_at,
     }
+
+
+def _scheduled_status(*, channel_id, scheduled_id):
+    """A send with `at` (issue 24), by the id its sender was given: `scheduled` until its release, then the
+    released message's status; `withdrawn` if it was withdrawn before, `failed` if refused at its release."""
+    scheduled = (ScheduledMessage.objects.filter(id=scheduled_id, channel_id=channel_id)
+                 .only("id", "state", "at", "created_at", "message_id").first())
+    if scheduled is None:
+        return None
+    if scheduled.message_id is not None:
+        status = message_status(channel_id=channel_id, message_id=scheduled.message_id)
+        if status is not None:
+            return {**status, "id": str(scheduled.pk), "at": scheduled.at}
+    state = {ScheduledMessage.CANCELLED: "withdrawn", ScheduledMessage.FAILED: "failed"}.get(scheduled.state,
+                                                                                            "scheduled")
+    return {"id": str(scheduled.pk), "state": state, "created_at": scheduled.created_at, "pushed_at": None,
+            "read_at": None, "devices": {"queued": 0, "pushed": 0, "failed": 0}, "acknowledged": False,
+            "acknowledged_at": None, "expires_at": None, "at": scheduled.at}

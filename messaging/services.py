@@ -104,7 +104,14 @@ def message_withdraw(*, channel_id, message_id, now=None):
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(id=message_id, channel_id=channel_id).first()
         if message is None:
-            return False
+            from .scheduling import scheduled_withdraw
+
+            released = scheduled_withdraw(channel_id=channel_id, scheduled_id=message_id, now=now)
+            if not released:
+                return released is not None  # cancelled for good (or already), or not this channel's
+            message = Message.objects.select_for_update().filter(id=released).first()
+            if message is None:
+                return True  # its message is gone (retention)
         inbox_remove(message_ids=[message.pk], reason=Message.WITHDRAWN, now=now)
         if message.removed_reason not in ("", Message.WITHDRAWN):
             # It had left the inbox otherwise (ttl, replace, delete): the sender's withdraw is what it is now.
@@ -135,4 +142,7 @@ def messages_expire(*, now=None, limit=1000):
     if old:
         attachments.delete_files_on_commit(attachments.files_of(Message.objects.filter(id__in=old)))
     purged = Message.objects.filter(id__in=old).delete()[1].get(Message._meta.label, 0) if old else 0
+    from .scheduling import purge_ended
+
+    purge_ended(before=keep_after)  # scheduled messages withdrawn before, or refused at, their release
     return len(expired), purged

@@ -76,6 +76,14 @@ def sweep_webhooks():
     sweep()
 
 
+@shared_task(expires=max(settings.SCHEDULED_RELEASE_INTERVAL, 1))
+def release_scheduled():
+    """Beat: delivers the scheduled messages whose `at` has come (issue 24)."""
+    from .scheduling import release_due
+
+    release_due()
+
+
 @shared_task
 def prune_inbox_events():
     """Beat: inbox events past their retention (an hour) are deleted."""

@@ -25,7 +25,7 @@ from django.utils import timezone
 from channels_app.models import Channel
 from kilopush import metrics, outbound
 
-from .models import WebhookEvent
+from .models import ScheduledMessage, WebhookEvent
 from .tasks_by_name import queued
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,12 @@ def event_record(*, channel_ids, type, message_ids, data=None, now=None):
     now = now or timezone.now()
     hooked = set(Channel.objects.filter(id__in=set(channel_ids)).exclude(webhook_url="").values_list("id", flat=True))
     events = []
-    for channel_id, message_id in zip(channel_ids, message_ids):
-        if channel_id not in hooked:
-            continue
+    pairs = [(channel, message) for channel, message in zip(channel_ids, message_ids) if channel in hooked]
+    # A scheduled message's events name the id its sender was given, not the released message's.
+    sender_ids = dict(ScheduledMessage.objects.filter(message_id__in=[m for _, m in pairs])
+                      .values_list("message_id", "id")) if pairs else {}
+    for channel_id, message_id in pairs:
+        message_id = sender_ids.get(message_id, message_id)
         webhook_id = "msg_" + uuid.uuid4().hex
         body = {"type": type, "timestamp": _iso(now), "data": {"id": str(message_id), **(data or {})}}
         events.append(WebhookEvent(

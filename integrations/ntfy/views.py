@@ -3,14 +3,17 @@ POST / ({"topic": KEY, …}). Attach/X-Attach is the attachment's URL, X-Markdow
 
 Only send keys (k_ + 40 hex) are topics. ntfy's priority maps to ours (issue 24): 1 min is inbox only (-2),
 2 low quiet (-1), 3 default normal (0), 4 high and 5 urgent high (1: an emergency needs retry and expire,
-which ntfy does not send). Known tags
+which ntfy does not send). ntfy's scheduled delivery (At/X-At, In/X-In, Delay/X-Delay, JSON `delay`): a Unix
+time, a duration (30m, 2h, 1d, 1h30m) or ISO 8601 with a zone, up to 30 days ahead. Known tags
 become emoji before the title, as ntfy shows them. Answers are ntfy-shaped; the topic is shown masked ("k_…abcd").
 """
 
+import re
 import time
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
@@ -19,7 +22,7 @@ from kilopush.answers import JsonAnswer
 from kilopush.errors import InvalidHeaders, InvalidValue
 from messaging import attachments
 from messaging.send import guards as send_guards, request as send_request
-from messaging.models import Message
+from messaging.models import Message, ScheduledMessage
 
 from ..keys import masked
 from ..sending import retry_headers, send, shorten_text, shorten_title, unlogged
@@ -86,7 +89,34 @@ def _header_fields(request):
             "tags": _param(request, "x-tags", "tags", "tag", "ta"),
             "click": _param(request, "x-click", "click") or "",
             "attach": _param(request, "x-attach", "attach", "a") or "",
-            "markdown": _param(request, "x-markdown", "markdown", "md")}
+            "markdown": _param(request, "x-markdown", "markdown", "md"),
+            "delay": _param(request, "x-delay", "delay", "x-at", "at", "x-in", "in")}
+
+
+# ntfy's durations: "30m", "2 hours", "1d", and Go's "1h30m" or "90s".
+_UNITS = {"d": 86400, "day": 86400, "days": 86400, "h": 3600, "hour": 3600, "hours": 3600, "m": 60, "min": 60,
+          "mins": 60, "minute": 60, "minutes": 60, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
+_WORDED = re.compile(r"([0-9]{1,9})\s*(d|days?|h|hours?|m|mins?|minutes?|s|secs?|seconds?)", re.IGNORECASE)
+_GO = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]+)?[hms])+")
+_GO_PART = re.compile(r"([0-9]{1,9}(?:\.[0-9]+)?)([hms])")
+
+
+def _at(value):
+    """ntfy's delay as our `at`: a Unix time or ISO 8601 as it is, a duration from now; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a JSON number: a Unix time
+    if not isinstance(value, str):
+        raise InvalidValue("invalid delay parameter: use a Unix time or a duration like 30m")
+    text = value.strip()
+    worded = _WORDED.fullmatch(text)
+    if worded:
+        return int(time.time()) + int(worded.group(1)) * _UNITS[worded.group(2).lower()]
+    if _GO.fullmatch(text):
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _GO_PART.findall(text))
+        return int(time.time() + seconds + 0.5)
+    return text  # a Unix time or ISO 8601, checked by the send request like the send API's `at`
 
 
 def _markdown(value):
@@ -136,7 +166,8 @@ def _optional_string(value, name):
 class _Publication:
     """One ntfy publication's fields, read from headers and query (POST /KEY) or from JSON (POST /)."""
 
-    def __init__(self, *, key, message, title, priority, tags, click, attach="", markdown=None, upload=None):
+    def __init__(self, *, key, message, title, priority, tags, click, attach="", markdown=None, upload=None,
+                 delay=None):
         self.key = key
         self.upload = upload
         self.priority, self.tags = _priority(priority), _tags(tags)
@@ -149,7 +180,8 @@ class _Publication:
             message = f"{emoji} {message or EMPTY_MESSAGE}"
         self.fields = {"message": shorten_text(message or EMPTY_MESSAGE), "title": shorten_title(title),
                        "url": click, "priority": _our_priority(self.priority), "attachment_url": attach,
-                       "format": "markdown" if _markdown(markdown) else "text", "attachment": upload}
+                       "format": "markdown" if _markdown(markdown) else "text", "attachment": upload,
+                       "at": _at(delay)}
 
     def request(self):
         return send_request.validate(self.fields, key=self.key)
@@ -163,7 +195,9 @@ def _answer(sent, publication, request=None):
         if http_status == 400:
             text = f"{text}: {sent.error.message}"
         return error(http_status, code, text, retry_headers(sent.error))
-    body = {"id": str(sent.message_id), "time": int(time.time()), "event": "message",
+    # A scheduled message's time is its delivery time, as ntfy answers.
+    when = sent.request.at or timezone.now()
+    body = {"id": str(sent.message_id), "time": int(when.timestamp()), "event": "message",
             "topic": masked(publication.key), "message": sent.request.message}
     if sent.request.title:
         body["title"] = sent.request.title
@@ -180,7 +214,8 @@ def _answer(sent, publication, request=None):
 
 def _attachment_answer(sent, publication, request):
     """ntfy's `attachment` object: name, type, size and url (of the stored, cleaned image)."""
-    message = Message.objects.get(pk=sent.message_id)
+    # A scheduled message's upload waits in its ScheduledMessage (the same attachment fields) until its release.
+    message = Message.objects.filter(pk=sent.message_id).first() or ScheduledMessage.objects.get(pk=sent.message_id)
     item = attachments.attachment_of(message, request) or {}
     name = publication.upload.name if publication.upload is not None else item.get("url", "").rsplit("/", 1)[-1]
     answer = {"name": name, "url": item.get("url")}
@@ -266,6 +301,7 @@ def publish_json(request):
         return _Publication(key=topic, message=_optional_string(data.get("message"), "message"),
                             title=field("title"), priority=field("priority"), tags=field("tags"),
                             click=_optional_string(field("click"), "click") or "",
-                            attach=_optional_string(field("attach"), "attach") or "", markdown=field("markdown"))
+                            attach=_optional_string(field("attach"), "attach") or "", markdown=field("markdown"),
+                            delay=field("delay"))
 
     return _publish(request, read)

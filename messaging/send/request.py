@@ -1,5 +1,6 @@
 """Decoding and validating a POST /v1/messages/send body (the published contract)."""
 
+import datetime
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils import timezone
 
 from kilopush.errors import InvalidHeaders, InvalidValue
 
@@ -108,6 +110,13 @@ FIELDS = (
         "cannot set headers: a repeat within 24 h answers the first send's id",
         max_length=MAX_KEY,
     ),
+    Field(
+        "at",
+        "at",
+        "Scheduled delivery (issue 24): when to deliver, a Unix time in seconds or an ISO 8601 date and time with a "
+        "zone (2026-12-24T18:00:00Z), from now to 30 days ahead (up to a minute in the past is sent at once). "
+        "Until then the message's state is scheduled and the recipient sees nothing of it",
+    ),
 )
 
 
@@ -135,6 +144,7 @@ class SendRequest:
     format: str = TEXT
     attachment_url: str = ""
     attachment: object = None  # the uploaded file (multipart part `attachment`), decoded by message_send
+    at: datetime.datetime | None = None  # scheduled delivery (aware); None: now
 
 
 class FormFields(dict):
@@ -512,6 +522,50 @@ def _agreed_priority(priority, important):
     return priority
 
 
+AT_MAX = datetime.timedelta(days=30)
+AT_SKEW = datetime.timedelta(seconds=60)  # a sender's clock this far behind: sent at once, not refused
+_UNIX = re.compile(r"[0-9]{1,12}")
+_AT_PROBLEM = "at must be a Unix time in seconds or an ISO 8601 date and time with a zone"
+
+
+def parse_at(value, field="at"):
+    """An aware datetime of a Unix time (an integer, or its decimal string) or of ISO 8601 with a zone; 4005 else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and _UNIX.fullmatch(value):
+        seconds = int(value)
+    elif isinstance(value, str) and 10 < len(value) <= 40:
+        try:
+            when = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidValue(_AT_PROBLEM.replace("at", field, 1)) from None
+        if when.tzinfo is None:
+            raise InvalidValue(f"{field} must have a zone (Z or +hh:mm)")
+        return when
+    else:
+        raise InvalidValue(_AT_PROBLEM.replace("at", field, 1))
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidValue(f"{field} must be from now to 30 days ahead") from None
+
+
+def check_at(when, field="at", now=None):
+    """`when` if it is from now (less AT_SKEW) to AT_MAX ahead; 4005 otherwise."""
+    now = now or timezone.now()
+    if not now - AT_SKEW <= when <= now + AT_MAX:
+        raise InvalidValue(f"{field} must be from now to 30 days ahead")
+    return when
+
+
+def _at(data, field="at", max_length=None):
+    """Absent or empty is None (now)."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    return check_at(parse_at(value, field), field)
+
+
 _CHECKS = {"required": required_string, "title": _title, "url": _url, "flag": _flag, "ttl": _ttl, "id": message_id,
            "key": _key, "format": _format, "https": _https_url,
-           "priority": _priority, "seconds": _seconds, "actions": _actions}
+           "priority": _priority, "seconds": _seconds, "actions": _actions, "at": _at}

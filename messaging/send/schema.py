@@ -76,6 +76,7 @@ EXAMPLES = {
     "ttl": 3600,
     "replace": "1042",
     "idempotency_key": "doorbell-2026-12-06T18:30:00Z",
+    "at": "2026-12-24T18:00:00Z",
 }
 _FORM_EXAMPLES = {"important": "1", "silent": "0", "ttl": "3600", "priority": "1", "retry": "60", "expire": "3600",
                   "actions": json.dumps(EXAMPLES["actions"])}
@@ -110,6 +111,10 @@ def _field(field, flag):
         # In a form, the array as a JSON string (which a JSON schema cannot check).
         schema = {"type": "string"} if form else {
             "type": "array", "maxItems": 3, "items": _ACTION}
+    elif field.kind == "at":
+        # A Unix time in seconds, or ISO 8601 with a zone; its range (now to 30 days) the schema leaves to the answer.
+        unix_or_iso = {"type": "string", "pattern": "^$|^[0-9]{1,12}$|^[0-9]{4}-?[0-9]{2}-?[0-9]{2}[T ].*(Z|[+-][0-9:]{2,8})$"}
+        schema = unix_or_iso if form else {"oneOf": [{"type": "integer", "minimum": 0}, unix_or_iso]}
     elif field.kind == "key":
         schema = {k: v for k, v in KEY_SCHEMA.items() if k != "maxLength"}
     else:
@@ -282,7 +287,8 @@ MESSAGE_STATUS = {
                         "id": {"type": "string"},
                         "state": {
                             "type": "string",
-                            "enum": ["queued", "pushed", "read", "failed", "inbox_only", "expired", "withdrawn"],
+                            "enum": ["scheduled", "queued", "pushed", "read", "failed", "inbox_only", "expired",
+                                     "withdrawn"],
                         },
                         "created_at": {"type": "string", "format": "date-time"},
                         "pushed_at": {**_WHEN, "description": "When a provider first accepted a push"},
@@ -290,6 +296,7 @@ MESSAGE_STATUS = {
                         "acknowledged": {"type": "boolean", "description": "The recipient acknowledged it (issue 24)"},
                         "acknowledged_at": {**_WHEN, "description": "Shown whatever the recipient's read receipts"},
                         "expires_at": {**_WHEN, "description": "An emergency's end of repeats, else the ttl's end"},
+                        "at": {**_WHEN, "description": "A scheduled message's delivery time (only for sends with at)"},
                         "devices": {
                             "type": "object",
                             "properties": {
@@ -331,7 +338,7 @@ def _message_operation(operation_id, summary, description, ok_description, ok_sc
 STATUS_OPERATION = _message_operation(
     "messages_status",
     "What became of a message",
-    "Its state (queued, pushed, read, failed, inbox_only, expired, withdrawn) and its deliveries.",
+    "Its state (scheduled, queued, pushed, read, failed, inbox_only, expired, withdrawn) and its deliveries.",
     "The message's status",
     {"$ref": "#/components/schemas/MessageStatus"},
 )

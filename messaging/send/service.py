@@ -3,6 +3,7 @@
 Checks run in the published precedence (4003, 4005, 4023, 4024, 4009, 4029); every statement is in sql.py.
 """
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -82,8 +83,10 @@ def message_send(*, request, ban=None):
     the commit. A repeat of an accepted send (same channel and key within 24 h) answers
     that send's id and stores nothing.
     """
+    if request.at is not None and request.at <= timezone.now():
+        request = dataclasses.replace(request, at=None)  # its time has come (a sender's clock a little behind)
     if (connection.vendor == "postgresql" and request.idempotency_key is None and request.replace is None
-            and request.attachment is None):
+            and request.attachment is None and request.at is None):
         return _send_in_one_statement(request, ban)
     if ban is not None:
         ban.refuse()
@@ -103,17 +106,21 @@ def message_send(*, request, ban=None):
     upload = attachments.process(request.attachment) if request.attachment is not None else None
 
     now = timezone.now()
+    if request.at is not None:  # scheduled delivery (issue 24)
+        from ..scheduling import message_schedule
+
+        return message_schedule(request=request, context=context, collapse_id=collapse_id, upload=upload, now=now)
     params = _store_params(request, now=now, context=context, collapse_id=collapse_id)
     limit = quota.daily_limit(verified=context.channel_verified)
     if upload is not None:
         message_id, count, deliveries = _store_with_upload(request, params, upload, context=context, now=now,
                                                            limit=limit)
-        if message_id is not None and count is _REPEAT:
-            return message_id, _current_headers(context.channel_id, limit, now)
+        if message_id is not None and count is REPEAT:
+            return message_id, current_headers(context.channel_id, limit, now)
     elif request.idempotency_key is not None or request.replace is not None:
         message_id, count, deliveries = _store_keyed(request, params, context=context, now=now, limit=limit)
-        if message_id is not None and count is _REPEAT:
-            return message_id, _current_headers(context.channel_id, limit, now)
+        if message_id is not None and count is REPEAT:
+            return message_id, current_headers(context.channel_id, limit, now)
     else:  # the embedded SQLite (PostgreSQL took _send_in_one_statement above)
         message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
     return _accepted(context, message_id, count, deliveries, limit=limit, now=now)
@@ -136,7 +143,7 @@ def _store_with_upload(request, params, upload, *, context, now, limit):
                 message_id, count, deliveries = _store_in_one_statement(sql.STORE, params)
             else:
                 message_id, count, deliveries = _store_in_a_transaction(params, channel_id=context.channel_id, now=now)
-            stored = message_id is not None and count is not _REPEAT
+            stored = message_id is not None and count is not REPEAT
             if not stored:
                 transaction.set_rollback(True)  # the bytes counted go back
     finally:
@@ -187,7 +194,7 @@ def _store_params(request, *, now, context=None, collapse_id=""):
         "emergency_retry": request.retry,
         "emergency_until": when(now + timedelta(seconds=request.expire)) if request.retry else None,
         "emergency_next_at": when(now + timedelta(seconds=request.retry)) if request.retry else None,
-        "actions": json.dumps(list(request.actions), separators=(",", ":")) if request.actions else "",
+        "actions": actions_json(request),
         "now": when(now),
         "idempotency_key": request.idempotency_key,
         "expires_at": when(now + timedelta(seconds=request.ttl)) if request.ttl else None,
@@ -198,6 +205,11 @@ def _store_params(request, *, now, context=None, collapse_id=""):
     if context is not None:
         params.update(recipient=context.recipient_id, limited=quota.is_limited(verified=context.channel_verified))
     return params
+
+
+def actions_json(request):
+    """The action buttons as the message stores them: a JSON array, or "" for none."""
+    return json.dumps(list(request.actions), separators=(",", ":")) if request.actions else ""
 
 
 def _send_in_one_statement(request, ban):
@@ -230,14 +242,19 @@ def _accepted(context, message_id, count, deliveries, *, limit, now):
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
     metrics.message_accepted(context.channel_verified)
     recipient_id = context.recipient_id
-    if deliveries:
-        transaction.on_commit(lambda: enqueue_delivery(message_id, recipient_id=recipient_id))
-    else:
-        transaction.on_commit(lambda: stream_wake.publish(stream_wake.MESSAGE, recipient_id))
+    transaction.on_commit(lambda: announce_stored(message_id, recipient_id=recipient_id, deliveries=deliveries))
     return message_id, headers
 
 
-_REPEAT = object()  # the count of a repeated send: nothing was taken
+def announce_stored(message_id, *, recipient_id, deliveries):
+    """After a message's commit: a worker nudged for its deliveries, the recipient's streams woken."""
+    if deliveries:
+        enqueue_delivery(message_id, recipient_id=recipient_id)
+    else:
+        stream_wake.publish(stream_wake.MESSAGE, recipient_id)
+
+
+REPEAT = object()  # the count of a repeated send: nothing was taken
 
 
 def _collapse_key_of(message_id, *, channel_id, recipient_id):
@@ -252,16 +269,32 @@ def _collapse_key_of(message_id, *, channel_id, recipient_id):
     return row[1] or str(row[0])
 
 
-_REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
+REPEAT_COMPARED = ("format", "attachment_url", "attachment_type", "attachment_width", "attachment_height",
                     "attachment_size")
-_REPEAT_COMPARED += ("priority",)  # issue 24
+REPEAT_COMPARED += ("priority",)  # issue 24
 
 
-def _repeat_of(request, *, channel_id, recipient_id, now, params):
-    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs."""
+def repeat_of(request, *, channel_id, recipient_id, now, params):
+    """The id of the accepted send this one repeats (same key within 24 h), or None; 4009 if it differs.
+
+    A scheduled send (messaging/scheduling.py) keeps its key in its own row: a repeat answers its id,
+    which is the one its sender was given; a scheduled repeat must also name the same `at`.
+    """
+    from ..models import ScheduledMessage
+
+    for model in (ScheduledMessage, Message):
+        found = _repeat_in(model, request, channel_id=channel_id, recipient_id=recipient_id, now=now, params=params)
+        if found is not None:
+            return found
+    return None
+
+
+def _repeat_in(model, request, *, channel_id, recipient_id, now, params):
+    scheduled = model is not Message
     row = (
-        Message.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
-        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", *_REPEAT_COMPARED)
+        model.objects.filter(channel_id=channel_id, idempotency_key=request.idempotency_key)
+        .values_list("id", "recipient_id", "title", "text", "url", "important", "created_at", *REPEAT_COMPARED,
+                     "at" if scheduled else "created_at")
         .first()
     )
     if row is None:
@@ -269,12 +302,12 @@ def _repeat_of(request, *, channel_id, recipient_id, now, params):
     message_id, recipient, title, text, url, important, created_at = row[:7]
     if created_at <= now - IDEMPOTENCY_WINDOW:
         # Older than the window: the key is free again (the old message keeps its row, not the key).
-        Message.objects.filter(id=message_id).update(idempotency_key=None)
+        model.objects.filter(id=message_id).update(idempotency_key=None)
         return None
-    if (recipient, title, text, url, important, *row[7:]) != (
+    if (recipient, title, text, url, important, *row[7:-1]) != (
         recipient_id, request.title, request.message, request.url, request.important,
-        *(params[name] for name in _REPEAT_COMPARED)
-    ):
+        *(params[name] for name in REPEAT_COMPARED)
+    ) or (request.at is not None and (not scheduled or row[-1] != request.at)):
         raise IdempotencyKeyReused()
     return message_id
 
@@ -282,17 +315,17 @@ def _repeat_of(request, *, channel_id, recipient_id, now, params):
 def _store_keyed(request, params, *, context, now, limit):
     """The send with an Idempotency-Key or a replace: one transaction, rolled back if it stored nothing.
 
-    Returns (message id, count or _REPEAT, deliveries).
+    Returns (message id, count or REPEAT, deliveries).
     """
     key = request.idempotency_key
     for attempt in (1, 2, 3):
         try:
             with transaction.atomic():
                 if key is not None:
-                    repeat = _repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id, now=now,
-                                        params=params)
+                    repeat = repeat_of(request, channel_id=context.channel_id, recipient_id=context.recipient_id,
+                                       now=now, params=params)
                     if repeat is not None:
-                        return repeat, _REPEAT, 0
+                        return repeat, REPEAT, 0
                 if connection.vendor == "postgresql":
                     message_id, count, deliveries = _store_in_one_statement(
                         sql.STORE_KEYED if key is not None else sql.STORE, params
@@ -316,7 +349,7 @@ def _store_keyed(request, params, *, context, now, limit):
     raise RuntimeError(f"Idempotency-Key of channel {context.channel_id} kept changing hands")
 
 
-def _current_headers(channel_id, limit, now):
+def current_headers(channel_id, limit, now):
     if limit is None:
         return {}
     return quota.rate_limit_headers(limit=limit, count=quota.channel_sent_today(channel=channel_id, now=now), now=now)

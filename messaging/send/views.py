@@ -68,8 +68,9 @@ def _status(request, data, ban):
     status = message_status(channel_id=channel_id, message_id=message_id)
     if status is None:
         raise Forbidden(FORBIDDEN)  # another channel's message answers like a wrong secret
-    for name in ("created_at", "pushed_at", "read_at", "acknowledged_at", "expires_at"):
-        status[name] = _iso(status[name])
+    for name in ("created_at", "pushed_at", "read_at", "acknowledged_at", "expires_at", "at"):
+        if name in status:
+            status[name] = _iso(status[name])
     return {"message": status}, {}
 
 

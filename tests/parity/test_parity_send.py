@@ -1,5 +1,5 @@
 """The send on both backends: PostgreSQL's one statement (and its keyed and upload variants) against the
-portable transaction of SQLite (messaging/services.py). Through the send API, as a sender calls it."""
+portable transaction of SQLite (messaging/send/service.py). Through the send API, as a sender calls it."""
 
 import io
 import json
@@ -18,7 +18,7 @@ from channels_app.services import channel_create, send_key_create
 from messaging import bans
 from messaging.send import request as send_request
 from messaging.models import Delivery, Message
-from messaging.services import message_send
+from messaging.send.service import message_send
 from kilopush.errors import Blocked, Forbidden
 from tests.helpers import fill_today, status_of
 from users_app.models import AppUser, Device

@@ -8,7 +8,8 @@ APPS = ("kilopush", "wiring", "users_app", "channels_app", "messaging", "stream_
         "webapp", "integrations")
 # file: (switches, the tests here that hold its two sides together)
 COVERED = {
-    "messaging/services.py": (3, "test_parity_send.py (the one statement, the keyed and upload paths)"),
+    "messaging/send/service.py": (3, "test_parity_send.py (the one statement, the keyed and upload paths)"),
+    "messaging/scheduling.py": (2, "test_parity_scheduled.py (the reserved id, the release's claim)"),
     "messaging/delivery.py": (3, "test_parity_delivery.py (claim, record)"),
     "kilopush/queries.py": (1, "test_parity_delivery.py (hot_cursor: a claim and record prepared on their 5th run)"),
     "stream_app/selectors.py": (1, "test_parity_reads_and_registration.py (the stream's read)"),
