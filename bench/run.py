@@ -371,6 +371,8 @@ def main(argv=None):
                         help="webhooks phase: events posted to the local receiver (default 5000, --quick 1000)")
     parser.add_argument("--ports", default=os.getenv("BENCH_PORTS"),
                         help="LOW-HIGH: listen only on ports in this range (default: any free port; env BENCH_PORTS)")
+    parser.add_argument("--streams", type=int, action="append",
+                        help="idle_streams: a count of idle streams to measure at (repeatable; default 1000 and 10000)")
     args = parser.parse_args(argv)
     args.web = args.web or WEB_CONFIGS
     if args.ports:
@@ -379,7 +381,7 @@ def main(argv=None):
         PORT_RANGE = (int(low), int(high))
     if args.load_runs is None:
         args.load_runs = 1 if args.quick else 5
-    phases = args.only or PHASES
+    phases = args.only or [p for p in PHASES if p != "idle_streams"]  # 10,000 streams: only when asked
     report = {
         "taken_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
@@ -396,6 +398,8 @@ def main(argv=None):
         report.update(platform_phases(args, phases))
     if "stream" in phases:
         report["stream"] = stream_phase(args)
+    if "idle_streams" in phases:
+        report["idle_streams"] = idle_streams_phase(args)
     if "emergency" in phases:
         report["emergency"] = emergency_phase(args)
     if "webhooks" in phases:
@@ -417,7 +421,7 @@ def main(argv=None):
     print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
-PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "scheduled", "webhooks"]
+PHASES = ["embedded", "accept", "delivery", "latency", "stream", "emergency", "scheduled", "webhooks", "idle_streams"]
 WEB_CONFIGS = ["procfile", "plain"]
 
 
@@ -469,6 +473,22 @@ def stream_phase(args):
     return stream_bench.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
                             free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT,
                             quick=args.quick)
+
+
+def idle_streams_phase(args):
+    """Many idle streams in one stream process (bench/stream_idle.py, issue 27)."""
+    from bench import stream_idle
+
+    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
+    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    work_dir = ROOT / "var" / "bench"
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = bench_env(db_url, redis_url)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    counts = args.streams or ([200, 1000] if args.quick else [1000, 10000])
+    return stream_idle.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
+                           free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT, counts=counts)
 
 
 def platform_phases(args, phases):
@@ -955,6 +975,10 @@ def print_table(r):
                      f"{m.get('celery_worker_peak_rss_mb', '-')} MB"))
     if "stream" in r:
         rows += stream_bench.table_rows(r["stream"])
+    if "idle_streams" in r:
+        from bench import stream_idle
+
+        rows += stream_idle.table_rows(r["idle_streams"])
     if "emergency" in r:
         e = r["emergency"]
         rows.append((f"emergency: {e['emergencies']} at once, retry {e['retry_s']} s", f"late max {e['late_max_s']} s",

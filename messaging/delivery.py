@@ -281,7 +281,8 @@ _pool = None
 def _platform_pool():
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=len(Device.PUSH_PLATFORMS), thread_name_prefix="push")
+        # A thread per platform and claim in flight: push()'s window keeps two claims (and a straggler's) going.
+        _pool = ThreadPoolExecutor(max_workers=4 * len(Device.PUSH_PLATFORMS), thread_name_prefix="push")
     return _pool
 
 
@@ -507,33 +508,76 @@ def _send_and_hand_over(platform, pushes, answers):
         answers.put((_DONE, platform, ids, results))
 
 
-def push(deliveries):
+def push(deliveries, *, claim_more=None, finished=None):
     """Sends the claimed deliveries and records each answer soon after it arrives; returns {id: changes}.
 
     The providers send on the platform pool (the async ones on their loops) and hand every answer over
     as it comes; this thread, which holds the database connection, writes them (RECORD_EVERY /
-    RECORD_WITHIN) and renews the batch's claim while it waits.
+    RECORD_WITHIN) and renews the held claims while it waits.
+
+    With `claim_more(limit)`, the slot's window (issue 27): whenever half of DELIVERY_BATCH_SIZE is free
+    (its answers recorded), it claims that much more and sends it while the rest is still in flight, as
+    long as each claim comes back full. So a provider's latency is waited out while the next deliveries
+    are rendered and sent, and the slot never holds more than DELIVERY_BATCH_SIZE claimed deliveries:
+    a kill repeats no more than before. `finished(deliveries)` is called with each claim's deliveries
+    once all of them are recorded.
     """
     if not deliveries:
         return {}
-    by_id = {d.pk: d for d in deliveries}
-    pending, groups = _prepare(deliveries)  # decided without a push: recorded with the first answers
+    window = max(settings.DELIVERY_BATCH_SIZE, len(deliveries))
+    half = max(settings.DELIVERY_BATCH_SIZE // 2, 1)
     answers = queue.SimpleQueue()
-    for platform, pushes in groups.items():
-        _platform_pool().submit(_send_and_hand_over, platform, pushes, answers)
-    platforms_left = len(groups)
+    held = {}  # claimed and not recorded yet
+    claims = []  # [deliveries, ids of them not recorded yet], oldest first
+    pending = {}  # answers waiting for their record
     changes = {}
+    in_flight = 0  # provider calls not ended
+    oldest = None  # when the oldest unrecorded answer came
+
+    def start(batch):
+        nonlocal in_flight, oldest
+        decided, groups = _prepare(batch)  # decided without a push: recorded with the first answers
+        held.update((d.pk, d) for d in batch)
+        claims.append((batch, {d.pk for d in batch}))
+        for platform, pushes in groups.items():
+            _platform_pool().submit(_send_and_hand_over, platform, pushes, answers)
+        in_flight += len(groups)
+        pending.update(decided)
+        if decided and oldest is None:
+            oldest = monotonic()
+
+    def write():
+        recorded = [held.pop(pk) for pk in pending]
+        changes.update(record(recorded, pending))
+        for batch, left in claims:
+            left.difference_update(pending)
+        for claim in [c for c in claims if not c[1]]:
+            claims.remove(claim)
+            if finished is not None:
+                try:
+                    finished(claim[0])
+                except Exception:  # the rest of the window is still in flight: it must be recorded
+                    logger.exception("After %d pushes", len(claim[0]))
+
+    start(deliveries)
+    more = claim_more is not None
     renew_every = max(settings.DELIVERY_CLAIM_TIMEOUT / 3, 0.1)
     renew_at = monotonic() + renew_every
-    oldest = monotonic() if pending else None  # when the oldest unrecorded answer came
-    while platforms_left or pending:
+    while in_flight or pending or (more and len(held) <= window - half):
+        if more and len(held) <= window - half:
+            limit = window - len(held)
+            batch = claim_more(limit)
+            more = len(batch) >= limit
+            if batch:
+                start(batch)
+            continue
         clock = monotonic()
-        if pending and (not platforms_left or len(pending) >= RECORD_EVERY or clock - oldest >= RECORD_WITHIN):
-            changes.update(record([by_id[pk] for pk in pending], pending))
+        if pending and (not in_flight or len(pending) >= RECORD_EVERY or clock - oldest >= RECORD_WITHIN):
+            write()
             pending, oldest = {}, None
             continue
         if clock >= renew_at:
-            renew_claims([d for pk, d in by_id.items() if pk not in changes])
+            renew_claims(list(held.values()))
             renew_at = monotonic() + renew_every
         wait = renew_at - clock if oldest is None else min(renew_at - clock, oldest + RECORD_WITHIN - clock)
         try:
@@ -543,13 +587,13 @@ def push(deliveries):
         while item is not None:
             if item[0] is _DONE:
                 _, platform, ids, results = item
-                platforms_left -= 1
+                in_flight -= 1
                 metrics.provider_answered(platform, results)
                 answered = zip(ids, results)  # the answers not handed over already (a provider's timeouts)
             else:
                 answered = (item,)
             for pk, result in answered:
-                if pk not in changes and pk not in pending:
+                if pk in held and pk not in pending:
                     pending[pk] = result
             if oldest is None and pending:
                 oldest = monotonic()

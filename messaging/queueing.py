@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from datetime import timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.core.cache import cache
@@ -144,21 +145,46 @@ def nudge_retries(deliveries, now):
         nudge(message_id, countdown=delay)
 
 
+# A task keeps its slot's window claiming (delivery.push) this long at most, then a fresh task carries on:
+# a worker's warm shutdown waits for its tasks, so none may run for as long as the load lasts.
+WINDOW_FOR = 5.0
+
+
 def deliver_batch(message_id):
-    """One pass: claim a batch (this message first), push it and record the answers, schedule retries."""
+    """One pass: claim half a batch (this message first), push it and record the answers, schedule retries;
+    while the claims come back full, the next halves are claimed and pushed as the answers come (push())."""
     nudge_taken()
-    deliveries = delivery.claim(message_id)
+    half = max(settings.DELIVERY_BATCH_SIZE // 2, 1)
+    deliveries = delivery.claim(message_id, limit=half)
     if not deliveries:
         return {}
-    if len(deliveries) >= settings.DELIVERY_BATCH_SIZE:
-        nudge(None)  # more may be due: another worker process takes the next batch meanwhile
-    changes = delivery.push(deliveries)  # each answer recorded as it comes, the claim renewed meanwhile
+    claim_more = None
+    if len(deliveries) >= half:
+        until = monotonic() + WINDOW_FOR
+        nudged = False
+
+        def claim_more(limit):
+            nonlocal nudged
+            if monotonic() >= until:
+                nudge(None)  # this task pushed long enough: a fresh one carries on
+                return []
+            more = delivery.claim(message_id, limit=limit)
+            if not nudged and len(more) >= limit:
+                nudged = True
+                nudge(None)  # a whole batch was due, maybe more: another worker process takes some meanwhile
+            return more
+
+    # each answer recorded as it comes, the claims renewed meanwhile
+    return delivery.push(deliveries, claim_more=claim_more, finished=after_pushes)
+
+
+def after_pushes(deliveries):
+    """A claim's deliveries are all recorded: webhooks, retries, withdraw pushes for what was withdrawn meanwhile."""
     now = timezone.now()
     webhooks.after_pushes(deliveries, now=now)  # issue 24: message.delivered / message.failed
     nudge_retries(deliveries, now)
     for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
         nudge(message_id)  # withdrawn while its push was in flight: the withdraw push goes now
-    return changes
 
 
 # --- sweep -------------------------------------------------------------------------------

@@ -93,6 +93,10 @@ def _logo_base(request):
 class Stream:
     """One open stream: what it already sent, and the frames waiting for its client."""
 
+    # Thousands per process, mostly idle: no per-instance dict (issue 27).
+    __slots__ = ("hub", "user_id", "digest", "base", "request", "after", "event_after", "seen", "seen_events",
+                 "pending", "ready", "closed", "waiting", "waiter", "last_sent", "opened", "iterating", "lease")
+
     def __init__(self, hub, *, user_id, digest, after, request):
         self.hub, self.user_id, self.digest = hub, user_id, digest
         self.base, self.request = _logo_base(request)  # logo URLs are absolute, as in the inbox
@@ -102,7 +106,8 @@ class Stream:
         self.pending = []  # offers before the replay is done
         self.ready = False
         self.closed = False
-        self.queue = asyncio.Queue()
+        self.waiting = []  # frames for the client, oldest first (a list and a future: an asyncio.Queue is 3 KB)
+        self.waiter = None  # the response's future while it waits for a frame
         self.last_sent = self.opened = time.monotonic()
         self.iterating = False  # the response began; before that, its end cannot unregister it
         self.lease = None  # its place under the caps (stream_app.limits)
@@ -146,16 +151,21 @@ class Stream:
             self.seen_events = {i for i in self.seen_events if i > event_floor}
 
     def _put(self, frame):
-        if self.queue.qsize() >= QUEUE_LIMIT:
+        if len(self.waiting) >= QUEUE_LIMIT:
             logger.warning("Stream of user %s closed: its client does not read", self.user_id)
             self.close()
             return
-        self.queue.put_nowait(frame)
+        self._append(frame)
+
+    def _append(self, frame):
+        self.waiting.append(frame)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     def close(self):
         if not self.closed:
             self.closed = True
-            self.queue.put_nowait(_CLOSE)
+            self._append(_CLOSE)
 
     def keepalive(self, now):
         """Called by the hub's ticker: a comment after STREAM_KEEPALIVE of silence."""
@@ -164,7 +174,7 @@ class Stream:
                 self.close()
                 self.hub.unregister(self)
             return
-        if now - self.last_sent >= settings.STREAM_KEEPALIVE and self.queue.empty():
+        if now - self.last_sent >= settings.STREAM_KEEPALIVE and not self.waiting:
             self._put(KEEPALIVE)
 
     async def frames(self):
@@ -174,16 +184,19 @@ class Stream:
             yield CONNECTED
             while True:
                 self.last_sent = time.monotonic()
-                frame = await self.queue.get()
-                chunks = []
-                while frame is not _CLOSE:
-                    chunks.append(frame)
-                    if self.queue.empty():
-                        break
-                    frame = self.queue.get_nowait()
+                if not self.waiting:
+                    self.waiter = asyncio.get_running_loop().create_future()
+                    try:
+                        await self.waiter
+                    finally:
+                        self.waiter = None
+                chunks, self.waiting = self.waiting, []
+                closing = _CLOSE in chunks
+                if closing:
+                    chunks = chunks[:chunks.index(_CLOSE)]
                 if chunks:
                     yield b"".join(chunks)
-                if frame is _CLOSE:
+                if closing:
                     return
         finally:
             self.hub.unregister(self)
@@ -395,7 +408,8 @@ class Hub:
         now = time.monotonic()
         if not self.by_user or not self.history:
             return
-        users = set(self.by_user) if full else self.woken & set(self.by_user)
+        # A wake-up's poll costs what its users need, not what the idle streams of the process hold.
+        users = set(self.by_user) if full else {user_id for user_id in self.woken if user_id in self.by_user}
         self.woken = set()
         check_accounts = now >= self.next_account_check or self.account_woken
         self.account_woken = False
@@ -445,8 +459,8 @@ class Hub:
         message_floor, event_floor = self.floors()
         if self.frames:
             self.frames = {key: f for key, f in self.frames.items() if key[0] > message_floor}
-        for streams in self.by_user.values():
-            for stream in streams:
+        for user_id in set(self.by_user) if full else users:  # only these streams were offered anything
+            for stream in self.by_user.get(user_id, ()):
                 stream.forget_below(message_floor, event_floor)
 
     @staticmethod

@@ -91,3 +91,20 @@ def test_a_claim_the_sweep_took_is_not_renewed(transactional_db, channel):
     Delivery.objects.filter(pk=claimed.pk).update(state=Delivery.QUEUED)  # the sweep re-queued it
     delivery.renew_claims([claimed])
     assert state(message) == Delivery.QUEUED
+
+
+def test_the_next_deliveries_go_out_while_earlier_answers_are_in_flight(transactional_db, slow_fcm, channel,
+                                                                          settings):
+    settings.DELIVERY_BATCH_SIZE = 4  # the window: claimed in halves of 2, never more than 4 held
+    people = [make_person(platform="android", push_token=f"fcm-window-{i}") for i in range(8)]
+    for person in people[:2]:
+        slow_fcm.script.set_outcomes(person.push_token, [f"delay:{SLOW}"])
+    messages = [message_to(person, channel) for person in people]
+    thread, _ = in_background(queueing.deliver_batch, messages[0].pk)
+    # The two slow answers hold half the window; the other half carries the six quick ones meanwhile.
+    wait_for(lambda: all(state(m) == Delivery.ACCEPTED for m in messages[2:]))
+    assert {state(m) for m in messages[:2]} == {Delivery.SENDING}
+    thread.join(30)
+    assert {state(m) for m in messages} == {Delivery.ACCEPTED}
+    assert len(slow_fcm.script.pushes) == 8
+    assert slow_fcm.script.max_in_flight <= 4

@@ -36,13 +36,23 @@ def test_a_send_after_the_task_started_queues_a_new_one(push_settings, fcm, send
     assert len(queued_tasks()) == 2
 
 
-@override_settings(DELIVERY_BATCH_SIZE=3)
-def test_a_full_batch_queues_another_task_for_the_rest(push_settings, fcm, send, valid_fields):
+@override_settings(DELIVERY_BATCH_SIZE=4)
+def test_a_full_claim_queues_another_task_for_the_rest(push_settings, fcm, send, valid_fields):
     ids = [send_ok(send, valid_fields, message=f"#{i}") for i in range(5)]
     assert len(queued_tasks()) == 1
     queueing.deliver_batch(ids[0])
-    assert Delivery.objects.filter(state=Delivery.ACCEPTED).count() == 3
-    assert len(queued_tasks()) == 2  # the original nudge (still in Redis here) and one for the rest
+    assert Delivery.objects.filter(state=Delivery.ACCEPTED).count() == 5  # the task's window went on claiming
+    assert len(queued_tasks()) == 2  # the original nudge (still in Redis here) and one for another worker process
+
+
+@override_settings(DELIVERY_BATCH_SIZE=4)
+def test_a_task_stops_claiming_after_its_time_and_queues_a_fresh_one(push_settings, fcm, send, valid_fields,
+                                                                     monkeypatch):
+    monkeypatch.setattr(queueing, "WINDOW_FOR", 0.0)
+    ids = [send_ok(send, valid_fields, message=f"#{i}") for i in range(5)]
+    queueing.deliver_batch(ids[0])
+    assert Delivery.objects.filter(state=Delivery.ACCEPTED).count() == 2  # its first half batch only
+    assert len(queued_tasks()) == 2  # the original nudge (still in Redis here) and one to carry on
 
 
 @override_settings(DELIVERY_NUDGE_COALESCE=False)
