@@ -11,6 +11,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -149,6 +150,9 @@ def test_nginxs_access_log_masks_send_keys(behind_nginx, tmp_path):
     assert client.request("POST", f"/message?token={key}", b'{"message": "x"}',
                           {"Content-Type": "application/json"})[0] == 200
     assert client.request("POST", f"/v1/hooks/{key}", b"Backup done", {"Content-Type": "text/plain"})[0] == 200
-    log = (tmp_path / "nginx" / "access.log").read_text()
+    # nginx writes a request's log line after its answer went out: wait (up to 10 s) for the third line.
+    access_log, deadline = tmp_path / "nginx" / "access.log", time.monotonic() + 10
+    while (log := access_log.read_text()).count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert key not in log
     assert log.count(f"k_...{key[-4:]}") == 3, log
