@@ -461,15 +461,20 @@ def bench_env(db_url, redis_url):
     return env
 
 
-def stream_phase(args):
-    """The live stream's figures (bench/stream.py), with the Procfile's web and stream processes."""
-    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+def _migrated_bench_env():
+    """The bench database's environment, migrated, and var/bench/ with its logs/ folder."""
+    env = bench_env(os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench"),
+                    os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = bench_env(db_url, redis_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    return env, work_dir, log_dir
+
+
+def stream_phase(args):
+    """The live stream's figures (bench/stream.py), with the Procfile's web and stream processes."""
+    env, work_dir, log_dir = _migrated_bench_env()
     return stream_bench.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
                             free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT,
                             quick=args.quick)
@@ -479,13 +484,7 @@ def idle_streams_phase(args):
     """Many idle streams in one stream process (bench/stream_idle.py, issue 27)."""
     from bench import stream_idle
 
-    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-    work_dir = ROOT / "var" / "bench"
-    log_dir = work_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env = bench_env(db_url, redis_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    env, work_dir, log_dir = _migrated_bench_env()
     counts = args.streams or ([200, 1000] if args.quick else [1000, 10000])
     return stream_idle.run(env=env, log_dir=log_dir, work_dir=work_dir, procfile=PROCFILE, Proc=Proc,
                            free_port=free_port, wait_for_port=wait_for_port, python=PYTHON, root=ROOT, counts=counts)

@@ -22,8 +22,6 @@ from django.utils import timezone
 
 from channels_app import quota
 from channels_app.models import Channel
-from kilopush import metrics
-from kilopush.errors import Throttled
 from users_app.models import AppUser, BlacklistEntry
 
 from . import attachments, services, webhooks
@@ -84,13 +82,7 @@ def message_schedule(*, request, context, collapse_id, upload, now):
             attachments.delete_files([name])
     if count is send_service.REPEAT:
         return scheduled_id, send_service.current_headers(context.channel_id, limit, now)
-    headers = {}
-    if limit is not None:
-        headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
-        if scheduled_id is None:
-            raise Throttled("The channel's daily limit is exhausted", headers=headers)
-    metrics.message_accepted(context.channel_verified)
-    return scheduled_id, headers
+    return scheduled_id, send_service.quota_answer(context, scheduled_id, count, limit=limit, now=now)
 
 
 def _store(request, *, context, collapse_id, upload, name, now):

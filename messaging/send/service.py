@@ -233,14 +233,21 @@ def _send_in_one_statement(request, ban):
                      limit=quota.daily_limit(verified=context.channel_verified), now=now)
 
 
-def _accepted(context, message_id, count, deliveries, *, limit, now):
-    """The answer to a stored send (4029 if the quota refused it), and the nudge after the commit."""
+def quota_answer(context, stored_id, count, *, limit, now):
+    """The X-RateLimit-* headers of a send the quota took (count: the units used today), or 4029 when it
+    refused (stored_id None); counts the accepted send. Shared by the send and the scheduled send."""
     headers = {}
     if limit is not None:
         headers = quota.rate_limit_headers(limit=limit, count=limit if count is None else count, now=now)
-        if message_id is None:
+        if stored_id is None:
             raise Throttled("The channel's daily limit is exhausted", headers=headers)
     metrics.message_accepted(context.channel_verified)
+    return headers
+
+
+def _accepted(context, message_id, count, deliveries, *, limit, now):
+    """The answer to a stored send (4029 if the quota refused it), and the nudge after the commit."""
+    headers = quota_answer(context, message_id, count, limit=limit, now=now)
     recipient_id = context.recipient_id
     transaction.on_commit(lambda: announce_stored(message_id, recipient_id=recipient_id, deliveries=deliveries))
     accepted = Accepted((message_id, headers))
