@@ -18,8 +18,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -192,21 +192,14 @@ def _deliver_claimed(claimed, client, secrets, outcomes):
 
 
 def _record_delivered(delivered):
-    """Marks events delivered, each with its own status and time: on PostgreSQL one UPDATE ... FROM (VALUES ...)."""
-    if connection.vendor != "postgresql":  # the embedded SQLite: one UPDATE each
-        for event_id, status, done in delivered:
-            WebhookEvent.objects.filter(id=event_id, state=WebhookEvent.SENDING).update(
-                state=WebhookEvent.DELIVERED, last_status=status, last_error="", updated_at=done, delivered_at=done,
-                claimed_at=None, next_attempt_at=None)
-        return
-    table = WebhookEvent._meta.db_table
-    rows = ", ".join(["(%s::bigint, %s::integer, %s::timestamptz)"] * len(delivered))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = %s, last_status = v.status, last_error = '', updated_at = v.at, "
-            f"delivered_at = v.at, claimed_at = NULL, next_attempt_at = NULL "
-            f"FROM (VALUES {rows}) AS v(id, status, at) WHERE {table}.id = v.id AND {table}.state = %s",
-            [WebhookEvent.DELIVERED, *(value for row in delivered for value in row), WebhookEvent.SENDING])
+    """Marks events delivered, each with its own status and time: one UPDATE with CASE on every backend."""
+    status = Case(*(When(id=event_id, then=Value(code)) for event_id, code, _ in delivered),
+                  output_field=IntegerField())
+    at = Case(*(When(id=event_id, then=Value(done)) for event_id, _, done in delivered),
+              output_field=DateTimeField())
+    WebhookEvent.objects.filter(id__in=[event_id for event_id, _, _ in delivered], state=WebhookEvent.SENDING).update(
+        state=WebhookEvent.DELIVERED, last_status=status, last_error="", updated_at=at, delivered_at=at,
+        claimed_at=None, next_attempt_at=None)
 
 
 def sweep(*, now=None):
