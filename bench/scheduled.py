@@ -8,49 +8,24 @@ message's lateness is when the stand-in received its push minus `at`. The target
 
 import json
 import math
-import subprocess
 import threading
 import time
 import urllib.request
 
-COUNT, AHEAD, TARGET = 100, 30, 3.0  # AHEAD: room for 100 sends on a busy machine
+from bench.emergency import percentile, start_platform
 
-FIXTURES = """
-import json, sys
-import django
-django.setup()
-from users_app.services import app_user_create
-from channels_app.services import channel_create, channel_set_verified
-recipients = [app_user_create(platform="android", push_token="fcm-scheduled-%d" % i)[0].token
-              for i in range(int(sys.argv[1]))]
-sender, _ = app_user_create(push_token="")
-channel = channel_create(owner=sender, name="Bench reminders")
-channel_set_verified(channel=channel, verified=True)
-print(json.dumps({"recipients": recipients, "token": channel.token, "secret": channel.secret}))
-"""
+COUNT, AHEAD, TARGET = 100, 30, 3.0  # AHEAD: room for 100 sends on a busy machine
 
 
 def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port, procfile_command, start_fakes,
         control, reset_database, wait_for_answer, db_url):
-    reset_database(db_url)
     procs = []
     try:
-        fakes, fake_settings, controls = start_fakes(env, log_dir, work_dir)
-        procs += fakes
-        env = {**env, **fake_settings}
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=root, check=True)
-        fixtures = json.loads(subprocess.run([python, "-c", FIXTURES, str(COUNT)], env=env, cwd=root, check=True,
-                                             capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        port = free_port()
-        for name in ("web", "worker", "beat"):
-            procs.append(Proc(f"scheduled-{name}", procfile_command(name, port), env, log_dir, shell=True))
-        wait_for_port(port)
-        wait_for_answer(f"http://127.0.0.1:{port}/healthz")
-        for name, ready in (("worker", "ready."), ("beat", "Starting")):
-            deadline = time.monotonic() + 20
-            while ready not in (log_dir / f"scheduled-{name}.log").read_text(errors="replace") \
-                    and time.monotonic() < deadline:
-                time.sleep(0.2)
+        env, fixtures, port, controls = start_platform(
+            procs, name="scheduled", count=COUNT, channel="Bench reminders", extra_env={}, env=env, log_dir=log_dir,
+            work_dir=work_dir, python=python, root=root, Proc=Proc, free_port=free_port, wait_for_port=wait_for_port,
+            procfile_command=procfile_command, start_fakes=start_fakes, reset_database=reset_database,
+            wait_for_answer=wait_for_answer, db_url=db_url)
         at = math.ceil(time.time()) + AHEAD
         answers, accepted = [], set()
 
@@ -86,12 +61,9 @@ def run(*, env, log_dir, work_dir, python, root, Proc, free_port, wait_for_port,
     doubled = sum(len(times) - 1 for times in by_token.values())
     early = sum(1 for late in lateness if late < 0)
 
-    def pct(p):
-        return round(lateness[min(int(p / 100 * len(lateness)), len(lateness) - 1)], 3) if lateness else None
-
     result = {"scheduled": COUNT, "accepted": answers.count(200), "sent_before_at_s": round(at - sent_by, 2),
               "pushed": len(lateness), "missing": missing, "doubled": doubled, "early": early,
-              "late_p50_s": pct(50), "late_p99_s": pct(99), "late_max_s": round(max(lateness), 3) if lateness else None,
+              "late_p50_s": percentile(lateness, 50), "late_p99_s": percentile(lateness, 99), "late_max_s": round(max(lateness), 3) if lateness else None,
               "within_target": bool(lateness) and max(lateness) < TARGET and not missing and not early}
     print(f"scheduled: {result['pushed']} of {COUNT} pushed, late p50 {result['late_p50_s']} s, p99 "
           f"{result['late_p99_s']} s, max {result['late_max_s']} s; early {early}, missing {missing}, doubled "
