@@ -88,7 +88,10 @@ async def stream(request):
         logger.exception("Stream failed to open")  # an envelope, never an HTML page
         response = internal_error_response()
     else:
-        response = StreamingHttpResponse(opened.frames(), content_type="text/event-stream; charset=utf-8")
+        frames = opened.frames()
+        response = StreamingHttpResponse(frames, content_type="text/event-stream; charset=utf-8")
+        # The stream process sends the frames itself, without holding the request (kilopush/asgi.py).
+        response.event_stream = (frames, opened.close)
         response["Cache-Control"] = "no-cache, no-store"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     for name, value in cors.items():

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils.encoding import iri_to_uri
 from rest_framework.renderers import JSONRenderer
 
 from messaging import wake
@@ -45,6 +46,7 @@ CONNECTED = b": connected\n\n"
 KEEPALIVE = b": keepalive\n\n"
 RESET = b"event: reset\ndata: {}\n\n"
 _CLOSE = object()
+_NOTHING = frozenset()  # what an idle stream has seen: shared, not an empty set each (216 bytes)
 
 
 def message_frame(message_id, item):
@@ -71,13 +73,23 @@ def _db_job(fn, args, kwargs):
 
 
 class _SiteOrigin:
-    """What the inbox serializer asks of a request, answered for the site's own origin (absolute logo URLs)."""
+    """What the inbox serializer asks of a request (absolute logo and attachment URLs), for one origin.
+
+    A stream keeps this instead of its request (issue 27: the request's META and headers are kilobytes,
+    for hours), and the streams of one origin share one."""
+
+    __slots__ = ("origin",)
 
     def __init__(self, origin):
         self.origin = origin
 
     def build_absolute_uri(self, location):
-        return self.origin + location
+        return iri_to_uri(self.origin + location)
+
+
+@functools.lru_cache(maxsize=256)
+def _site_origin(origin):
+    return _SiteOrigin(origin)
 
 
 def _logo_base(request):
@@ -85,9 +97,9 @@ def _logo_base(request):
     own origin, which serves /media/, not the stream's (make run: the stream listens on PORT + 1); else the
     request's host, as the inbox does. SITE_URL, when set, wins in channel_logo_url either way."""
     origin = request.headers.get("Origin")
-    if origin and origin in stream_origins():
-        return origin, _SiteOrigin(origin)
-    return (request.scheme, request.get_host()), request
+    if not (origin and origin in stream_origins()):
+        origin = f"{request.scheme}://{request.get_host()}"
+    return origin, _site_origin(origin)
 
 
 class Stream:
@@ -102,7 +114,7 @@ class Stream:
         self.base, self.request = _logo_base(request)  # logo URLs are absolute, as in the inbox
         self.after = after  # messages with ids up to this are not sent
         self.event_after = hub.max_event
-        self.seen, self.seen_events = set(), set()
+        self.seen = self.seen_events = _NOTHING  # a set of its own once something is seen
         self.pending = []  # offers before the replay is done
         self.ready = False
         self.closed = False
@@ -121,10 +133,12 @@ class Stream:
         if kind == wake.MESSAGE:
             if ident <= self.after or ident in self.seen:
                 return
-            self.seen.add(ident)
+            self._saw(ident)
         else:
             if ident <= self.event_after or ident in self.seen_events:
                 return
+            if self.seen_events is _NOTHING:
+                self.seen_events = set()
             self.seen_events.add(ident)
         self._put(frame)
 
@@ -134,7 +148,7 @@ class Stream:
     def start(self, *, after, replay, reset):
         self.after = after
         for message_id, frame in replay:
-            self.seen.add(message_id)
+            self._saw(message_id)
             self._put(frame)
         if reset:
             self._put(RESET)
@@ -142,6 +156,11 @@ class Stream:
         pending, self.pending = self.pending, []
         for offer in pending:
             self.offer(*offer)
+
+    def _saw(self, message_id):
+        if self.seen is _NOTHING:
+            self.seen = set()
+        self.seen.add(message_id)
 
     def forget_below(self, message_floor, event_floor):
         """The poller never reads at or below its floors again."""

@@ -107,3 +107,36 @@ def test_many_silent_sockets_are_all_closed_and_a_stream_still_opens_meanwhile(s
     finally:
         for sock in silent:
             sock.close()
+
+
+def test_pipelined_requests_are_answered_in_order(stream):
+    """The stream server keeps its pipeline of waiting requests in a list (stream_app/server.py): still in order."""
+    with socket.create_connection(("127.0.0.1", stream.port)) as sock:
+        head = b"GET /v1/app/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
+        sock.sendall(head % b"first" + head % b"second")  # both unknown tokens: two 401 envelopes
+        sock.settimeout(10)
+        received = b""
+        while received.count(b"\r\n0\r\n\r\n") < 2:
+            data = sock.recv(65536)
+            assert data, received
+            received += data
+    assert received.count(b"HTTP/1.1 401") == 2, received
+
+
+def test_an_open_stream_is_sent_by_the_stream_handler_with_djangos_headers(stream, bob):
+    """kilopush/asgi.py sends a stream's body itself, without Django's request: the answer is the view's, with
+    the security middleware's headers, and the first frame comes at once."""
+    with socket.create_connection(("127.0.0.1", stream.port)) as sock:
+        sock.sendall(b"GET /v1/app/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
+                     % bob.access_token.encode())
+        sock.settimeout(10)
+        received = b""
+        while b": connected\n\n" not in received:
+            data = sock.recv(65536)
+            assert data, received
+            received += data
+    head = received.split(b"\r\n\r\n", 1)[0].decode().lower().split("\r\n")
+    assert head[0] == "http/1.1 200 ok"
+    for header in ("content-type: text/event-stream; charset=utf-8", "cache-control: no-cache, no-store",
+                   "x-accel-buffering: no", "x-content-type-options: nosniff", "transfer-encoding: chunked"):
+        assert header in head, (header, head)
