@@ -6,7 +6,8 @@ the hook (/v1/hooks/KEY), Gotify's /message and ntfy's /KEY. They use no session
 go through settings.MIDDLEWARE less settings.SEND_MIDDLEWARE_SKIP, in the same order:
 the error envelope, the body-size limit, the security headers and anything added to
 MIDDLEWARE later (CORS) still apply. Every other path takes the full stack.
-The send API's one URL is resolved once per URLconf, not on every request.
+Their URLs are resolved once per URLconf and path (the last MATCHES_KEPT paths: a key's path repeats),
+not on every request: ntfy's /KEY is the URLconf's last pattern, 50 regexes down.
 """
 
 import os
@@ -30,20 +31,27 @@ def takes_send_chain(path):
     return path == SEND_PATH or path == GOTIFY_PATH or bool(HOOK_PATH.match(path) or NTFY_TOPIC_PATH.match(path))
 
 
+MATCHES_KEPT = 1024  # resolved send-chain paths kept per process
+
+
 class SendAPIHandler(WSGIHandler):
     """A WSGIHandler whose middleware chain is send_middleware()."""
 
     def __init__(self):
         super().__init__()
-        self._send_matches = {}  # URL resolver: the send API's ResolverMatch (the same on every request)
+        self._matches = {}  # (URL resolver, path): its ResolverMatch (the same on every request)
 
     def resolve_request(self, request):
-        if request.path_info != SEND_PATH or hasattr(request, "urlconf"):
+        if hasattr(request, "urlconf"):
             return super().resolve_request(request)
         resolver = get_resolver(get_urlconf())
-        match = self._send_matches.get(resolver)
+        key = (resolver, request.path_info)
+        match = self._matches.get(key)
         if match is None:
-            match = self._send_matches[resolver] = resolver.resolve(SEND_PATH)
+            match = resolver.resolve(request.path_info)  # a Resolver404 is not kept
+            if len(self._matches) >= MATCHES_KEPT:
+                self._matches.clear()
+            self._matches[key] = match
         request.resolver_match = match
         return match
 

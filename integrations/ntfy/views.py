@@ -69,28 +69,39 @@ def _header_text(value):
     return value
 
 
-def _param(request, *names):
+def _names(*names):
+    """A parameter's names as _param reads them: (the header's WSGI key, the query parameter), computed once."""
+    return tuple(("HTTP_" + name.upper().replace("-", "_"), name) for name in names)
+
+
+def _param(request, names):
     """ntfy's readParam: the first of the headers `names`, then of the query parameters of the same names."""
-    for name in names:
-        value = request.META.get("HTTP_" + name.upper().replace("-", "_"))
+    meta = request.META
+    for header, _ in names:
+        value = meta.get(header)
         if value:
             return _header_text(value)
-    for name in names:
-        value = request.GET.get(name)
-        if value:
-            return value
+    if meta.get("QUERY_STRING"):
+        query = request.GET
+        for _, name in names:
+            value = query.get(name)
+            if value:
+                return value
     return None
+
+
+MESSAGE, FILENAME = _names("x-message", "message", "m"), _names("x-filename", "filename", "file", "f")
+_FIELDS = {"title": _names("x-title", "title", "t"), "priority": _names("x-priority", "priority", "prio", "p"),
+           "tags": _names("x-tags", "tags", "tag", "ta"), "click": _names("x-click", "click"),
+           "attach": _names("x-attach", "attach", "a"), "markdown": _names("x-markdown", "markdown", "md"),
+           "delay": _names("x-delay", "delay", "x-at", "at", "x-in", "in")}
 
 
 def _header_fields(request):
     """title, priority, tags, click, attach (an image's URL) and markdown from the headers or the query."""
-    return {"title": _param(request, "x-title", "title", "t"),
-            "priority": _param(request, "x-priority", "priority", "prio", "p"),
-            "tags": _param(request, "x-tags", "tags", "tag", "ta"),
-            "click": _param(request, "x-click", "click") or "",
-            "attach": _param(request, "x-attach", "attach", "a") or "",
-            "markdown": _param(request, "x-markdown", "markdown", "md"),
-            "delay": _param(request, "x-delay", "delay", "x-at", "at", "x-in", "in")}
+    fields = {name: _param(request, names) for name, names in _FIELDS.items()}
+    fields["click"], fields["attach"] = fields["click"] or "", fields["attach"] or ""
+    return fields
 
 
 # ntfy's durations: "30m", "2 hours", "1d", and Go's "1h30m" or "90s".
@@ -241,8 +252,8 @@ def publish(request, key):
         return _method_not_allowed()
 
     def read():
-        message = _param(request, "x-message", "message", "m")
-        filename = _param(request, "x-filename", "filename", "file", "f")
+        message = _param(request, MESSAGE)
+        filename = _param(request, FILENAME)
         body = _body(request)
         upload = None
         if filename or (request.method == "PUT" and not _utf8(body)):

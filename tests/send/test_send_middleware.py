@@ -14,6 +14,9 @@ from django.db import close_old_connections
 from django.test import RequestFactory
 
 from channels_app.services import send_key_create
+from django.urls import URLResolver, get_resolver, get_urlconf
+
+from kilopush import wsgi
 from kilopush.wsgi import Application, application, send_middleware, takes_send_chain
 from messaging.models import Message
 
@@ -170,7 +173,41 @@ def test_a_refused_send_through_a_key_is_answered_alike(db, name):
     assert (full["status"], full["body"], full["headers"]) == (slim["status"], slim["body"], slim["headers"])
 
 
-def test_the_send_api_resolves_its_url_once(valid_fields):
-    first, again = (call(application.send_api, body=json.dumps(valid_fields).encode()) for _ in range(2))
+def root_resolves(monkeypatch):
+    """The paths the root URLconf is asked to resolve from now on."""
+    resolved, original, root = [], URLResolver.resolve, get_resolver(get_urlconf())
+    monkeypatch.setattr(URLResolver, "resolve",
+                        lambda self, path: (self is root and resolved.append(path)) or original(self, path))
+    return resolved
+
+
+def test_the_send_api_resolves_its_url_once(valid_fields, monkeypatch):
+    application.send_api._matches.clear()
+    first = call(application.send_api, body=json.dumps(valid_fields).encode())
+    resolved = root_resolves(monkeypatch)
+    again = call(application.send_api, body=json.dumps(valid_fields).encode())
     assert first["status"] == again["status"] == 200
-    assert list(application.send_api._send_matches.values())[0].url_name == "send-message"
+    assert resolved == []  # the second send took the first one's match
+    assert [match.url_name for match in application.send_api._matches.values()] == ["send-message"]
+
+
+@pytest.mark.parametrize("name", ["hook", "ntfy"])
+def test_a_keys_path_is_resolved_once_and_a_new_key_again(db, name, monkeypatch):
+    application.send_api._matches.clear()
+    resolved = root_resolves(monkeypatch)
+    for key in ("k_" + "1" * 40, "k_" + "1" * 40, "k_" + "2" * 40):
+        path, body, content_type, query = key_paths(key)[name]
+        call(application.send_api, body=body, content_type=content_type, path=path, QUERY_STRING=query)
+    assert [path.rsplit("/", 1)[-1] for path in resolved] == ["k_" + "1" * 40, "k_" + "2" * 40]
+    matches = list(application.send_api._matches.values())
+    assert [match.kwargs["key"] for match in matches] == ["k_" + "1" * 40, "k_" + "2" * 40]
+    assert len({match.func for match in matches}) == 1
+
+
+def test_the_kept_matches_are_bounded(db, monkeypatch):
+    monkeypatch.setattr(wsgi, "MATCHES_KEPT", 3)
+    application.send_api._matches.clear()
+    for n in range(7):
+        path, body, content_type, query = key_paths("k_" + f"{n:040x}")["hook"]
+        call(application.send_api, body=body, content_type=content_type, path=path, QUERY_STRING=query)
+        assert len(application.send_api._matches) <= 3
