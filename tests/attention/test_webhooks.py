@@ -262,6 +262,22 @@ def test_one_pass_delivers_more_events_than_one_claim_takes(hooked, keep_alive_r
     assert len({r["client"] for r in keep_alive_receiver.requests}) == 1  # one kept connection for the pass
 
 
+def test_delivered_events_are_recorded_each_with_its_own_status_and_time(hooked):
+    webhooks.event_record(channel_ids=[hooked.pk] * 3, type=webhooks.ACTION_PRESSED, message_ids=[1, 2, 3],
+                          data={"action": "x"})
+    first, second, third = WebhookEvent.objects.order_by("id")
+    WebhookEvent.objects.filter(id__in=[first.id, second.id]).update(state=WebhookEvent.SENDING, claimed_at=timezone.now())
+    now = timezone.now()
+    # The third is not being sent (another pass's claim was lost, say): the update leaves it as it is.
+    webhooks._record_delivered([(first.id, 200, now), (second.id, 204, later(1)), (third.id, 202, later(2))])
+    rows = {e.id: e for e in WebhookEvent.objects.all()}
+    assert (rows[first.id].state, rows[first.id].last_status, rows[first.id].delivered_at) == ("delivered", 200, now)
+    assert (rows[second.id].state, rows[second.id].last_status) == ("delivered", 204)
+    assert rows[second.id].delivered_at == rows[second.id].updated_at and rows[second.id].delivered_at > now
+    assert rows[first.id].claimed_at is None and rows[first.id].last_error == ""
+    assert (rows[third.id].state, rows[third.id].last_status, rows[third.id].delivered_at) == ("queued", None, None)
+
+
 def test_a_pass_signs_each_event_with_the_channels_secret(hooked, keep_alive_receiver):
     hooked.webhook_url = keep_alive_receiver.url
     hooked.save(update_fields=["webhook_url"])
