@@ -933,7 +933,7 @@ def print_table(r):
         rows += [
             ("delivery: stand-ins answer at once", f"{d['0ms']['pushes_per_second']} pushes/s", f"{d['0ms']['pushes']} pushes, middle 80%: {d['0ms']['steady_pushes_per_second']}/s"),
             ("delivery: stand-ins answer after 50 ms", f"{d['50ms']['pushes_per_second']} pushes/s", f"{d['50ms']['pushes']} pushes, middle 80%: {d['50ms']['steady_pushes_per_second']}/s"),
-            ("delivery: 50 ms / 0 ms (target >= 0.9)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
+            ("delivery: 50 ms / 0 ms (target >= 0.8)", f"{d['ratio_50ms_to_0ms']}", f"middle 80%: {d['steady_ratio_50ms_to_0ms']}"),
             ("delivery: pushes per worker CPU-second (0 ms)", f"{d['0ms'].get('pushes_per_worker_cpu_second')}",
              f"{d['0ms'].get('worker_cpu_seconds')} CPU-s of all its processes after its first push (FCM and APNs)"),
         ]
