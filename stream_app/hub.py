@@ -76,7 +76,8 @@ class _SiteOrigin:
     """What the inbox serializer asks of a request (absolute logo and attachment URLs), for one origin.
 
     A stream keeps this instead of its request (issue 27: the request's META and headers are kilobytes,
-    for hours), and the streams of one origin share one."""
+    for hours), and the streams of one origin share one. It is also the key of the frames rendered for
+    that origin (Hub.frames): equal for equal origins."""
 
     __slots__ = ("origin",)
 
@@ -86,6 +87,12 @@ class _SiteOrigin:
     def build_absolute_uri(self, location):
         return iri_to_uri(self.origin + location)
 
+    def __eq__(self, other):
+        return isinstance(other, _SiteOrigin) and other.origin == self.origin
+
+    def __hash__(self):
+        return hash(self.origin)
+
 
 @functools.lru_cache(maxsize=256)
 def _site_origin(origin):
@@ -93,25 +100,25 @@ def _site_origin(origin):
 
 
 def _logo_base(request):
-    """(base, request-like) for the stream's absolute logo URLs: a page of the site (an allowed Origin) gets its
+    """The _SiteOrigin of the stream's absolute logo URLs: a page of the site (an allowed Origin) gets its
     own origin, which serves /media/, not the stream's (make run: the stream listens on PORT + 1); else the
     request's host, as the inbox does. SITE_URL, when set, wins in channel_logo_url either way."""
     origin = request.headers.get("Origin")
     if not (origin and origin in stream_origins()):
         origin = f"{request.scheme}://{request.get_host()}"
-    return origin, _site_origin(origin)
+    return _site_origin(origin)
 
 
 class Stream:
     """One open stream: what it already sent, and the frames waiting for its client."""
 
     # Thousands per process, mostly idle: no per-instance dict (issue 27).
-    __slots__ = ("hub", "user_id", "digest", "base", "request", "after", "event_after", "seen", "seen_events",
+    __slots__ = ("hub", "user_id", "digest", "base", "after", "event_after", "seen", "seen_events",
                  "pending", "ready", "closed", "waiting", "waiter", "last_sent", "opened", "iterating", "lease")
 
     def __init__(self, hub, *, user_id, digest, after, request):
         self.hub, self.user_id, self.digest = hub, user_id, digest
-        self.base, self.request = _logo_base(request)  # logo URLs are absolute, as in the inbox
+        self.base = _logo_base(request)  # logo URLs are absolute, as in the inbox
         self.after = after  # messages with ids up to this are not sent
         self.event_after = hub.max_event
         self.seen = self.seen_events = _NOTHING  # a set of its own once something is seen
@@ -267,8 +274,8 @@ class Hub:
             raise
         stream.lease = lease
         try:
-            # stream.request: logo URLs on the site's origin, as live frames render them (_logo_base)
-            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, stream.request)
+            # stream.base: logo URLs on the site's origin, as live frames render them (_logo_base)
+            replay, reset, start_after = await self._db(self._open_executor, self._replay, user, after, stream.base)
         except BaseException:
             self.unregister(stream)
             raise
@@ -455,7 +462,7 @@ class Hub:
         for message_id, user_id in messages:
             for stream in self.by_user.get(user_id, ()):
                 if stream.wants(message_id) and (message_id, stream.base) not in self.frames:
-                    needed.setdefault(stream.base, (stream.request, set()))[1].add(message_id)
+                    needed.setdefault(stream.base, set()).add(message_id)
         if needed:
             self.frames.update(await self._db(self._poll_executor, self._render, needed))
         for message_id, user_id in messages:
@@ -485,14 +492,13 @@ class Hub:
     @staticmethod
     def _render(needed):
         """{(message id, base): frame (None if the message is gone)} for the ids each base needs."""
-        ids = set().union(*(ids for _, ids in needed.values()))
-        messages = {m.id: m for m in inbox_items(ids)}
+        messages = {m.id: m for m in inbox_items(set().union(*needed.values()))}
         frames = {}
-        for base, (request, base_ids) in needed.items():
+        for base, base_ids in needed.items():
             for message_id in base_ids:
                 message = messages.get(message_id)
                 frames[(message_id, base)] = (
-                    None if message is None else message_frame(message_id, render_item(message, request))
+                    None if message is None else message_frame(message_id, render_item(message, base))
                 )
         return frames
 
