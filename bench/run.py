@@ -552,6 +552,9 @@ def platform_phases(args, phases):
             try:
                 accept["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
                 accept["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
+                # The same statement at the send's own rate: PostgreSQL's CPU per send there, not at its ceiling.
+                accept["pgbench_same_sql_prepared_at_send_rate"] = pgbench(
+                    db_url, send_sql, seconds, 16, work_dir, "prepared", rate=accept["send_200"]["rps"])
                 accept["send_to_pgbench_ratio"] = round(
                     accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
             except subprocess.CalledProcessError as exc:  # the ceiling is context; the run's figures are kept
@@ -738,20 +741,39 @@ def run_profile(env, fixtures, quick):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple"):
+def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=None):
     """The ceiling: the statements of one send, replayed by pgbench with the same concurrency.
 
     mode "simple" sends each statement as text to be parsed and planned, as the send API does;
     "prepared" parses it once per connection (what server-side prepared statements would save).
+    `rate`: pgbench -R, that many sends a second at most (the send's own rate: what PostgreSQL costs at it).
+    Also the machine's CPU per send meanwhile, less pgbench's own: PostgreSQL's, whose backends end with the run.
     """
     script = work_dir / "send.sql"
     script.write_text("".join(" ".join(sql.split()) + ";\n" for sql in statements))
+    busy_before, children_before = machine_busy_seconds(), _children_cpu_seconds()
     out = subprocess.run(["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(seconds),
-                          "-f", str(script), db_url], capture_output=True, text=True, check=True).stdout
+                          *(["-R", str(round(rate))] if rate else []), "-f", str(script), db_url],
+                         capture_output=True, text=True, check=True).stdout
+    busy = machine_busy_seconds() - busy_before - (_children_cpu_seconds() - children_before)
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = re.search(r"latency average = ([\d.]+) ms", out)
     return {"tps": round(tps, 1), "latency_avg_ms": float(latency.group(1)) if latency else None,
-            "statements_per_send": len(statements)}
+            "statements_per_send": len(statements),
+            "cpu_ms_per_send_less_pgbench": round(busy * 1000 / max(tps * seconds, 1), 3)}
+
+
+def machine_busy_seconds():
+    """CPU seconds the whole machine has spent busy (not idle or waiting for I/O) since boot, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds():
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 KEY_SEND_TEXT = "Bench: door bell"
@@ -921,8 +943,13 @@ def print_table(r):
                          f"send / pgbench {a['send_to_pgbench_ratio']}, {a['pgbench_same_sql']['statements_per_send']}"
                          " statement(s) per send"))
             if "pgbench_same_sql_prepared" in a:
-                rows.append(("ceiling: the same, prepared (pgbench -M prepared)",
-                             f"{a['pgbench_same_sql_prepared']['tps']} sends/s", ""))
+                full = a["pgbench_same_sql_prepared"]
+                rows.append(("ceiling: the same, prepared (pgbench -M prepared)", f"{full['tps']} sends/s",
+                             f"PostgreSQL {full.get('cpu_ms_per_send_less_pgbench')} ms CPU per send"))
+            if "pgbench_same_sql_prepared_at_send_rate" in a:
+                paced = a["pgbench_same_sql_prepared_at_send_rate"]
+                rows.append(("the same at the send's rate (pgbench -R)", f"{paced['tps']} sends/s",
+                             f"PostgreSQL {paced['cpu_ms_per_send_less_pgbench']} ms CPU per send"))
     if "profile" in r:
         p = r["profile"]
         rows.append(("in-process CPU per call: send / bare", f"{p['send']['cpu_per_call_ms']} ms",
