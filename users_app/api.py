@@ -161,7 +161,7 @@ class DeviceSerializer(serializers.Serializer):
     sandbox = serializers.BooleanField()
     app_version = serializers.CharField()
     locale = serializers.CharField()
-    active = serializers.BooleanField(source="is_active", help_text="false: the push token was refused as dead")
+    active = serializers.BooleanField(source="is_active", help_text="false: the push token was refused as dead, or the session that registered it was signed out")
     updated_at = serializers.DateTimeField()
 
 
@@ -171,7 +171,7 @@ class DeviceItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     platform = serializers.CharField()
     label = serializers.CharField()
-    active = serializers.BooleanField(source="is_active", help_text="false: the push service called it dead")
+    active = serializers.BooleanField(source="is_active", help_text="false: the push service called it dead, or the session that registered it was signed out")
     receives_pushes = serializers.BooleanField(
         help_text="Active, with a push token, and for a browser notifications on (a Web Push subscription)")
     created_at = serializers.DateTimeField()
@@ -349,7 +349,8 @@ class DeviceView(AppView):
         responses={200: DeviceSerializer, **error_responses(400, 401)},
     )
     def put(self, request):
-        device = services.device_update(user=request.user, **_device_fields(validated(DeviceUpdateSerializer, request)))
+        device = services.device_update(user=request.user, session=request.user.session,
+                                        **_device_fields(validated(DeviceUpdateSerializer, request)))
         return Response(DeviceSerializer(device).data)
 
 
@@ -382,6 +383,7 @@ class DevicesView(AppView):
             subscription=data.get("subscription"),
             sandbox=data.get("sandbox", False),
             label=data.get("label"),
+            session=request.user.session,
         )
         return Response(DeviceItemSerializer(device).data, status=201 if created else 200)
 

@@ -76,6 +76,9 @@ class Device(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the device last registered itself")
+    # The session (access token) that registered it last: signing that session out stops its pushes.
+    session = models.ForeignKey(AccessToken, null=True, blank=True, editable=False, on_delete=models.SET_NULL,
+                                related_name="devices")
 
     class Meta:
         indexes = [models.Index(fields=["user", "is_active"])]

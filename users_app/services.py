@@ -36,11 +36,16 @@ def new_access_token():
 
 def access_token_create(*, user, label=""):
     """A new credential for the account (another browser or phone); returns the token, shown only once."""
+    return _session_create(user=user, label=label)[0]
+
+
+def _session_create(*, user, label=""):
+    """(access token, its AccessToken row)."""
     access_token = new_access_token()
-    AccessToken.objects.create(
+    session = AccessToken.objects.create(
         user=user, digest=crypto.digest(access_token), label=label[:64], last_used_at=timezone.now()
     )
-    return access_token
+    return access_token, session
 
 
 def access_token_touch(*, session, now=None):
@@ -72,6 +77,7 @@ def session_revoke(*, user, session_id, current):
     # Two browsers signing each other out at once: the second finds itself signed out, and the account keeps one.
     if not AccessToken.objects.filter(pk=current.pk).exists():
         raise refused("Invalid access token")
+    _stop_pushes_of_session(user=user, session_id=session_id)
     deleted, _ = AccessToken.objects.filter(user=user, pk=session_id).delete()
     if deleted:
         signals.account_changed.send(sender=AppUser, user_id=user.pk)  # its open streams close
@@ -89,8 +95,21 @@ def session_sign_out(*, user, current):
         raise Forbidden(
             "This is the only browser or phone signed in to this inbox: link another one first, or delete the account"
         )
+    _stop_pushes_of_session(user=user, session_id=current.pk)
     AccessToken.objects.filter(pk=current.pk).delete()
     signals.account_changed.send(sender=AppUser, user_id=user.pk)
+
+
+SIGNED_OUT = "Signed out"  # a device's deactivation_reason when the session that registered it was signed out
+
+
+def _stop_pushes_of_session(*, user, session_id):
+    """The devices a session registered stop receiving pushes when it is signed out: a revoked browser or
+    phone (lost, stolen, handed on) must not keep showing the inbox's messages, 2FA codes among them.
+    Signing in again and registering the device makes it active again, as a new subscription does."""
+    Device.objects.filter(user=user, session_id=session_id, is_active=True).update(
+        is_active=False, deactivated_at=timezone.now(), deactivation_reason=SIGNED_OUT
+    )
 
 
 @transaction.atomic
@@ -178,23 +197,25 @@ def app_user_create(*, platform=Device.ANDROID, push_token="", subscription=None
     """Registers a new app install; returns (user, access_token). The token is shown only once."""
     push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
     user = AppUser.objects.create()
-    access_token = access_token_create(user=user, label=label)
+    access_token, session = _session_create(user=user, label=label)
 
     def write():
         _take_push_token(user=user, push_token=push_token)
         Device.objects.create(
             user=user, platform=platform, push_token=push_token, web_p256dh=p256dh, web_auth=auth, sandbox=sandbox,
-            app_version=app_version, locale=locale, last_seen_at=timezone.now(),
+            app_version=app_version, locale=locale, last_seen_at=timezone.now(), session=session,
         )
 
     _retrying_a_race(write)
     return user, access_token
 
 
-def device_register(*, user, platform, push_token="", subscription=None, sandbox=False, label=None):
+def device_register(*, user, platform, push_token="", subscription=None, sandbox=False, label=None, session=None):
     """Adds a device to the account; returns (device, created). The same token again is the same device.
 
-    A token or endpoint another account holds moves here (that account's device is deleted).
+    A token or endpoint another account holds moves here (that account's device is deleted). `session`: the
+    AccessToken registering it, whose sign-out stops the device's pushes; a device signed out that way is
+    active again when registered anew.
     """
     push_token, p256dh, auth = _push_fields(platform, push_token, subscription)
     if not push_token:
@@ -212,6 +233,7 @@ def device_register(*, user, platform, push_token="", subscription=None, sandbox
         device.platform, device.sandbox, device.web_p256dh, device.web_auth = platform, sandbox, p256dh, auth
         if label is not None:
             device.label = label
+        renewed = _takes_session(device, session) or renewed  # first: it always takes the session
         device.last_seen_at = timezone.now()
         if renewed:
             device.is_active, device.deactivated_at, device.deactivation_reason = True, None, ""
@@ -219,6 +241,15 @@ def device_register(*, user, platform, push_token="", subscription=None, sandbox
         return device, created
 
     return _retrying_a_race(write)
+
+
+def _takes_session(device, session):
+    """The registering session becomes the device's; True if the device had stopped because its session was
+    signed out (it may receive again: a session of the account registered it)."""
+    if session is None:
+        return False
+    device.session = session
+    return not device.is_active and device.deactivation_reason == SIGNED_OUT
 
 
 def device_delete(*, user, device_id):
@@ -257,7 +288,7 @@ def app_user_delete(*, user):
         signals.account_changed.send(sender=AppUser, user_id=user.pk)  # its open streams close
 
 
-def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None):
+def device_update(*, user, platform, push_token, sandbox=None, app_version=None, locale=None, session=None):
     """Records the install's current push token (PUT /v1/app/device, the one-device API of the first apps).
 
     The device is the account's one holding this token, else its most recent device of the same kind
@@ -295,6 +326,7 @@ def device_update(*, user, platform, push_token, sandbox=None, app_version=None,
             device.app_version = app_version
         if locale is not None:
             device.locale = locale
+        renewed = _takes_session(device, session) or renewed  # first: it always takes the session
         device.last_seen_at = timezone.now()
         if renewed:
             device.is_active = True
