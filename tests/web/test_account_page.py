@@ -229,6 +229,8 @@ def test_settings_lists_the_sessions_and_signs_out_another_browser(new_context, 
     assert stored["access_token"] not in first.content()
 
     rows.nth(1).get_by_role("button", name="Sign out").click()
+    # Its pushes stop with it (users_app.services: the devices a session registered).
+    expect(first.get_by_role("dialog")).to_contain_text("can no longer read this inbox or get its notifications")
     first.get_by_role("dialog").get_by_role("button", name="Sign out").click()
     expect(first.locator("#toast")).to_have_text("Firefox on Android is signed out.")
     expect(rows).to_have_count(1)

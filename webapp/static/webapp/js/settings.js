@@ -180,7 +180,7 @@ async function sessionsSection({ beforeSignOut, onSignedOut, onFailed }) {
           ok: gettext("Sign out"),
         } : {
           title: interpolate(gettext("Sign out %(name)s?"), { name }),
-          text: gettext("It can no longer read this inbox: its open pages are signed out within seconds. If it shows notifications, also remove it under Devices."),
+          text: gettext("It can no longer read this inbox or get its notifications: its open pages are signed out within seconds. If it still shows notifications, remove it under Devices."),
           ok: gettext("Sign out"),
         });
         if (!ok) return;
