@@ -69,3 +69,13 @@ def keep_alive_receiver(settings):
     receiver = Receiver(keep_alive=True, idle_timeout=0.3)
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def lasting_receiver(settings):
+    """A receiver that keeps connections open for 30 s without a request: a pause of the client (a loaded
+    machine between two claims) does not end its connection, so a test may count the connections it used."""
+    settings.WEBHOOK_ALLOW_HOSTS = ("127.0.0.1",)
+    receiver = Receiver(keep_alive=True, idle_timeout=30)
+    yield receiver
+    receiver.close()
