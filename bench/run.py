@@ -555,6 +555,11 @@ def platform_phases(args, phases):
                 # The same statement at the send's own rate: PostgreSQL's CPU per send there, not at its ceiling.
                 accept["pgbench_same_sql_prepared_at_send_rate"] = pgbench(
                     db_url, send_sql, seconds, 16, work_dir, "prepared", rate=accept["send_200"]["rps"])
+                # And by the number of connections the sends come through (the web's threads hold one each).
+                accept["pgbench_at_send_rate_by_clients"] = {
+                    clients: pgbench(db_url, send_sql, seconds, clients, work_dir, "prepared",
+                                     rate=accept["send_200"]["rps"])["cpu_ms_per_send_less_pgbench"]
+                    for clients in PGBENCH_CLIENTS_AT_RATE}
                 accept["send_to_pgbench_ratio"] = round(
                     accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
             except subprocess.CalledProcessError as exc:  # the ceiling is context; the run's figures are kept
@@ -739,6 +744,9 @@ def run_profile(env, fixtures, quick):
     out = subprocess.run([PYTHON, "-m", "bench.profile", str(prefix), json.dumps(fixtures)], env=env, cwd=ROOT,
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+PGBENCH_CLIENTS_AT_RATE = (2, 8, 16, 24)  # 8: the plain web's threads; 24: the Procfile's on 2 cores (3 x 8)
 
 
 def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=None):
@@ -950,6 +958,10 @@ def print_table(r):
                 paced = a["pgbench_same_sql_prepared_at_send_rate"]
                 rows.append(("the same at the send's rate (pgbench -R)", f"{paced['tps']} sends/s",
                              f"PostgreSQL {paced['cpu_ms_per_send_less_pgbench']} ms CPU per send"))
+            if "pgbench_at_send_rate_by_clients" in a:
+                by = a["pgbench_at_send_rate_by_clients"]
+                rows.append(("the same by connections: PostgreSQL CPU per send", f"{min(by.values())}-{max(by.values())} ms",
+                             ", ".join(f"{clients}: {ms}" for clients, ms in by.items())))
     if "profile" in r:
         p = r["profile"]
         rows.append(("in-process CPU per call: send / bare", f"{p['send']['cpu_per_call_ms']} ms",
