@@ -552,14 +552,13 @@ def platform_phases(args, phases):
             try:
                 accept["pgbench_same_sql"] = pgbench(db_url, send_sql, seconds, 16, work_dir)
                 accept["pgbench_same_sql_prepared"] = pgbench(db_url, send_sql, seconds, 16, work_dir, "prepared")
-                # The same statement at the send's own rate: PostgreSQL's CPU per send there, not at its ceiling.
-                accept["pgbench_same_sql_prepared_at_send_rate"] = pgbench(
-                    db_url, send_sql, seconds, 16, work_dir, "prepared", rate=accept["send_200"]["rps"])
-                # And by the number of connections the sends come through (the web's threads hold one each).
+                # The same statement at the send's own rate: PostgreSQL's CPU per send there, not at its ceiling,
+                # by the number of connections the sends come through (the web's threads hold one each).
+                paced = {clients: pgbench(db_url, send_sql, seconds, clients, work_dir, "prepared",
+                                          rate=accept["send_200"]["rps"]) for clients in PGBENCH_CLIENTS_AT_RATE}
+                accept["pgbench_same_sql_prepared_at_send_rate"] = paced[16]  # wrk's 16 connections
                 accept["pgbench_at_send_rate_by_clients"] = {
-                    clients: pgbench(db_url, send_sql, seconds, clients, work_dir, "prepared",
-                                     rate=accept["send_200"]["rps"])["cpu_ms_per_send_less_pgbench"]
-                    for clients in PGBENCH_CLIENTS_AT_RATE}
+                    clients: run["cpu_ms_per_send_less_pgbench"] for clients, run in paced.items()}
                 accept["send_to_pgbench_ratio"] = round(
                     accept["send_200"]["rps"] / accept["pgbench_same_sql"]["tps"], 3)
             except subprocess.CalledProcessError as exc:  # the ceiling is context; the run's figures are kept
