@@ -23,6 +23,20 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def free_port_pair():
+    """A free port whose next port is free too: `make run` serves the stream on PORT + 1."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two free ports in a row")
+
+
 def wait_for_port(port, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

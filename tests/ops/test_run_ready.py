@@ -8,7 +8,7 @@ import time
 
 from django.conf import settings
 
-from tests.procs import base_env, free_port, start_gunicorn
+from tests.procs import base_env, free_port, free_port_pair, start_gunicorn
 
 
 def watcher(port, **popen):
@@ -57,7 +57,7 @@ def alive(pid):
 
 def test_make_run_prints_it_on_the_port_given(tmp_path):
     """The real `make run` (embedded default: SQLite and the spool under KILOPUSH_VAR_DIR)."""
-    port = free_port()
+    port = free_port_pair()  # the web on it, the stream on the next one
     env = base_env(KILOPUSH_VAR_DIR=tmp_path / "var", PORT=port, WEB_CONCURRENCY=1, CELERY_WORKER_CONCURRENCY=1)
     log = open(tmp_path / "make-run.log", "w+")
     run = subprocess.Popen(["make", "run"], cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
