@@ -366,6 +366,9 @@ DELIVERY_SWEEP_INTERVAL = envfloat("DELIVERY_SWEEP_INTERVAL", 10.0)
 # With Redis, a send queues a task only when none is waiting (the waiting one claims its deliveries too).
 DELIVERY_NUDGE_COALESCE = envbool("DELIVERY_NUDGE_COALESCE", True)
 DELIVERY_NUDGE_PENDING_TTL = envint("DELIVERY_NUDGE_PENDING_TTL", 5)  # a lost waiting nudge blocks no longer
+# Under load, a web process sends its sends' nudges at most once per this many ms, in one Redis round trip
+# (messaging/queueing.py:_NudgeBatch); a lone send still nudges before it answers. 0: no lingering.
+DELIVERY_NUDGE_LINGER_MS = envfloat("DELIVERY_NUDGE_LINGER_MS", 5.0)
 
 # Messages past their ttl leave the inbox within this many seconds; removed messages' status is kept this long.
 MESSAGE_EXPIRY_INTERVAL = envfloat("MESSAGE_EXPIRY_INTERVAL", 30.0)

@@ -5,9 +5,11 @@ the Delivery rows again. Tasks are queued by name (tasks_by_name.queued): tasks.
 messaging and calls this module, never the other way round.
 """
 
+import atexit
 import logging
 import os
 import threading
+import time
 from datetime import timedelta
 from time import monotonic
 
@@ -70,37 +72,105 @@ class _NudgeBatch:
 
     The first caller flushes: one pipeline with the "task waiting" flag (SET NX) and a wake-up per
     recipient, then a task if none was waiting. Sends of other threads that commit while it waits
-    on Redis only add their nudge and return; the flushing thread takes them all in its next
-    round trip, and stops when nothing is left. An idle platform pays no delay: a lone send flushes
-    its own nudge before it answers. A nudge lost with its process costs latency, never a push
-    (the sweep finds the rows).
+    on Redis only add their nudge and return. An idle platform pays no delay: a lone send flushes
+    its own nudge before it answers.
+
+    Under load the round trips linger (DELIVERY_NUDGE_LINGER_MS, 5 ms): the nudges added while one is in
+    flight, or less than the linger after it began, wait for the process's lingering thread, which sends
+    them all in one round trip once the linger is up. A process then makes at most one round trip per
+    linger (200 a second at 5 ms) however many sends it accepts, and a nudge waits at most the linger
+    and a round trip. With no linger (0) the flushing thread itself sends them next, until none is left.
+    A nudge lost with its process costs latency, never a push (the sweep finds the rows); a process
+    that exits normally sends what it holds first (atexit).
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._pending = []
-        self._flushing = False
+        self._owner = None  # who takes what is pending: a send's thread (_SENDER) or the lingering one (_LINGER)
+        self._last = -1e9  # monotonic time the last round trip began
+        self._due = threading.Condition(self._lock)
+        self._lingering = None
 
     def add(self, message_id, recipient_id):
+        linger = settings.DELIVERY_NUDGE_LINGER_MS / 1000
         with self._lock:
             self._pending.append((message_id, recipient_id))
-            if self._flushing:
+            if self._owner is not None:
                 return
-            self._flushing = True
+            if linger > 0 and monotonic() - self._last < linger:
+                self._hand_over()
+                return
+            self._owner = _SENDER
+        self._drain(linger)
+
+    def _hand_over(self):
+        """What is pending goes to the lingering thread (the lock is held)."""
+        self._owner = _LINGER
+        if self._lingering is None:
+            self._lingering = threading.Thread(target=self._linger, name="nudge-linger", daemon=True)
+            self._lingering.start()
+        self._due.notify()
+
+    def _take(self):
+        """The pending nudges, or None (and nobody flushing) when there are none."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                self._owner = None
+                return None
+            self._last = monotonic()
+            return batch
+
+    def _drain(self, linger):
+        """A send's thread: its round trip, then the nudges added meanwhile (the next round trip waits for
+        the lingering thread if there is a linger, else this thread makes it too)."""
+        while (batch := self._take()) is not None:
+            _send_batch(batch)
+            if linger > 0:
+                with self._lock:
+                    if self._pending:
+                        self._hand_over()
+                    else:
+                        self._owner = None
+                return
+
+    def _linger(self):
         while True:
             with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._flushing = False
-                    return
-            try:
-                _flush(batch)
-            except Exception:
-                logger.exception("Nudging %d sends failed; the sweep will pick them up", len(batch))
+                while not (self._owner is _LINGER and self._pending):
+                    self._due.wait()
+                wait = self._last + settings.DELIVERY_NUDGE_LINGER_MS / 1000 - monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            batch = self._take()
+            if batch is not None:
+                _send_batch(batch)
+                with self._lock:
+                    if not self._pending:
+                        self._owner = None
+
+    def flush(self):
+        """Sends what waits for the lingering thread now (a process about to exit)."""
+        with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+        _send_batch(batch)
 
     def forget(self):
         """In a forked child: the parent's pending nudges and its flushing thread are not ours."""
         self.__init__()
+
+
+_SENDER, _LINGER = "sender", "linger"
+
+
+def _send_batch(batch):
+    try:
+        _flush(batch)
+    except Exception:
+        logger.exception("Nudging %d sends failed; the sweep will pick them up", len(batch))
 
 
 def _flush(batch):
@@ -122,6 +192,7 @@ def _flush(batch):
 
 _batch = _NudgeBatch()
 os.register_at_fork(after_in_child=_batch.forget)
+atexit.register(_batch.flush)
 
 
 def nudge_taken():

@@ -48,6 +48,14 @@ def _fresh_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _nudges_without_linger(settings):
+    """In this process, a send's nudge goes out before it answers, as with no load, so that a test counting
+    queued tasks or wake-ups right after its sends is not timed by the linger. The linger itself is tested in
+    tests/stream/test_stream_wake.py, and the servers the suite starts (tests/procs.py) run with the default."""
+    settings.DELIVERY_NUDGE_LINGER_MS = 0
+
+
 @pytest.fixture
 def alice(db):
     return make_person()

@@ -80,10 +80,12 @@ def test_inbox_events_are_pruned_after_an_hour(bob):
     assert old.id != recent.id
 
 
-def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(wakeups, monkeypatch):
-    """Group commit (messaging.queueing._NudgeBatch): the first send flushes; sends of other threads
-    that commit meanwhile return at once, and the flushing thread takes them all in one more pipeline."""
+def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(wakeups, monkeypatch, settings):
+    """Group commit (messaging.queueing._NudgeBatch) with no linger: the first send flushes; sends of other
+    threads that commit meanwhile return at once, and the flushing thread takes them all in one more pipeline."""
     import threading
+
+    settings.DELIVERY_NUDGE_LINGER_MS = 0
 
     from messaging import queueing
     from tests.delivery_fixtures import queued_tasks
@@ -114,3 +116,76 @@ def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(w
     assert flushed == [[101], [102, 103, 104, 105]]
     assert sorted(wakeups(5)) == [f"m{100 + i}" for i in range(1, 6)]
     assert len(queued_tasks()) == 1  # the first flush queued the task; the second found it waiting
+
+
+@pytest.fixture
+def recorded_flushes(monkeypatch):
+    """messaging.queueing._flush, recording each batch's recipients, the thread and the time it was sent at."""
+    import threading
+
+    from messaging import queueing
+
+    flushed, real_flush = [], queueing._flush
+
+    def recording_flush(batch):
+        flushed.append(([recipient for _, recipient in batch], threading.current_thread().name, time.monotonic()))
+        real_flush(batch)
+
+    monkeypatch.setattr(queueing, "_flush", recording_flush)
+    queueing._batch.forget()  # no earlier test's last round trip or lingering thread
+    yield flushed
+    queueing._batch.flush()
+
+
+def test_under_load_nudges_wait_for_the_linger_and_share_one_round_trip(recorded_flushes, wakeups, settings):
+    """Sends that commit less than DELIVERY_NUDGE_LINGER_MS after a round trip began answer without one; the
+    lingering thread sends their nudges together once the linger is up (one round trip per linger under load)."""
+    import threading
+
+    from messaging import queueing
+
+    settings.DELIVERY_NUDGE_LINGER_MS = 300
+    queueing.nudge_coalesced(1, recipient_id=301)
+    assert [batch for batch, _, _ in recorded_flushes] == [[301]]  # a lone send: before it answers
+    assert recorded_flushes[0][1] == threading.current_thread().name
+    queueing.nudge_coalesced(2, recipient_id=302)
+    queueing.nudge_coalesced(3, recipient_id=303)
+    assert len(recorded_flushes) == 1  # both answered without a round trip
+    assert sorted(wakeups(3)) == ["m301", "m302", "m303"]
+    assert [batch for batch, _, _ in recorded_flushes] == [[301], [302, 303]]
+    _, thread, sent_at = recorded_flushes[1]
+    assert thread == "nudge-linger"
+    assert sent_at - recorded_flushes[0][2] >= 0.29  # not before the linger was up
+
+
+def test_a_send_after_the_linger_nudges_before_it_answers(recorded_flushes, settings):
+    from messaging import queueing
+
+    settings.DELIVERY_NUDGE_LINGER_MS = 50
+    queueing.nudge_coalesced(1, recipient_id=311)
+    time.sleep(0.1)
+    queueing.nudge_coalesced(2, recipient_id=312)
+    assert [batch for batch, _, _ in recorded_flushes] == [[311], [312]]
+    assert recorded_flushes[1][1] == recorded_flushes[0][1]  # the caller's own thread, both times
+
+
+def test_a_process_that_exits_sends_the_nudges_its_linger_holds(wakeups):
+    """atexit: a web process stopping (a deploy, gunicorn's max_requests) does not leave its last nudges to the sweep."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup()\n"
+        "from messaging import queueing\n"
+        "queueing.nudge_coalesced(1, recipient_id=321)\n"
+        "queueing.nudge_coalesced(2, recipient_id=322)\n"  # within the minute's linger: held, then the process ends
+        "assert queueing._batch._pending\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kilopush.settings", "DELIVERY_NUDGE_LINGER_MS": "60000",
+           "REDIS_URL": settings.REDIS_URL}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60,
+                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert sorted(wakeups(2)) == ["m321", "m322"]
+    assert time.monotonic() - started < 50  # sent at exit, not when the linger was up
