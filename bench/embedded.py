@@ -42,22 +42,6 @@ print(json.dumps({"to": recipient.token, "token": channel.token, "secret": chann
 PUSH_LINE = re.compile(r"push log-\S+ .*Embedded bench #(\d+)")
 
 
-def _free_port():
-    """A free port P with P + 1 free too: make run's stream process listens on PORT + 1."""
-    import socket
-
-    for _ in range(100):
-        with socket.socket() as sock, socket.socket() as beside:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-            try:
-                beside.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no two free ports side by side")
-
-
 def _tree(root_pid):
     out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
     children = {}
@@ -170,7 +154,9 @@ def measure(label, extra_env, *, messages=30, burst=50, idle_seconds=20, settle_
     run = dict(cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     subprocess.run([venv_python, "manage.py", "migrate", "--noinput", "-v0"], **run)
     fixture = json.loads(subprocess.run([venv_python, "-c", FIXTURES], **run).stdout.strip().splitlines()[-1])
-    port = _free_port()
+    from tests.procs import free_port_pair  # make run's stream process listens on PORT + 1
+
+    port = free_port_pair()
     make = MakeRun(env, port)
     try:
         make.wait_for(r"Listening at")
