@@ -107,7 +107,7 @@ class _NudgeBatch:
     def _hand_over(self):
         """What is pending goes to the lingering thread (the lock is held)."""
         self._owner = _LINGER
-        if self._lingering is None:
+        if self._lingering is None or not self._lingering.is_alive():
             self._lingering = threading.Thread(target=self._linger, name="nudge-linger", daemon=True)
             self._lingering.start()
         self._due.notify()
@@ -137,18 +137,25 @@ class _NudgeBatch:
 
     def _linger(self):
         while True:
+            try:
+                self._linger_once()
+            except Exception:  # the thread must live on: the process's nudges wait for it
+                logger.exception("The nudges' lingering thread failed; going on")
+                time.sleep(0.1)
+
+    def _linger_once(self):
+        with self._lock:
+            while not (self._owner is _LINGER and self._pending):
+                self._due.wait()
+            wait = self._last + settings.DELIVERY_NUDGE_LINGER_MS / 1000 - monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        batch = self._take()
+        if batch is not None:
+            _send_batch(batch)
             with self._lock:
-                while not (self._owner is _LINGER and self._pending):
-                    self._due.wait()
-                wait = self._last + settings.DELIVERY_NUDGE_LINGER_MS / 1000 - monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            batch = self._take()
-            if batch is not None:
-                _send_batch(batch)
-                with self._lock:
-                    if not self._pending:
-                        self._owner = None
+                if not self._pending:
+                    self._owner = None
 
     def flush(self):
         """Sends what waits for the lingering thread now (a process about to exit)."""

@@ -189,3 +189,19 @@ def test_a_process_that_exits_sends_the_nudges_its_linger_holds(wakeups):
                    cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert sorted(wakeups(2)) == ["m321", "m322"]
     assert time.monotonic() - started < 50  # sent at exit, not when the linger was up
+
+
+def test_a_lingering_thread_that_is_gone_is_started_again(recorded_flushes, wakeups, settings):
+    import threading
+
+    from messaging import queueing
+
+    settings.DELIVERY_NUDGE_LINGER_MS = 100
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join()
+    queueing._batch._lingering = gone
+    queueing.nudge_coalesced(1, recipient_id=331)
+    queueing.nudge_coalesced(2, recipient_id=332)  # within the linger: for the lingering thread
+    assert sorted(wakeups(2)) == ["m331", "m332"]
+    assert recorded_flushes[1][1] == "nudge-linger"
