@@ -4,8 +4,9 @@ The accept phase's ratio moves by ±10-30% between runs on a shared 2-core machi
 sometimes runs at half its rate for a whole measurement), so a change worth 5-10% does not show
 between two runs of `make bench`. Here both servers run side by side (one idle while the other is
 measured) and each slice measures the bare view, then the send, on A and then on B (B first in every
-other slice), so that whatever the machine does meanwhile hits both alike. It prints each slice, the
-medians and the median of the per-slice differences B - A.
+other slice), so that whatever the machine does meanwhile hits both alike. A wrk run that left a web worker
+idle is measured again (bench.run.balanced_wrk). It prints each slice, the medians and the median of the
+per-slice differences B - A.
 
 It reuses the database, Redis and fixtures the accept phase leaves behind: run
 `make bench BENCH_ARGS="--only accept --web plain --repeat 1 --no-profile"` once first. Example:
@@ -54,8 +55,9 @@ def main(argv=None):
         for index in range(args.slices):
             for name in ("A", "B") if index % 2 == 0 else ("B", "A"):
                 base = f"http://127.0.0.1:{servers[name][1]}"
-                bare = bench.wrk(base + "/bench/bare", {}, args.seconds, 16, work_dir)["rps"]
-                send = bench.wrk(base + "/v1/messages/send", send_body, args.seconds, 16, work_dir)["rps"]
+                pids = servers[name][0].pids()
+                bare = bench.balanced_wrk(pids, base + "/bench/bare", {}, args.seconds, 16, work_dir)["rps"]
+                send = bench.balanced_wrk(pids, base + "/v1/messages/send", send_body, args.seconds, 16, work_dir)["rps"]
                 ratios[name].append(send / bare)
                 print(f"slice {index} {name}: bare {bare:.0f}/s, send {send:.0f}/s, send / bare {send / bare:.3f}",
                       flush=True)

@@ -128,6 +128,49 @@ def cpu_seconds_by_role(roles):
     return totals
 
 
+def worker_cpu_seconds(pids):
+    """CPU seconds used so far by each gunicorn worker among `pids` (a web's process tree): the largest
+    group of siblings, i.e. the master's children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    by_parent = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        by_parent.setdefault(int(fields[1]), {})[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return max(by_parent.values(), key=len) if by_parent else {}
+
+
+UNBALANCED_BELOW = 0.25  # a worker that used less than this share of the busiest one's CPU: wrk's connections sat elsewhere
+UNBALANCED_RETRIES = 2
+
+
+def unbalanced(before, after):
+    """True when wrk's connections went (nearly) all to some workers and left another idle (worker_cpu_seconds
+    readings). wrk opens its 16 connections at once and keeps them; gunicorn's workers accept from one socket,
+    and now and then one worker takes them all: the run then measures one core's worth of workers."""
+    used = [after[pid] - before[pid] for pid in after if pid in before]
+    return len(used) > 1 and max(used) > 0 and min(used) < UNBALANCED_BELOW * max(used)
+
+
+def balanced_wrk(pids, url, body, seconds, connections, work_dir, content_type="application/json", cpu=None):
+    """wrk, measured again (up to UNBALANCED_RETRIES times) when its connections left a web worker idle; the
+    result says how many runs were dropped (`unbalanced_runs`). `cpu`: a function whose reading is taken
+    before and after the kept run (returned as result["cpu"] = (before, after))."""
+    for attempt in range(UNBALANCED_RETRIES + 1):
+        workers_before = worker_cpu_seconds(pids) if pids else {}
+        cpu_before = cpu() if cpu else None
+        result = wrk(url, body, seconds, connections, work_dir, content_type)
+        cpu_after = cpu() if cpu else None
+        if not pids or not unbalanced(workers_before, worker_cpu_seconds(pids)) or attempt == UNBALANCED_RETRIES:
+            result["unbalanced_runs"] = attempt
+            if cpu:
+                result["cpu"] = (cpu_before, cpu_after)
+            return result
+
+
 def cpu_split(before, after, seconds):
     """Cores used per role between two cpu_seconds_by_role() readings (roles using < 2% left out)."""
     split = {role: (after.get(role, 0.0) - before.get(role, 0.0)) / seconds for role in after}
@@ -832,9 +875,10 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
             with psycopg.connect(db_url, autocommit=True) as conn:
                 roles["postgres (bench database)"] = [pid for (pid,) in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
-        before, started = cpu_seconds_by_role(roles), time.monotonic()
-        result = wrk(base + path, body, seconds, 16, work_dir, content_type)
-        used = cpu_seconds_by_role(roles)
+        started = time.monotonic()
+        result = balanced_wrk(roles.get("web"), base + path, body, seconds, 16, work_dir, content_type,
+                              cpu=lambda: cpu_seconds_by_role(roles))
+        before, used = result.pop("cpu")
         for role, key in (("web", "web"), ("postgres (bench database)" if db_url else "postgres", "postgres")):
             spent = used.get(role, 0.0) - before.get(role, 0.0)
             result[f"{key}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
@@ -899,6 +943,11 @@ def py_spy_profiles(requests, web, seconds, work_dir, with_cpu):
 PLAIN_WEB = "gunicorn kilopush.wsgi --workers 2 --threads 4 --worker-class gthread --bind 127.0.0.1:{port}"
 
 
+def dropped_unbalanced(a):
+    """wrk runs of the rounds measured again because they left a web worker idle (balanced_wrk)."""
+    return sum(m.get("unbalanced_runs", 0) for r in a.get("rounds", []) for m in r.values() if isinstance(m, dict))
+
+
 def accept_rows(a, label):
     rows = []
     for name, key in (("bare Django JSON view", "bare_django_view"), ("send 200 (verified channel)", "send_200"),
@@ -913,7 +962,8 @@ def accept_rows(a, label):
     spread = a.get("send_to_bare_ratio_range")
     rows.append((f"{label}: send / bare (target >= 0.35)", f"{a['send_to_bare_ratio']}",
                  (f"median of {len(a.get('rounds', []))} rounds, range {spread[0]}-{spread[1]}; " if spread else "")
-                 + f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"))
+                 + f"full-stack send / bare {a.get('send_full_stack_to_bare_ratio')}"
+                 + f"; {dropped_unbalanced(a)} unbalanced wrk runs measured again"))
     for key in KEY_SENDS:
         if f"{key}_to_send_ratio" in a:
             low, high = a[f"{key}_to_send_ratio_range"]
