@@ -57,16 +57,9 @@ def _tree(root_pid):
 
 
 def _cpu_seconds(pids):
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = {}
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total[pid] = (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    from bench.run import parent_and_cpu_seconds
+
+    return {pid: seconds for pid, (_, seconds) in parent_and_cpu_seconds(pids).items()}
 
 
 def _names(pids):

@@ -128,18 +128,26 @@ def cpu_seconds_by_role(roles):
     return totals
 
 
-def worker_cpu_seconds(pids):
-    """CPU seconds used so far by each gunicorn worker among `pids` (a web's process tree): the largest
-    group of siblings, i.e. the master's children."""
+def parent_and_cpu_seconds(pids):
+    """{pid: (parent pid, CPU seconds used so far)} of those of `pids` still running, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    by_parent = {}
+    found = {}
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        by_parent.setdefault(int(fields[1]), {})[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        found[pid] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def worker_cpu_seconds(pids):
+    """CPU seconds used so far by each gunicorn worker among `pids` (a web's process tree): the largest
+    group of siblings, i.e. the master's children."""
+    by_parent = {}
+    for pid, (parent, seconds) in parent_and_cpu_seconds(pids).items():
+        by_parent.setdefault(parent, {})[pid] = seconds
     return max(by_parent.values(), key=len) if by_parent else {}
 
 
