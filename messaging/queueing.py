@@ -159,11 +159,9 @@ class _NudgeBatch:
 
     def flush(self):
         """Sends what waits for the lingering thread now (a process about to exit)."""
-        with self._lock:
-            if not self._pending:
-                return
-            batch, self._pending = self._pending, []
-        _send_batch(batch)
+        batch = self._take()
+        if batch is not None:
+            _send_batch(batch)
 
     def forget(self):
         """In a forked child: the parent's pending nudges and its flushing thread are not ours."""

@@ -1,6 +1,10 @@
 """The publish points: after commit, each change wakes the recipient's streams over Redis pub/sub."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -8,8 +12,8 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from messaging import queueing, wake
 from messaging.queueing import NUDGE_PENDING_KEY
-from messaging import wake
 from tests.people import make_person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,14 +84,10 @@ def test_inbox_events_are_pruned_after_an_hour(bob):
     assert old.id != recent.id
 
 
-def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(wakeups, monkeypatch, settings):
-    """Group commit (messaging.queueing._NudgeBatch) with no linger: the first send flushes; sends of other
-    threads that commit meanwhile return at once, and the flushing thread takes them all in one more pipeline."""
-    import threading
-
-    settings.DELIVERY_NUDGE_LINGER_MS = 0
-
-    from messaging import queueing
+def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(wakeups, monkeypatch):
+    """Group commit (messaging.queueing._NudgeBatch) with no linger (the suite's default, tests/conftest.py): the
+    first send flushes; sends of other threads that commit meanwhile return at once, and the flushing thread
+    takes them all in one more pipeline."""
     from tests.delivery_fixtures import queued_tasks
 
     flushed, in_flight, release = [], threading.Event(), threading.Event()
@@ -121,10 +121,6 @@ def test_sends_committing_while_a_nudge_is_in_flight_share_its_next_round_trip(w
 @pytest.fixture
 def recorded_flushes(monkeypatch):
     """messaging.queueing._flush, recording each batch's recipients, the thread and the time it was sent at."""
-    import threading
-
-    from messaging import queueing
-
     flushed, real_flush = [], queueing._flush
 
     def recording_flush(batch):
@@ -140,10 +136,6 @@ def recorded_flushes(monkeypatch):
 def test_under_load_nudges_wait_for_the_linger_and_share_one_round_trip(recorded_flushes, wakeups, settings):
     """Sends that commit less than DELIVERY_NUDGE_LINGER_MS after a round trip began answer without one; the
     lingering thread sends their nudges together once the linger is up (one round trip per linger under load)."""
-    import threading
-
-    from messaging import queueing
-
     settings.DELIVERY_NUDGE_LINGER_MS = 300
     queueing.nudge_coalesced(1, recipient_id=301)
     assert [batch for batch, _, _ in recorded_flushes] == [[301]]  # a lone send: before it answers
@@ -159,8 +151,6 @@ def test_under_load_nudges_wait_for_the_linger_and_share_one_round_trip(recorded
 
 
 def test_a_send_after_the_linger_nudges_before_it_answers(recorded_flushes, settings):
-    from messaging import queueing
-
     settings.DELIVERY_NUDGE_LINGER_MS = 50
     queueing.nudge_coalesced(1, recipient_id=311)
     time.sleep(0.1)
@@ -171,10 +161,6 @@ def test_a_send_after_the_linger_nudges_before_it_answers(recorded_flushes, sett
 
 def test_a_process_that_exits_sends_the_nudges_its_linger_holds(wakeups):
     """atexit: a web process stopping (a deploy, gunicorn's max_requests) does not leave its last nudges to the sweep."""
-    import os
-    import subprocess
-    import sys
-
     script = (
         "import django; django.setup()\n"
         "from messaging import queueing\n"
@@ -186,16 +172,12 @@ def test_a_process_that_exits_sends_the_nudges_its_linger_holds(wakeups):
            "REDIS_URL": settings.REDIS_URL}
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60,
-                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+                   cwd=settings.BASE_DIR)
     assert sorted(wakeups(2)) == ["m321", "m322"]
     assert time.monotonic() - started < 50  # sent at exit, not when the linger was up
 
 
 def test_a_lingering_thread_that_is_gone_is_started_again(recorded_flushes, wakeups, settings):
-    import threading
-
-    from messaging import queueing
-
     settings.DELIVERY_NUDGE_LINGER_MS = 100
     gone = threading.Thread(target=lambda: None)
     gone.start()
