@@ -3,6 +3,7 @@ import { session, whenRevoked } from "./api.js";
 import * as blocked from "./blocked.js";
 import * as channels from "./channels.js";
 import * as inbox from "./inbox.js";
+import * as notify from "./notify.js";
 import * as settings from "./settings.js";
 import { gettext, language } from "./i18n.js";
 import { banner, el, show, toast } from "./ui.js";
@@ -78,7 +79,9 @@ window.addEventListener("online", () => banner(""));
 if ("serviceWorker" in navigator) {
   // The worker speaks the page's language: another language is another script URL, so the browser installs it
   // (and it keeps the shell afresh in that language).
-  navigator.serviceWorker.register(`/sw.js?lang=${encodeURIComponent(language)}`, { scope: "/" }).catch(() => {});
+  // A new version's worker installs now; it takes over once settled, asked again if it keeps waiting.
+  navigator.serviceWorker.register(`/sw.js?lang=${encodeURIComponent(language)}`, { scope: "/" })
+    .then(() => notify.workerSettled(60_000)).catch(() => {});
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};
     if (data.type === "push" && data.message) {

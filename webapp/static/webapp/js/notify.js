@@ -1,5 +1,6 @@
 // Web Push: the notifications switch. On = permission, a subscription with the server's VAPID key,
-// registered as a device of the account; off = unsubscribe and delete that device.
+// registered as a device of the account; off = unsubscribe and delete that device. And the service worker's
+// hand-over to a new one.
 import { api, explain } from "./api.js";
 import { gettext, interpolate } from "./i18n.js";
 
@@ -7,6 +8,19 @@ const DEVICE_KEY = "kp.webpush_device";
 
 export function supported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+}
+
+// Resolves once no service worker is installing or waiting to take over, or after `limitMs`. A new worker (a
+// new version, another language) calls skipWaiting() once installed, yet Chromium sometimes leaves it waiting
+// for good (when the old worker was started again for an event meanwhile), and a reload while it waits hangs.
+// So the page waits, and asks the waiting worker to skip waiting again (sw.js).
+export async function workerSettled(limitMs = 5000) {
+  const registration = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration() : null;
+  const deadline = Date.now() + limitMs;
+  while (registration && (registration.installing || registration.waiting) && Date.now() < deadline) {
+    registration.waiting?.postMessage({ type: "skip-waiting" });
+    await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
 }
 
 export function deviceId() {

@@ -55,10 +55,12 @@ function languageSection() {
     el("option", { value: "" }, gettext("As the browser (automatic)")),
     languages().map(({ code, name }) => el("option", { value: code, lang: code }, name)));
   select.value = chosenLanguage();
-  select.addEventListener("change", () => {
+  select.addEventListener("change", async () => {
+    select.disabled = true;
     chooseLanguage(select.value);
     // The page comes again in the new language; so does the service worker (the browser looks for a new one
     // on every visit, and the one of another language keeps the shell afresh).
+    await notify.workerSettled();
     location.reload();
   });
   return el("section", { class: "panel", id: "language-section" }, el("h2", {}, gettext("Language")),
