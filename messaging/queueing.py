@@ -67,6 +67,15 @@ def nudge_coalesced(message_id, *, recipient_id=None):
     nudge(message_id)
 
 
+def wake_coalesced(recipient_id):
+    """Wakes the recipient's streams for a message with nothing to push (no device): with Redis, in the
+    process's shared round trip (`_batch`), as the nudges, and without a task."""
+    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE and redis_usable():
+        _batch.add(None, recipient_id)
+        return
+    stream_wake.publish(stream_wake.MESSAGE, recipient_id)
+
+
 class _NudgeBatch:
     """Group commit of the send path's nudges: one Redis round trip for the sends that commit meanwhile.
 
@@ -179,18 +188,25 @@ def _send_batch(batch):
 
 
 def _flush(batch):
-    """One round trip for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed."""
-    message_id = batch[0][0]
+    """One round trip for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed.
+
+    A message id None is a wake-up alone (wake_coalesced): a batch of only those sets no flag and queues no task.
+    """
+    message_id = next((m for m, _ in batch if m is not None), None)
     try:
         # The flag as cache.add() writes it (the same key; an int is stored as its digits), then the wake-ups.
         commands = [("SET", cache.make_and_validate_key(NUDGE_PENDING_KEY), message_id, "EX",
-                     settings.DELIVERY_NUDGE_PENDING_TTL, "NX")]
+                     settings.DELIVERY_NUDGE_PENDING_TTL, "NX")] if message_id is not None else []
         commands += [stream_wake.publish_command(stream_wake.MESSAGE, recipient_id)
                      for recipient_id in dict.fromkeys(r for _, r in batch if r is not None)]
-        if not round_trip(stream_wake.redis_client(), commands)[0]:
+        replies = round_trip(stream_wake.redis_client(), commands)
+        if message_id is None or not replies[0]:
             return  # a waiting task claims every delivery committed before it starts
     except Exception as exc:
         redis_breaker.trip(exc)  # round_trip does not pass through BreakerRedis.execute_command
+        if message_id is None:
+            logger.warning("Stream wake-ups lost (Redis unavailable); streams find them by polling", exc_info=True)
+            return
         logger.warning("Nudge flag unavailable; queueing a task", exc_info=True)
     nudge(message_id)
 

@@ -21,8 +21,8 @@ from kilopush.errors import Blacklisted, Blocked, Forbidden, IdempotencyKeyReuse
 from kilopush.queries import hot_cursor
 
 from .. import attachments
-from .. import wake as stream_wake
 from ..models import Message
+from ..queueing import wake_coalesced
 from ..services import enqueue_delivery, inbox_remove
 from . import sql
 
@@ -269,7 +269,7 @@ def announce_stored(message_id, *, recipient_id, deliveries):
     if deliveries:
         enqueue_delivery(message_id, recipient_id=recipient_id)
     else:
-        stream_wake.publish(stream_wake.MESSAGE, recipient_id)
+        wake_coalesced(recipient_id)  # in the process's shared round trip, as the nudges
 
 
 REPEAT = object()  # the count of a repeated send: nothing was taken

@@ -187,3 +187,29 @@ def test_a_lingering_thread_that_is_gone_is_started_again(recorded_flushes, wake
     queueing.nudge_coalesced(2, recipient_id=332)  # within the linger: for the lingering thread
     assert sorted(wakeups(2)) == ["m331", "m332"]
     assert recorded_flushes[1][1] == "nudge-linger"
+
+
+def test_a_wake_up_without_a_push_shares_the_nudges_round_trip(recorded_flushes, wakeups, settings):
+    """A message with nothing to push (its recipient has no device) wakes the streams in the same lingering round
+    trip as the nudges, not in one of its own."""
+    settings.DELIVERY_NUDGE_LINGER_MS = 300
+    queueing.nudge_coalesced(1, recipient_id=341)
+    queueing.wake_coalesced(342)
+    queueing.nudge_coalesced(3, recipient_id=343)
+    assert len(recorded_flushes) == 1  # both answered without a round trip
+    assert sorted(wakeups(3)) == ["m341", "m342", "m343"]
+    assert [batch for batch, _, _ in recorded_flushes] == [[341], [342, 343]]
+    assert recorded_flushes[1][1] == "nudge-linger"
+
+
+def test_wake_ups_alone_queue_no_task_and_a_mixed_batch_flags_its_message(wakeups):
+    from tests.delivery_fixtures import queued_tasks
+
+    queueing._flush([(None, 351), (None, 352)])
+    assert sorted(wakeups(2)) == ["m351", "m352"]
+    assert cache.get(NUDGE_PENDING_KEY) is None
+    assert queued_tasks() == []
+    queueing._flush([(None, 353), (7, 354)])
+    assert sorted(wakeups(2)) == ["m353", "m354"]
+    assert cache.get(NUDGE_PENDING_KEY) == 7
+    assert len(queued_tasks()) == 1
