@@ -1,8 +1,12 @@
-"""The CPU cost of one accepted send, in process (no HTTP): `python -m bench.send_cost [N]`.
+"""The CPU cost of one accepted send, in process (no HTTP): `python -m bench.send_cost [N] [THREADS]`.
 
 Needs DATABASE_URL (PostgreSQL, migrated) and REDIS_URL. Sends N messages through Django's test
 client to a verified channel (no quota write) for a recipient without devices, and prints the
 mean and median wall time per send; run it twice and compare, e.g. before and after a change.
+
+With THREADS > 1, THREADS threads send N messages each at once, and it prints the sends per second
+and the sends per Redis PUBLISH (the stream wake-ups' round trips they shared; Redis counts them all,
+so run it on a quiet Redis).
 """
 
 import os
@@ -51,6 +55,53 @@ def main(n):
 
 
 
+def threaded(n, threads):
+    """THREADS threads of N sends each to one recipient without devices: sends/s and sends per PUBLISH."""
+    import threading
+
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    owner, _ = app_user_create(platform="web", push_token="")
+    recipient, _ = app_user_create(platform="web", push_token="")
+    channel = channel_create(owner=owner, name="bench send cost, threads")
+    Channel.objects.filter(pk=channel.pk).update(is_verified=True)
+    body = {"to": recipient.token, "token": channel.token, "secret": channel.secret, "message": "x"}
+    server = redis.Redis.from_url(settings.REDIS_URL)
+
+    def publishes():
+        return server.info("commandstats").get("cmdstat_publish", {}).get("calls", 0)
+
+    def sender():
+        client = Client(HTTP_HOST="127.0.0.1")
+        try:
+            for _ in range(n):
+                response = client.post("/v1/messages/send", body, content_type="application/json")
+                assert response.status_code == 200, response.content
+        finally:
+            connection.close()
+
+    try:
+        before, started = publishes(), time.perf_counter()
+        workers = [threading.Thread(target=sender) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        time.sleep(0.1)  # the last lingering round trip
+        published = publishes() - before
+    finally:
+        Message.objects.filter(channel=channel).delete()
+        channel.delete()
+        owner.delete()
+        recipient.delete()
+    sends = n * threads
+    print(f"{threads} threads x {n} sends: {sends / elapsed:.0f} sends/s, {sends / max(published, 1):.2f} sends per "
+          f"PUBLISH (DELIVERY_NUDGE_LINGER_MS={settings.DELIVERY_NUDGE_LINGER_MS:g})")
+
+
 def metrics_only(n=100_000):
     """What the send path adds for metrics: send_answered (a counter and a histogram) and message_accepted."""
     from kilopush import metrics
@@ -63,5 +114,9 @@ def metrics_only(n=100_000):
 
 
 if __name__ == "__main__":
-    metrics_only()
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    if len(sys.argv) > 2 and int(sys.argv[2]) > 1:
+        threaded(count, int(sys.argv[2]))
+    else:
+        metrics_only()
+        main(count)
