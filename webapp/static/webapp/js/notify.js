@@ -15,7 +15,9 @@ export function supported() {
 // for good (when the old worker was started again for an event meanwhile), and a reload while it waits hangs.
 // So the page waits, and asks the waiting worker to skip waiting again (sw.js).
 export async function workerSettled(limitMs = 5000) {
-  const registration = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration() : null;
+  const registration = "serviceWorker" in navigator
+    ? await navigator.serviceWorker.getRegistration().catch(() => null)
+    : null;
   const deadline = Date.now() + limitMs;
   while (registration && (registration.installing || registration.waiting) && Date.now() < deadline) {
     registration.waiting?.postMessage({ type: "skip-waiting" });

@@ -10,7 +10,7 @@ self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
 });
 
-// The page asks again when a worker it waits for has not taken over (settings.js, the language switch).
+// The page asks again when this worker, installed, still waits to take over (notify.js, workerSettled).
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
 });
