@@ -9,6 +9,7 @@ and the sends per Redis PUBLISH (the stream wake-ups' round trips they shared; R
 so run it on a quiet Redis).
 """
 
+import contextlib
 import os
 import statistics
 import sys
@@ -28,15 +29,26 @@ from messaging.models import Message  # noqa: E402
 from users_app.services import app_user_create  # noqa: E402
 
 
-def main(n):
+@contextlib.contextmanager
+def device_less_send(name):
+    """The body of a send to a recipient without devices on a verified channel (no quota write); all gone after."""
     owner, _ = app_user_create(platform="web", push_token="")
     recipient, _ = app_user_create(platform="web", push_token="")
-    channel = channel_create(owner=owner, name="bench send cost")
+    channel = channel_create(owner=owner, name=name)
     Channel.objects.filter(pk=channel.pk).update(is_verified=True)
-    body = {"to": recipient.token, "token": channel.token, "secret": channel.secret, "message": "x"}
+    try:
+        yield {"to": recipient.token, "token": channel.token, "secret": channel.secret, "message": "x"}
+    finally:
+        Message.objects.filter(channel=channel).delete()
+        channel.delete()
+        owner.delete()
+        recipient.delete()
+
+
+def main(n):
     client = Client(HTTP_HOST="127.0.0.1")
     times = []
-    try:
+    with device_less_send("bench send cost") as body:
         for i in range(n + 200):
             started = time.perf_counter()
             response = client.post("/v1/messages/send", body, content_type="application/json")
@@ -44,15 +56,8 @@ def main(n):
             assert response.status_code == 200, response.content
             if i >= 200:  # warm-up
                 times.append(elapsed)
-    finally:
-        Message.objects.filter(channel=channel).delete()
-        channel.delete()
-        owner.delete()
-        recipient.delete()
     print(f"{n} sends: mean {statistics.mean(times) * 1e6:.0f} us, median {statistics.median(times) * 1e6:.0f} us, "
           f"p99 {sorted(times)[int(n * 0.99)] * 1e6:.0f} us")
-
-
 
 
 def threaded(n, threads):
@@ -63,17 +68,12 @@ def threaded(n, threads):
     from django.conf import settings
     from django.db import connection
 
-    owner, _ = app_user_create(platform="web", push_token="")
-    recipient, _ = app_user_create(platform="web", push_token="")
-    channel = channel_create(owner=owner, name="bench send cost, threads")
-    Channel.objects.filter(pk=channel.pk).update(is_verified=True)
-    body = {"to": recipient.token, "token": channel.token, "secret": channel.secret, "message": "x"}
     server = redis.Redis.from_url(settings.REDIS_URL)
 
     def publishes():
         return server.info("commandstats").get("cmdstat_publish", {}).get("calls", 0)
 
-    def sender():
+    def sender(body):
         client = Client(HTTP_HOST="127.0.0.1")
         try:
             for _ in range(n):
@@ -82,9 +82,9 @@ def threaded(n, threads):
         finally:
             connection.close()
 
-    try:
+    with device_less_send("bench send cost, threads") as body:
         before, started = publishes(), time.perf_counter()
-        workers = [threading.Thread(target=sender) for _ in range(threads)]
+        workers = [threading.Thread(target=sender, args=(body,)) for _ in range(threads)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -92,11 +92,6 @@ def threaded(n, threads):
         elapsed = time.perf_counter() - started
         time.sleep(0.1)  # the last lingering round trip
         published = publishes() - before
-    finally:
-        Message.objects.filter(channel=channel).delete()
-        channel.delete()
-        owner.delete()
-        recipient.delete()
     sends = n * threads
     print(f"{threads} threads x {n} sends: {sends / elapsed:.0f} sends/s, {sends / max(published, 1):.2f} sends per "
           f"PUBLISH (DELIVERY_NUDGE_LINGER_MS={settings.DELIVERY_NUDGE_LINGER_MS:g})")

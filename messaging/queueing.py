@@ -55,7 +55,8 @@ def nudge_coalesced(message_id, *, recipient_id=None):
     """Queues a task unless one is already waiting; without Redis (embedded) always queues.
 
     With `recipient_id`, the recipient's streams are woken in the same Redis round trip. With Redis,
-    concurrent calls of one process share that round trip (`_batch`).
+    concurrent calls of one process share that round trip (`_batch`). `message_id` None: a message
+    with nothing to push (no device), whose streams are woken without a task.
     """
     if settings.REDIS_URL and not redis_usable():
         return  # Redis failed a moment ago (circuit breaker): the sweep delivers, streams poll
@@ -64,16 +65,8 @@ def nudge_coalesced(message_id, *, recipient_id=None):
         return
     if recipient_id is not None:
         stream_wake.publish(stream_wake.MESSAGE, recipient_id)
-    nudge(message_id)
-
-
-def wake_coalesced(recipient_id):
-    """Wakes the recipient's streams for a message with nothing to push (no device): with Redis, in the
-    process's shared round trip (`_batch`), as the nudges, and without a task."""
-    if settings.REDIS_URL and settings.DELIVERY_NUDGE_COALESCE and redis_usable():
-        _batch.add(None, recipient_id)
-        return
-    stream_wake.publish(stream_wake.MESSAGE, recipient_id)
+    if message_id is not None:
+        nudge(message_id)
 
 
 class _NudgeBatch:
@@ -190,7 +183,7 @@ def _send_batch(batch):
 def _flush(batch):
     """One round trip for a batch of (message id, recipient id): the flag, the wake-ups, then a task if needed.
 
-    A message id None is a wake-up alone (wake_coalesced): a batch of only those sets no flag and queues no task.
+    A message id None is a wake-up alone (nudge_coalesced): a batch of only those sets no flag and queues no task.
     """
     message_id = next((m for m, _ in batch if m is not None), None)
     try:

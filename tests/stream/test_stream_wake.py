@@ -194,7 +194,7 @@ def test_a_wake_up_without_a_push_shares_the_nudges_round_trip(recorded_flushes,
     trip as the nudges, not in one of its own."""
     settings.DELIVERY_NUDGE_LINGER_MS = 300
     queueing.nudge_coalesced(1, recipient_id=341)
-    queueing.wake_coalesced(342)
+    queueing.nudge_coalesced(None, recipient_id=342)
     queueing.nudge_coalesced(3, recipient_id=343)
     assert len(recorded_flushes) == 1  # both answered without a round trip
     assert sorted(wakeups(3)) == ["m341", "m342", "m343"]
