@@ -7,6 +7,10 @@ mean and median wall time per send; run it twice and compare, e.g. before and af
 With THREADS > 1, THREADS threads send N messages each at once, and it prints the sends per second
 and the sends per Redis PUBLISH (the stream wake-ups' round trips they shared; Redis counts them all,
 so run it on a quiet Redis).
+
+`python -m bench.send_cost parts [N]`: where a send's CPU goes in one thread, through the WSGI application
+(no server, no socket): the thread's CPU per request of the send and of the benchmark's bare view, and of
+the send's parts, each measured around its own calls (nested parts are inside their callers' figures).
 """
 
 import contextlib
@@ -16,6 +20,7 @@ import sys
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kilopush.settings")
+os.environ.setdefault("ROOT_URLCONF", "bench.urls")  # the platform's URLs and the bare view
 
 import django  # noqa: E402
 
@@ -108,7 +113,78 @@ def metrics_only(n=100_000):
     print(f"metrics per send: {(time.perf_counter() - started) / n * 1e6:.1f} us (mean of {n})")
 
 
+# (module, attribute, label) of the send's parts that `parts` measures; the outermost first.
+PARTS = (
+    ("messaging.send.views", "_answer", "the view (_answer)"),
+    ("messaging.send.request", "decode_body", "  the body read and parsed"),
+    ("messaging.send.request", "validate", "  the fields checked"),
+    ("messaging.send.views", "message_send", "  message_send"),
+    ("kilopush.crypto", "digest", "    the secret's digest"),
+    ("messaging.send.service", "_store_params", "    the statement's parameters"),
+    ("messaging.send.service", "hot_cursor", "    the cursor (hot_cursor)"),
+    ("kilopush.postgresql.base:DatabaseWrapper", "close_if_health_check_failed", "      the connection's health check"),
+    ("kilopush.queries:_HotCursor", "execute", "    the statement's round trip (execute)"),
+    ("messaging.send.service", "_accepted", "    the answer's headers, metrics and nudge (_accepted)"),
+    ("messaging.send.views", "JsonAnswer", "  the JSON answer"),
+)
+
+
+def parts(n):
+    """The thread's CPU per send and per bare view through kilopush.wsgi.application, and per part (PARTS)."""
+    import importlib
+    import io
+    import json
+
+    from kilopush.wsgi import application
+
+    spent = {}
+
+    def measured(owner, name, label):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.thread_time() - started
+
+        setattr(owner, name, wrapper)
+
+    for where, name, label in PARTS:
+        module, _, cls = where.partition(":")
+        owner = importlib.import_module(module)
+        measured(getattr(owner, cls) if cls else owner, name, label)
+
+    def call(path, body):
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                   "CONTENT_TYPE": "application/json", "wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1",
+                   "HTTP_HOST": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": sys.stderr}
+        status = []
+        answer = application(environ, lambda line, headers, *rest: status.append(line))
+        content = b"".join(answer)
+        answer.close()
+        assert status[0].startswith("200"), content
+
+    with device_less_send("bench send parts") as fields:
+        body = json.dumps(fields).encode()
+        for path in ("/bench/bare", "/v1/messages/send"):
+            for _ in range(300):  # warm-up
+                call(path, body)
+            spent.clear()
+            started = time.thread_time()
+            for _ in range(n):
+                call(path, body)
+            print(f"{path}: {(time.thread_time() - started) / n * 1e6:.0f} us of CPU per request (mean of {n})")
+        for _, _, label in PARTS:
+            print(f"  {label}: {spent.get(label, 0.0) / n * 1e6:.0f} us")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["parts"]:
+        parts(int(sys.argv[2]) if len(sys.argv) > 2 else 3000)
+        sys.exit()
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     if len(sys.argv) > 2 and int(sys.argv[2]) > 1:
         threaded(count, int(sys.argv[2]))
