@@ -179,6 +179,23 @@ def balanced_wrk(pids, url, body, seconds, connections, work_dir, content_type="
             return result
 
 
+def cpu_readings(roles):
+    """cpu_seconds_by_role(roles), and the CPU seconds so far of each process listed in `roles` ({role: {pid: s}})."""
+    return cpu_seconds_by_role(roles), {role: {pid: used for pid, (_, used) in parent_and_cpu_seconds(pids).items()}
+                                        for role, pids in roles.items()}
+
+
+def cpu_spent(before, after, role):
+    """CPU seconds `role` used between two cpu_readings(). A role listed by pid counts the processes running at
+    both readings: one that ended meanwhile (a backend whose connection closed) is left out, where a difference of
+    totals would subtract all it had used and could go below zero. Any other role is named by its command."""
+    (totals_before, by_pid_before), (totals_after, by_pid_after) = before, after
+    if role in by_pid_after:
+        earlier, later = by_pid_before.get(role, {}), by_pid_after[role]
+        return sum(later[pid] - earlier[pid] for pid in later.keys() & earlier.keys())
+    return totals_after.get(role, 0.0) - totals_before.get(role, 0.0)
+
+
 def cpu_split(before, after, seconds):
     """Cores used per role between two cpu_seconds_by_role() readings (roles using < 2% left out)."""
     split = {role: (after.get(role, 0.0) - before.get(role, 0.0)) / seconds for role in after}
@@ -885,10 +902,10 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
         started = time.monotonic()
         result = balanced_wrk(roles.get("web"), base + path, body, seconds, 16, work_dir, content_type,
-                              cpu=lambda: cpu_seconds_by_role(roles))
+                              cpu=lambda: cpu_readings(roles))
         before, used = result.pop("cpu")
         for role, key in (("web", "web"), ("postgres (bench database)" if db_url else "postgres", "postgres")):
-            spent = used.get(role, 0.0) - before.get(role, 0.0)
+            spent = cpu_spent(before, used, role)
             result[f"{key}_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
         result["seconds"] = round(time.monotonic() - started, 1)
         result["load_average"] = round(os.getloadavg()[0], 2)
