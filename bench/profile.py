@@ -3,6 +3,7 @@
 Run by bench.run (phase "accept" and "delivery") with the bench's environment:
     python -m bench.profile OUT_PREFIX FIXTURES_JSON
 writes OUT_PREFIX-send.html, -bare.html, -worker-batch.html and prints a JSON summary.
+`python -m bench.profile --send-sql FIXTURES_JSON` prints only the SQL one send runs (send_sql), as JSON.
 """
 
 import json
@@ -44,7 +45,24 @@ def profile(out, name, fn, repeat):
             "cpu_per_call_ms": round(cpu / repeat * 1000, 3)}
 
 
+def send_sql(client, fixtures):
+    """The SQL one send runs, with its values in place: the pgbench ceiling replays it."""
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(psycopg.ClientCursor(connection.connection).mogrify(sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        client.post("/v1/messages/send", json.dumps({"to": fixtures["recipients"][0], **fixtures["verified"],
+                                                     "message": "Bench: door bell"}), content_type="application/json")
+    return statements
+
+
 def main():
+    if sys.argv[1] == "--send-sql":
+        print(json.dumps(send_sql(Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1"), json.loads(sys.argv[2]))))
+        return
     out, fixtures = sys.argv[1], json.loads(sys.argv[2])
     client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
     body = json.dumps({"to": fixtures["quiet"], **fixtures["verified"], "message": "Profile: door bell"})
@@ -56,17 +74,7 @@ def main():
     def bare():
         client.post("/bench/bare", body, content_type="application/json")
 
-    # The SQL one send runs, with its values in place: the pgbench ceiling replays it.
-    statements = []
-
-    def capture(execute, sql, params, many, context):
-        statements.append(psycopg.ClientCursor(connection.connection).mogrify(sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(capture):
-        client.post("/v1/messages/send", json.dumps({"to": fixtures["recipients"][0], **fixtures["verified"],
-                                                     "message": "Bench: door bell"}), content_type="application/json")
-    summary = {"send_sql": statements}
+    summary = {"send_sql": send_sql(client, fixtures)}
     summary["send"] = profile(out, "send", send, REPEAT)
     summary["bare"] = profile(out, "bare", bare, REPEAT)
     # One worker batch: DELIVERY_BATCH_SIZE deliveries to the FCM/APNs stand-ins.

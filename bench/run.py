@@ -103,15 +103,15 @@ class Proc:
         self.log.close()
 
 
-def cpu_seconds_by_role(roles):
-    """CPU seconds used so far by every process on the machine, summed per role.
+def cpu_by_process(roles):
+    """CPU seconds used so far by every process on the machine, per role and process: {role: {pid: seconds}}.
 
     roles: {role: [pids]} for our own process trees; anything else is named by its command
-    (postgres, redis-server, the load generator is this process).
+    (postgres, redis-server, the load generator is this process). Compare two readings with cpu_spent.
     """
     owner = {pid: role for role, pids in roles.items() for pid in pids}
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {}
+    reading = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -121,11 +121,18 @@ def cpu_seconds_by_role(roles):
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        used = (int(fields[11]) + int(fields[12])) / ticks
         pid = int(entry)
         role = owner.get(pid) or ("load generator" if pid == os.getpid() else name)
-        totals[role] = totals.get(role, 0.0) + used
-    return totals
+        reading.setdefault(role, {})[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return reading
+
+
+def cpu_spent(before, after, role):
+    """CPU seconds `role` used between two cpu_by_process() readings: what its processes running at the second
+    used since the first (all of it for one started meanwhile). One that ended meanwhile (a backend whose
+    connection closed) is left out: a difference of totals would subtract all it had ever used."""
+    earlier = before.get(role, {})
+    return sum(seconds - earlier.get(pid, 0.0) for pid, seconds in after.get(role, {}).items())
 
 
 def parent_and_cpu_seconds(pids):
@@ -179,26 +186,9 @@ def balanced_wrk(pids, url, body, seconds, connections, work_dir, content_type="
             return result
 
 
-def cpu_readings(roles):
-    """cpu_seconds_by_role(roles), and the CPU seconds so far of each process listed in `roles` ({role: {pid: s}})."""
-    return cpu_seconds_by_role(roles), {role: {pid: used for pid, (_, used) in parent_and_cpu_seconds(pids).items()}
-                                        for role, pids in roles.items()}
-
-
-def cpu_spent(before, after, role):
-    """CPU seconds `role` used between two cpu_readings(). A role listed by pid counts the processes running at
-    both readings: one that ended meanwhile (a backend whose connection closed) is left out, where a difference of
-    totals would subtract all it had used and could go below zero. Any other role is named by its command."""
-    (totals_before, by_pid_before), (totals_after, by_pid_after) = before, after
-    if role in by_pid_after:
-        earlier, later = by_pid_before.get(role, {}), by_pid_after[role]
-        return sum(later[pid] - earlier[pid] for pid in later.keys() & earlier.keys())
-    return totals_after.get(role, 0.0) - totals_before.get(role, 0.0)
-
-
 def cpu_split(before, after, seconds):
-    """Cores used per role between two cpu_seconds_by_role() readings (roles using < 2% left out)."""
-    split = {role: (after.get(role, 0.0) - before.get(role, 0.0)) / seconds for role in after}
+    """Cores used per role between two cpu_by_process() readings (roles using < 2% left out)."""
+    split = {role: cpu_spent(before, after, role) / seconds for role in after}
     return {role: round(cores, 2) for role, cores in sorted(split.items(), key=lambda kv: -kv[1]) if cores >= 0.02}
 
 
@@ -656,9 +646,9 @@ def platform_phases(args, phases):
             procs.append(worker)
             # The worker's CPU per push, from its first push on (its boot left out).
             first = wait_for_arrivals(controls, 1, timeout=120, interval=0.05)
-            cpu_before, pushed_before = cpu_seconds_by_role({"worker": worker.pids()}), len(first)
+            cpu_before, pushed_before = cpu_by_process({"worker": worker.pids()}), len(first)
             arrivals = wait_for_arrivals(controls, accepted, timeout=300)
-            worker_cpu = cpu_seconds_by_role({"worker": worker.pids()}).get("worker", 0.0) - cpu_before.get("worker", 0.0)
+            worker_cpu = cpu_spent(cpu_before, cpu_by_process({"worker": worker.pids()}), "worker")
             pushed_meanwhile = len(arrivals) - pushed_before
             times = sorted(arrivals.values())
             span = times[-1] - times[0] if len(times) > 1 else float("nan")
@@ -774,9 +764,9 @@ def load_at_80_percent(base, port, send_body, fixtures, bodies, controls, roles,
         await sampler
         return out
 
-    cpu_before, cpu_started = cpu_seconds_by_role(roles), time.monotonic()
+    cpu_before, cpu_started = cpu_by_process(roles), time.monotonic()
     results = asyncio.run(load_and_sample())
-    cpu_at_load = cpu_split(cpu_before, cpu_seconds_by_role(roles), time.monotonic() - cpu_started)
+    cpu_at_load = cpu_split(cpu_before, cpu_by_process(roles), time.monotonic() - cpu_started)
     accepted_count = sum(1 for r in results if r[2] == 200)
     values, missing = latencies(results, wait_for_arrivals(controls, accepted_count, timeout=120))
     half = [(t, pending) for t, pending, _ in depth_samples if t >= load_seconds / 2]
@@ -902,7 +892,7 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
         started = time.monotonic()
         result = balanced_wrk(roles.get("web"), base + path, body, seconds, 16, work_dir, content_type,
-                              cpu=lambda: cpu_readings(roles))
+                              cpu=lambda: cpu_by_process(roles))
         before, used = result.pop("cpu")
         for role, key in (("web", "web"), ("postgres (bench database)" if db_url else "postgres", "postgres")):
             spent = cpu_spent(before, used, role)

@@ -119,9 +119,9 @@ def measure(name, command, env, fixtures, port, work_dir):
         bench.wrk(base + "/v1/messages/send", send_body, 2, 16, work_dir)
         bare = bench.wrk(base + "/bench/bare", send_body, 10, 16, work_dir)
         roles = {"web": web.pids()}
-        before = bench.cpu_seconds_by_role(roles)
+        before = bench.cpu_by_process(roles)
         send = bench.wrk(base + "/v1/messages/send", send_body, 10, 16, work_dir)
-        cpu = bench.cpu_seconds_by_role(roles).get("web", 0.0) - before.get("web", 0.0)
+        cpu = bench.cpu_spent(before, bench.cpu_by_process(roles), "web")
         slow = slow_bodies(port, SLOW)
     finally:
         web.stop()

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 def enqueue_delivery(message_id, *, recipient_id=None):
     """Nudges a worker (at most one waiting nudge at a time) and wakes the recipient's streams; if the
-    broker is down the sweep recovers, and the streams find the message by polling."""
+    broker is down the sweep recovers, and the streams find the message by polling. `message_id` None:
+    nothing to push (no device), the streams are woken alone."""
     nudge_coalesced(message_id, recipient_id=recipient_id)
 
 

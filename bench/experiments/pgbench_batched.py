@@ -8,7 +8,7 @@ per send less pgbench's own (PostgreSQL's), three rounds. Usage: [RATE] [SECONDS
 """
 
 import json
-import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,29 +18,12 @@ SHAPES = ((1, 16), (1, 4), (2, 8), (4, 4), (8, 2))  # (sends per transaction, pg
 
 
 def send_sql(env):
-    """The statement of one send to the bench's first recipient, with its values in place."""
-    code = """
-import json, sys, django
-django.setup()
-import psycopg
-from django.db import connection
-from django.test import Client
-fixtures = json.loads(sys.argv[1])
-statements = []
-def capture(execute, sql, params, many, context):
-    statements.append(psycopg.ClientCursor(connection.connection).mogrify(sql, params))
-    return execute(sql, params, many, context)
-with connection.execute_wrapper(capture):
-    response = Client(HTTP_HOST="127.0.0.1").post("/v1/messages/send", json.dumps(
-        {"to": fixtures["recipients"][0], **fixtures["verified"], "message": "Bench: door bell"}),
-        content_type="application/json")
-assert response.status_code == 200 and len(statements) == 1, (response.content, statements)
-print(json.dumps(" ".join(statements[0].split())))
-"""
+    """The statement of one send to the bench's first recipient, with its values in place (bench/profile.py)."""
     fixtures = (bench.ROOT / "var" / "bench" / "fixtures.json").read_text()
-    out = bench.subprocess.run([bench.PYTHON, "-c", code, fixtures], env=env, cwd=bench.ROOT, check=True,
-                               capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    out = subprocess.run([bench.PYTHON, "-m", "bench.profile", "--send-sql", fixtures], env=env, cwd=bench.ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    (statement,) = json.loads(out.strip().splitlines()[-1])
+    return statement
 
 
 def main():
@@ -62,5 +45,4 @@ def main():
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kilopush.settings")
     main()

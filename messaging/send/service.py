@@ -22,8 +22,7 @@ from kilopush.queries import hot_cursor
 
 from .. import attachments
 from ..models import Message
-from ..queueing import nudge_coalesced
-from ..services import inbox_remove
+from ..services import enqueue_delivery, inbox_remove
 from . import sql
 
 logger = logging.getLogger(__name__)
@@ -267,7 +266,7 @@ class Accepted(tuple):
 def announce_stored(message_id, *, recipient_id, deliveries):
     """After a message's commit: a worker nudged for its deliveries (if any), the recipient's streams woken,
     in the process's shared round trip."""
-    nudge_coalesced(message_id if deliveries else None, recipient_id=recipient_id)
+    enqueue_delivery(message_id if deliveries else None, recipient_id=recipient_id)
 
 
 REPEAT = object()  # the count of a repeated send: nothing was taken
