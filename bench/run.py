@@ -806,12 +806,13 @@ def run_profile(env, fixtures, quick):
 PGBENCH_CLIENTS_AT_RATE = (2, 8, 16, 24)  # 8: the plain web's threads; 24: the Procfile's on 2 cores (3 x 8)
 
 
-def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=None):
+def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=None, options=""):
     """The ceiling: the statements of one send, replayed by pgbench with the same concurrency.
 
     mode "simple" sends each statement as text to be parsed and planned, as the send API does;
     "prepared" parses it once per connection (what server-side prepared statements would save).
     `rate`: pgbench -R, that many sends a second at most (the send's own rate: what PostgreSQL costs at it).
+    `options`: the sessions' settings, as PGOPTIONS ("-c synchronous_commit=off").
     Also the machine's CPU per send meanwhile, less pgbench's own: PostgreSQL's, whose backends end with the run.
     """
     script = work_dir / "send.sql"
@@ -819,7 +820,7 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=
     busy_before, children_before = machine_busy_seconds(), _children_cpu_seconds()
     out = subprocess.run(["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(seconds),
                           *(["-R", str(round(rate))] if rate else []), "-f", str(script), db_url],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": options}).stdout
     busy = machine_busy_seconds() - busy_before - (_children_cpu_seconds() - children_before)
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = re.search(r"latency average = ([\d.]+) ms", out)
