@@ -13,6 +13,7 @@ checks, the WAL flush and the plan cache take (needs Linux perf: `apt-get instal
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from bench import run as bench
 from bench.experiments.pgbench_batched import send_sql
 
-CLIENTS = 16  # the plain web's 2 x 4 threads, twice over (wrk's 16 connections)
+CLIENTS = 16  # between the plain web's 8 threads and the Procfile's 24, as pgbench_batched's first shape
 ROUNDS = 3
 # The parts of a backend's work, as perf names their functions (PostgresMain is the whole).
 PARTS = (
@@ -78,6 +79,8 @@ def perf_profile(env, statement, rate, seconds, work_dir):
 
 def main():
     args = [arg for arg in sys.argv[1:] if arg != "--perf"]
+    if "--perf" in sys.argv and shutil.which("perf") is None:
+        sys.exit("--perf needs Linux perf: apt-get install linux-perf")
     rate = int(args[0]) if args else 1400
     seconds = int(args[1]) if len(args) > 1 else 6
     env, work_dir = bench._migrated_bench_env()[:2]
