@@ -812,7 +812,7 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=
     mode "simple" sends each statement as text to be parsed and planned, as the send API does;
     "prepared" parses it once per connection (what server-side prepared statements would save).
     `rate`: pgbench -R, that many sends a second at most (the send's own rate: what PostgreSQL costs at it).
-    `options`: the sessions' settings, as PGOPTIONS ("-c synchronous_commit=off").
+    `options`: the sessions' settings, added to PGOPTIONS ("-c synchronous_commit=off").
     Also the machine's CPU per send meanwhile, less pgbench's own: PostgreSQL's, whose backends end with the run.
     """
     script = work_dir / "send.sql"
@@ -820,7 +820,8 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=
     busy_before, children_before = machine_busy_seconds(), _children_cpu_seconds()
     out = subprocess.run(["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", "2", "-T", str(seconds),
                           *(["-R", str(round(rate))] if rate else []), "-f", str(script), db_url],
-                         capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": options}).stdout
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "PGOPTIONS": f"{os.getenv('PGOPTIONS', '')} {options}".strip()}).stdout
     busy = machine_busy_seconds() - busy_before - (_children_cpu_seconds() - children_before)
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = re.search(r"latency average = ([\d.]+) ms", out)
