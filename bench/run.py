@@ -103,11 +103,15 @@ class Proc:
         self.log.close()
 
 
-def cpu_by_process(roles):
+CPU_USER, CPU_KERNEL = (11,), (12,)  # cpu_by_process's `fields`: /proc/PID/stat's utime, stime
+
+
+def cpu_by_process(roles, fields=CPU_USER + CPU_KERNEL):
     """CPU seconds used so far by every process on the machine, per role and process: {role: {pid: seconds}}.
 
     roles: {role: [pids]} for our own process trees; anything else is named by its command
     (postgres, redis-server, the load generator is this process). Compare two readings with cpu_spent.
+    `fields`: CPU_USER or CPU_KERNEL for the time in user space or in the kernel only.
     """
     owner = {pid: role for role, pids in roles.items() for pid in pids}
     ticks = os.sysconf("SC_CLK_TCK")
@@ -120,10 +124,10 @@ def cpu_by_process(roles):
         except OSError:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+        stat_fields = stat[stat.rindex(")") + 2:].split()
         pid = int(entry)
         role = owner.get(pid) or ("load generator" if pid == os.getpid() else name)
-        reading.setdefault(role, {})[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        reading.setdefault(role, {})[pid] = sum(int(stat_fields[i]) for i in fields) / ticks
     return reading
 
 
@@ -832,8 +836,18 @@ def pgbench(db_url, statements, seconds, clients, work_dir, mode="simple", rate=
 
 def machine_busy_seconds():
     """CPU seconds the whole machine has spent busy (not idle or waiting for I/O) since boot, from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    fields = _machine_cpu_ticks()
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_idle_seconds():
+    """(idle, waiting for I/O): CPU seconds the whole machine has spent so since boot, from /proc/stat."""
+    fields = _machine_cpu_ticks()
+    return fields[3] / os.sysconf("SC_CLK_TCK"), fields[4] / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu_ticks():
+    return [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
 
 
 def _children_cpu_seconds():
