@@ -1,5 +1,5 @@
 """Where the machine's CPU goes per request, the bare view's and the send's:
-`python -m bench.experiments.machine_split [plain|procfile] [SECONDS] [ROUNDS]`.
+`python -m bench.experiments.machine_split [plain|procfile] [SECONDS] [ROUNDS] [--waits]`.
 
 Starts the web (the plain `gunicorn --workers 2 --threads 4 --worker-class gthread`, default, or the Procfile's)
 on the database, Redis and fixtures the accept phase leaves behind (run `make bench BENCH_ARGS="--only accept"`
@@ -10,19 +10,41 @@ Redis, wrk, the rest (kernel threads, this process, processes that ended meanwhi
 (all its processes asleep; "waiting for I/O" when one waits on the disk, as a commit's WAL flush does), with the web's context switches per request; then the median of the rounds, and the send's less the bare view's.
 
 send / bare is set by these sums: on 2 busy cores a request's rate is the inverse of the machine's CPU per request.
+
+`--waits`: then one more wrk run of the send, during which it samples where the web's threads are (py-spy, all
+threads, idle ones included: needs py-spy and ptrace rights) and what PostgreSQL's backends wait for
+(pg_stat_activity every 5 ms), and prints each state's average number of threads per web worker and of backends.
 """
 
+import collections
 import json
+import re
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psycopg
+
+from bench import pyspy
 from bench import run as bench
 
 DB_URL = "postgres://postgres@127.0.0.1:5432/kilopush_bench"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 CONNECTIONS = 16
+# Where a web thread is, by its innermost frame (py-spy --idle); else it runs Python or waits for the GIL.
+THREAD_STATES = (
+    ("waits for a request (the pool's idle threads)", re.compile(r"^_worker \(concurrent/futures/thread\.py")),
+    ("waits for the next event (gunicorn's poll)", re.compile(r"^.*\.?select \((selectors|gunicorn/.*)\.py")),
+    *pyspy.WAITS,
+    ("waits on a condition (the nudges' lingering thread)", re.compile(r"^(Condition\.)?wait \(threading\.py")),
+)
+RUNNING = "runs Python, or waits for the GIL or in a system call"
+SPY_RATE = 100
 ROWS = ("web, user space", "web, kernel", "PostgreSQL", "Redis", "wrk", "the rest", "idle", "idle, waiting for I/O",
         "web context switches")
 NOT_BUSY = ("idle", "idle, waiting for I/O", "web context switches")
@@ -76,7 +98,74 @@ def per_request(before, after, requests):
     return split
 
 
+def thread_states(workers, seconds, out_dir):
+    """{state: threads in it on average per worker} over `seconds` of py-spy samples of every thread of `workers`."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    procs = []
+    for pid in workers:
+        path = out_dir / f"py-spy-threads-{pid}.txt"
+        command = [spy, "record", "--idle", "--nonblocking", "--threads", "--pid", str(pid), "--duration",
+                   str(seconds), "--rate", str(SPY_RATE), "--format", "raw", "--output", str(path)]
+        procs.append((path, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    states = collections.Counter()
+    for path, proc in procs:
+        proc.wait()
+        if not path.exists():
+            raise SystemExit(f"py-spy recorded nothing (pip install py-spy; ptrace rights): {' '.join(command)}")
+        found, threads = collections.Counter(), set()
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                threads.add(stack.split(";", 1)[0])  # --threads: the outermost frame names the thread
+                innermost = stack.rpartition(";")[2]
+                found[next((name for name, pattern in THREAD_STATES if pattern.match(innermost)), RUNNING)] += int(count)
+        instants = sum(found.values()) / max(len(threads), 1)  # samples taken of every thread (--nonblocking misses some)
+        states.update({state: count / instants / len(workers) for state, count in found.items()})
+    return dict(states.most_common())
+
+
+def backend_states(seconds):
+    """{(state, wait event): backends in it on average} of the bench database's clients, sampled every 5 ms."""
+    states, samples = collections.Counter(), 0
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            rows = conn.execute("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND backend_type = 'client backend' "
+                                "AND pid <> pg_backend_pid()").fetchall()
+            states.update(f"{state}, " + (f"waits for {kind}: {event}" if kind else "on the CPU")
+                          for state, kind, event in rows)
+            samples += 1
+            time.sleep(0.005)
+    return {state: count / max(samples, 1) for state, count in states.most_common()}
+
+
+def waits(server, port, send_body, seconds, work_dir):
+    """One more wrk run of the send, with the web's threads and PostgreSQL's backends sampled meanwhile."""
+    found = {}
+    workers = pyspy.workers(server.pids())
+    samplers = [threading.Thread(target=lambda: found.update(threads=thread_states(workers, seconds - 1, work_dir))),
+                threading.Thread(target=lambda: found.update(backends=backend_states(seconds - 1)))]
+    load = threading.Thread(target=lambda: found.update(
+        wrk=bench.wrk(f"http://127.0.0.1:{port}/v1/messages/send", send_body, seconds + 1, CONNECTIONS, work_dir)))
+    load.start()
+    time.sleep(1)  # wrk's connections open
+    for sampler in samplers:
+        sampler.start()
+    for thread in (*samplers, load):
+        thread.join()
+    print(f"the send at {found['wrk']['rps']:.0f}/s, sampled for {seconds - 1} s:")
+    print(f"  web threads per worker ({len(workers)} workers):")
+    for state, threads in found["threads"].items():
+        print(f"    {threads:5.2f}  {state}")
+    print("  PostgreSQL's client backends:")
+    for state, backends in found["backends"].items():
+        print(f"    {backends:5.2f}  {state}")
+
+
 def main(argv):
+    sample_waits = "--waits" in argv
+    argv = [arg for arg in argv if arg != "--waits"]
     web = argv[0] if argv else "plain"
     seconds = int(argv[1]) if len(argv) > 1 else 6
     rounds = int(argv[2]) if len(argv) > 2 else 3
@@ -112,6 +201,8 @@ def main(argv):
             print(f"round {index + 1}: bare {rates['bare']:.0f}/s, send {rates['send']:.0f}/s, "
                   f"send / bare {rates['send'] / rates['bare']:.3f}", flush=True)
             print_table({name: rows[-1] for name, rows in measured.items()})
+        if sample_waits:
+            waits(server, port, send_body, seconds, work_dir)
     finally:
         server.stop()
     print(f"median of {rounds} rounds ({web}):")
