@@ -7,7 +7,8 @@ once first), and measures the bare view, then the send, with wrk (2 threads, 16 
 default 6), ROUNDS times (default 3). Around each wrk run it reads what every process on the machine has used
 (/proc) and prints it per request, in ms of CPU: the web's processes in user space and in the kernel, PostgreSQL,
 Redis, wrk, the rest (kernel threads, this process, processes that ended meanwhile) and the machine's idle time
-(all its processes asleep; "waiting for I/O" when one waits on the disk, as a commit's WAL flush does), with the web's context switches per request; then the median of the rounds, and the send's less the bare view's.
+(all its processes asleep; "waiting for I/O" when one waits on the disk, as a commit's WAL flush does), with the
+web's context switches per request; then the median of the rounds, and the send's less the bare view's.
 
 send / bare is set by these sums: on 2 busy cores a request's rate is the inverse of the machine's CPU per request.
 
@@ -71,7 +72,8 @@ def context_switches(pids):
 def reading(web_pids):
     roles = {"web": web_pids}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"user": bench.cpu_by_process(roles, bench.CPU_USER), "kernel": bench.cpu_by_process(roles, bench.CPU_KERNEL),
+    return {"user": bench.cpu_by_process(roles, bench.CPU_USER),
+            "kernel": bench.cpu_by_process(roles, bench.CPU_KERNEL),
             "busy": bench.machine_busy_seconds(), "idle": bench.machine_idle_seconds(),
             "children": children.ru_utime + children.ru_stime, "switches": context_switches(web_pids)}
 
@@ -118,14 +120,16 @@ def thread_states(workers, seconds, out_dir):
             if stack and count.isdigit():
                 threads.add(stack.split(";", 1)[0])  # --threads: the outermost frame names the thread
                 innermost = stack.rpartition(";")[2]
-                found[next((name for name, pattern in THREAD_STATES if pattern.match(innermost)), RUNNING)] += int(count)
-        instants = sum(found.values()) / max(len(threads), 1)  # samples taken of every thread (--nonblocking misses some)
+                state = next((name for name, pattern in THREAD_STATES if pattern.match(innermost)), RUNNING)
+                found[state] += int(count)
+        # The instants at which every thread was sampled (--nonblocking misses some).
+        instants = sum(found.values()) / max(len(threads), 1)
         states.update({state: count / instants / len(workers) for state, count in found.items()})
     return dict(states.most_common())
 
 
 def backend_states(seconds):
-    """{(state, wait event): backends in it on average} of the bench database's clients, sampled every 5 ms."""
+    """{"state, wait event": backends in it on average} of the bench database's clients, sampled every 5 ms."""
     states, samples = collections.Counter(), 0
     with psycopg.connect(DB_URL, autocommit=True) as conn:
         deadline = time.monotonic() + seconds
