@@ -102,6 +102,49 @@ def test_the_acknowledge_action_without_an_open_page_opens_one_that_acknowledges
     assert acknowledged(message_id)
 
 
+def test_a_copy_read_before_the_acknowledgement_does_not_bring_the_button_back(new_context, site):
+    """The page acknowledges a message it has not shown yet (the notification's action opened it at once); the
+    copy the live updates read before the acknowledgement arrives after it, and the message shows acknowledged."""
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+
+    def without_stream(route):  # a server without the stream: the page polls, and the test can hold a poll
+        config = route.fetch().json()
+        route.fulfill(json={**config, "stream_url": None})
+
+    held = []
+
+    def hold_the_emergency(route):
+        answer = route.fetch()
+        if "after=" in route.request.url and any(m["priority"] == 2 for m in answer.json()["messages"]):
+            held.append((route, answer))  # read now, before the acknowledgement; answered after it
+        else:
+            route.fulfill(response=answer)
+
+    page.route("**/v1/app/config", without_stream)
+    page.reload()
+    expect(page.locator("#live-state")).to_have_attribute("data-mode", "polling")
+    page.route("**/v1/app/messages?*", hold_the_emergency)
+    message_id = send_to(site, stored, channel, "Nobody looking", **EMERGENCY)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    [(poll, stale)] = held
+    assert [m["acknowledged"] for m in stale.json()["messages"]] == [False]
+    page.evaluate(f"location.hash = '#/inbox/{message_id}/ack'")
+    for _ in range(100):
+        if acknowledged(message_id):
+            break
+        page.wait_for_timeout(50)
+    assert acknowledged(message_id)
+    page.unroute("**/v1/app/messages?*")
+    poll.fulfill(response=stale)
+    expect(message(page, "Nobody looking")).to_be_visible()
+    expect(message(page, "Nobody looking").get_by_role("button", name="Acknowledge")).to_have_count(0)
+    expect(message(page, "Nobody looking")).not_to_have_class("unread")
+
+
 # --- action buttons ---
 
 VIEW = {"type": "view", "label": "Open Grafana", "url": "https://grafana.example.com/d/1"}

@@ -18,6 +18,9 @@ const state = {
   observer: null,
   live: null,
   focusId: null,
+  // Acknowledged here: a copy of the message that left the server before the acknowledgement (the live
+  // stream's, a page read meanwhile) still says it is not, and must not bring its button back.
+  acknowledged: new Set(),
 };
 
 export function lastId() {
@@ -31,7 +34,7 @@ export function reset() {
   if (state.observer) state.observer.disconnect();
   Object.assign(state, {
     items: new Map(), newest: 0, oldest: null, complete: false, loading: null, unread: 0,
-    list: null, sentinel: null, observer: null, live: null, focusId: null,
+    list: null, sentinel: null, observer: null, live: null, focusId: null, acknowledged: new Set(),
   });
   setUnread(0);
 }
@@ -253,6 +256,7 @@ export async function acknowledge(id) {
     toast(explain(error), { error: true });
     return;
   }
+  state.acknowledged.add(id);
   const entry = state.items.get(id);
   if (entry) {
     entry.item.acknowledged = true;
@@ -315,6 +319,7 @@ async function blockChannel(channel) {
 // Puts an item in its place (ids are newest first); an id already shown is never shown twice.
 function insert(item) {
   if (state.items.has(item.id)) return false;
+  if (state.acknowledged.has(item.id)) Object.assign(item, { acknowledged: true, read: true });
   const node = renderItem(item);
   state.items.set(item.id, { item, node });
   let before = null;
