@@ -1,6 +1,7 @@
 """Issue 24 in the browser: priorities on the inbox, the Acknowledge button, and the notification's Acknowledge action."""
 
 import json
+import re
 
 from playwright.sync_api import expect
 
@@ -143,6 +144,8 @@ def test_a_copy_read_before_the_acknowledgement_does_not_bring_the_button_back(n
     expect(message(page, "Nobody looking")).to_be_visible()
     expect(message(page, "Nobody looking").get_by_role("button", name="Acknowledge")).to_have_count(0)
     expect(message(page, "Nobody looking")).not_to_have_class("unread")
+    expect(message(page, "Nobody looking")).to_have_class(re.compile(r"\bopen\b"))  # the message asked for, once here
+    expect(page.get_by_text("That message is no longer in your inbox.")).to_have_count(0)
 
 
 # --- action buttons ---

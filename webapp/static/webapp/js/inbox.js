@@ -18,6 +18,7 @@ const state = {
   observer: null,
   live: null,
   focusId: null,
+  pendingFocus: null, // a message asked for before it arrived (a push is quicker than the live updates)
   // Acknowledged here: a copy of the message that left the server before the acknowledgement (the live
   // stream's, a page read meanwhile) still says it is not, and must not bring its button back.
   acknowledged: new Set(),
@@ -34,7 +35,8 @@ export function reset() {
   if (state.observer) state.observer.disconnect();
   Object.assign(state, {
     items: new Map(), newest: 0, oldest: null, complete: false, loading: null, unread: 0,
-    list: null, sentinel: null, observer: null, live: null, focusId: null, acknowledged: new Set(),
+    list: null, sentinel: null, observer: null, live: null, focusId: null, pendingFocus: null,
+    acknowledged: new Set(),
   });
   setUnread(0);
 }
@@ -399,6 +401,7 @@ function liveHandlers() {
       if (insert(item)) {
         if (!item.read) setUnread(state.unread + 1);
         refreshUnread();
+        if (item.id === state.pendingFocus) focus(item.id);
       }
     },
     read(data) {
@@ -477,15 +480,18 @@ export async function screen() {
     for (let page = 0; page < 10 && !state.items.has(id) && !state.complete && (state.oldest ?? 0) > id; page += 1) {
       await loadMore();
     }
-    const entry = state.items.get(id);
-    if (entry) {
-      entry.node.scrollIntoView({ block: "center" });
-      entry.node.focus({ preventScroll: true });
-      open(id);
-    } else {
-      toast(gettext("That message is no longer in your inbox."));
-    }
+    if (state.items.has(id)) focus(id);
+    else if (id > state.newest) state.pendingFocus = id; // not here yet: shown when the live updates bring it
+    else toast(gettext("That message is no longer in your inbox."));
   }
+}
+
+function focus(id) {
+  const entry = state.items.get(id);
+  state.pendingFocus = null;
+  entry.node.scrollIntoView({ block: "center" });
+  entry.node.focus({ preventScroll: true });
+  open(id);
 }
 
 export function showError(error) {
