@@ -15,13 +15,9 @@ It reuses the database, Redis and fixtures the accept phase leaves behind: run
 """
 
 import argparse
-import json
 import statistics
 
 from bench import run as bench
-
-DB_URL = "postgres://postgres@127.0.0.1:5432/kilopush_bench"
-REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
 def main(argv=None):
@@ -33,22 +29,14 @@ def main(argv=None):
     parser.add_argument("--seconds", type=int, default=3, help="seconds per wrk measurement (default 3)")
     args = parser.parse_args(argv)
     work_dir = bench.ROOT / "var" / "bench"
-    fixtures_file = work_dir / "fixtures.json"
-    if not fixtures_file.exists():
-        parser.error(f"no {fixtures_file}: run make bench BENCH_ARGS=\"--only accept\" once first")
-    fixtures = json.loads(fixtures_file.read_text())
-    send_body = {"to": fixtures["recipients"][0], **fixtures["verified"], "message": "Bench: door bell"}
-    env = {**bench.bench_env(DB_URL, REDIS_URL), "WEB_NICE": "0"}
+    _, send_body = bench.accept_leftovers()
+    env = {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0"}
     servers = {}
     try:
         for name, extra in (("A", args.a), ("B", args.b)):
-            port = bench.free_port()
-            command = bench.PLAIN_WEB.format(port=port) if args.web == "plain" else bench.procfile_command("web", port)
             own = dict(pair.split("=", 1) for pair in extra)
-            servers[name] = (bench.Proc(f"paired-{name}", command, {**env, **own}, work_dir / "logs", shell=True), port)
+            servers[name] = bench.start_web(f"paired-{name}", args.web, {**env, **own})
         for _, port in servers.values():
-            bench.wait_for_port(port)
-            bench.wait_for_answer(f"http://127.0.0.1:{port}/healthz")
             for path, body in (("/bench/bare", {}), ("/v1/messages/send", send_body)):  # warm-up
                 bench.wrk(f"http://127.0.0.1:{port}{path}", body, 2, 16, work_dir)
         ratios = {"A": [], "B": []}

@@ -77,9 +77,14 @@ def workers(pids):
     return [pid for pid in pids if pid not in parents]
 
 
+def executable():
+    """py-spy: on the PATH, else beside this Python (the venv's)."""
+    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+
 def record(pids, seconds, out_dir, tag, rate=250):
     """Samples each pid for `seconds` (in parallel); returns {part: samples} summed over them."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = executable()
     procs = []
     for pid in pids:
         path = out_dir / f"py-spy-{tag}-{pid}.txt"

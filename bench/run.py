@@ -467,8 +467,7 @@ def main(argv=None):
     if "webhooks" in phases:
         from bench import webhooks
 
-        db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-        redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+        db_url, redis_url = bench_urls()
         reset_database(db_url)
         report["webhooks"] = webhooks.run(env=bench_env(db_url, redis_url), python=PYTHON, root=ROOT,
                                           free_port=free_port, quick=args.quick, count=args.webhook_events)
@@ -493,8 +492,7 @@ def emergency_phase(args, module="emergency"):
     import importlib
 
     phase = importlib.import_module(f"bench.{module}")
-    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    db_url, redis_url = bench_urls()
     redis.Redis.from_url(redis_url).flushdb()
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
@@ -523,10 +521,45 @@ def bench_env(db_url, redis_url):
     return env
 
 
+def bench_urls():
+    """(database URL, Redis URL) of the bench: BENCH_DATABASE_URL and BENCH_REDIS_URL, else kilopush_bench and db 11."""
+    return (os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench"),
+            os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
+
+
+def send_body_of(fixtures):
+    """The accept phase's send: to the first recipient through the verified channel."""
+    return {"to": fixtures["recipients"][0], **fixtures["verified"], "message": KEY_SEND_TEXT}
+
+
+def accept_leftovers():
+    """(fixtures, send body) the accept phase leaves in var/bench/ for the tools that reuse its database and Redis
+    (bench.paired, bench.experiments); exits saying how to make them when there are none."""
+    fixtures_file = ROOT / "var" / "bench" / "fixtures.json"
+    if not fixtures_file.exists():
+        sys.exit(f"no {fixtures_file}: run make bench BENCH_ARGS=\"--only accept --web plain --repeat 1 --no-profile\" "
+                 "once first")
+    fixtures = json.loads(fixtures_file.read_text())
+    return fixtures, send_body_of(fixtures)
+
+
+def start_web(name, web, env):
+    """The web, "plain" (PLAIN_WEB) or "procfile", on a free port with `env`, once it answers; (Proc, port)."""
+    port = free_port()
+    command = PLAIN_WEB.format(port=port) if web == "plain" else procfile_command("web", port)
+    server = Proc(name, command, env, ROOT / "var" / "bench" / "logs", shell=True)
+    try:
+        wait_for_port(port)
+        wait_for_answer(f"http://127.0.0.1:{port}/healthz")
+    except BaseException:
+        server.stop()
+        raise
+    return server, port
+
+
 def _migrated_bench_env():
     """The bench database's environment, migrated, and var/bench/ with its logs/ folder."""
-    env = bench_env(os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench"),
-                    os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
+    env = bench_env(*bench_urls())
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -558,8 +591,7 @@ def platform_phases(args, phases):
     load_seconds = 8 if args.quick else 20
     messages, devices = (400, 200) if args.quick else (2000, 200)
 
-    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    db_url, redis_url = bench_urls()
     work_dir = ROOT / "var" / "bench"
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -585,7 +617,7 @@ def platform_phases(args, phases):
         base = f"http://127.0.0.1:{port}"
         wait_for_answer(base + "/healthz")
         verified = fixtures["verified"]
-        send_body = {"to": fixtures["recipients"][0], **verified, "message": "Bench: door bell"}
+        send_body = send_body_of(fixtures)
 
         out = {}
         if "accept" in phases and "plain" in args.web:

@@ -108,7 +108,7 @@ def slow_bodies(port, count):
 
 
 def measure(name, command, env, fixtures, port, work_dir):
-    send_body = {"to": fixtures["recipients"][0], **fixtures["verified"], "message": "Bench: door bell"}
+    send_body = bench.send_body_of(fixtures)
     bench.PROCFILE["web"] = command
     web = bench.Proc("web", bench.procfile_command("web", port), env, work_dir / "logs", shell=True)
     try:
@@ -147,8 +147,7 @@ def main(argv=None):
     names = [name for name, command in CANDIDATES.items()
              if (not args.only or any(text in name for text in args.only))
              and shutil.which(next(word for word in command.split() if "=" not in word))]
-    db_url = os.getenv("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kilopush_bench")
-    redis_url = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    db_url, redis_url = bench.bench_urls()
     work_dir = bench.ROOT / "var" / "bench-web-servers"
     (work_dir / "logs").mkdir(parents=True, exist_ok=True)
     redis.Redis.from_url(redis_url).flushdb()

@@ -18,10 +18,8 @@ threads, idle ones included: needs py-spy and ptrace rights) and what PostgreSQL
 """
 
 import collections
-import json
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +32,6 @@ import psycopg
 from bench import pyspy
 from bench import run as bench
 
-DB_URL = "postgres://postgres@127.0.0.1:5432/kilopush_bench"
-REDIS_URL = "redis://127.0.0.1:6379/11"
 CONNECTIONS = 16
 # Where a web thread is, by its innermost frame (py-spy --idle); else it runs Python or waits for the GIL.
 THREAD_STATES = (
@@ -102,7 +98,7 @@ def per_request(before, after, requests):
 
 def thread_states(workers, seconds, out_dir):
     """{state: threads in it on average per worker} over `seconds` of py-spy samples of every thread of `workers`."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = pyspy.executable()
     procs = []
     for pid in workers:
         path = out_dir / f"py-spy-threads-{pid}.txt"
@@ -131,7 +127,7 @@ def thread_states(workers, seconds, out_dir):
 def backend_states(seconds):
     """{"state, wait event": backends in it on average} of the bench database's clients, sampled every 5 ms."""
     states, samples = collections.Counter(), 0
-    with psycopg.connect(DB_URL, autocommit=True) as conn:
+    with psycopg.connect(bench.bench_urls()[0], autocommit=True) as conn:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             rows = conn.execute("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
@@ -176,19 +172,10 @@ def main(argv):
     if web not in bench.WEB_CONFIGS:
         raise SystemExit(f"the web is one of {', '.join(bench.WEB_CONFIGS)}, not {web}")
     work_dir = bench.ROOT / "var" / "bench"
-    fixtures_file = work_dir / "fixtures.json"
-    if not fixtures_file.exists():
-        raise SystemExit(f"no {fixtures_file}: run make bench BENCH_ARGS=\"--only accept\" once first")
-    fixtures = json.loads(fixtures_file.read_text())
-    send_body = {"to": fixtures["recipients"][0], **fixtures["verified"], "message": "Bench: door bell"}
-    env = {**bench.bench_env(DB_URL, REDIS_URL), "WEB_NICE": "0"}
-    port = bench.free_port()
-    command = bench.PLAIN_WEB.format(port=port) if web == "plain" else bench.procfile_command("web", port)
-    server = bench.Proc("machine-split", command, env, work_dir / "logs", shell=True)
+    _, send_body = bench.accept_leftovers()
+    server, port = bench.start_web("machine-split", web, {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0"})
     measured = {"bare": [], "send": []}
     try:
-        bench.wait_for_port(port)
-        bench.wait_for_answer(f"http://127.0.0.1:{port}/healthz")
         requests = (("bare", "/bench/bare", {}), ("send", "/v1/messages/send", send_body))
         for _, path, body in requests:  # warm-up
             bench.wrk(f"http://127.0.0.1:{port}{path}", body, 2, CONNECTIONS, work_dir)

@@ -19,11 +19,7 @@ SHAPES = ((1, 16), (1, 4), (2, 8), (4, 4), (8, 2))  # (sends per transaction, pg
 
 def send_sql(env):
     """The statement of one send to the bench's first recipient, with its values in place (bench/profile.py)."""
-    fixtures_file = bench.ROOT / "var" / "bench" / "fixtures.json"
-    if not fixtures_file.exists():
-        sys.exit(f"no {fixtures_file}: run make bench BENCH_ARGS=\"--only accept --web plain --repeat 1 --no-profile\" "
-                 "once first")
-    fixtures = fixtures_file.read_text()
+    fixtures = json.dumps(bench.accept_leftovers()[0])
     out = subprocess.run([bench.PYTHON, "-m", "bench.profile", "--send-sql", fixtures], env=env, cwd=bench.ROOT,
                          check=True, capture_output=True, text=True).stdout
     (statement,) = json.loads(out.strip().splitlines()[-1])
