@@ -146,6 +146,7 @@ def test_a_copy_read_before_the_acknowledgement_does_not_bring_the_button_back(n
     expect(message(page, "Nobody looking")).not_to_have_class("unread")
     expect(message(page, "Nobody looking")).to_have_class(re.compile(r"\bopen\b"))  # the message asked for, once here
     expect(page.get_by_text("That message is no longer in your inbox.")).to_have_count(0)
+    expect(page.locator("#nav-unread")).to_be_hidden()  # acknowledged is read: nothing unread
 
 
 # --- action buttons ---
