@@ -93,8 +93,9 @@ def _queue_repeats(message_ids, now):
 def message_acknowledge(*, user, message_id, now=None):
     """The recipient acknowledges a message (idempotent): it is read, and an emergency's repeats stop.
 
-    False if there is no such message in the user's inbox. The user's other devices learn it is read from
-    their streams; queued repeats are cancelled, and beat's tick queues no more.
+    False if there is no such message in the user's inbox. The user's other devices learn it from their
+    streams (`acknowledged`, and `read` if it was unread); queued repeats are cancelled, and beat's tick
+    queues no more.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -114,6 +115,7 @@ def message_acknowledge(*, user, message_id, now=None):
         )
         if message.read_at is None:
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message.pk]})
+        inbox_event_record(user_id=user.pk, kind=InboxEvent.ACKNOWLEDGED, data={"id": message.pk})
         webhooks.event_record(channel_ids=[message.channel_id], type=webhooks.ACKNOWLEDGED, message_ids=[message.pk],
                               data={"acknowledged_at": webhooks._iso(now)}, now=now)
     return True

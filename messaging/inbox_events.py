@@ -1,4 +1,4 @@
-"""Inbox events (a read, a delete) for the user's live streams, and the account wake-up.
+"""Inbox events (a read, a delete, an acknowledgement) for the user's live streams, and the account wake-up.
 
 messaging records the fact (a row in the change's transaction, then a wake-up after commit); the
 stream process (stream_app) only transports it.
@@ -18,7 +18,7 @@ EVENT_RETENTION = timedelta(hours=1)
 
 
 def inbox_event_record(*, user_id, kind, data):
-    """Records a read or delete for the user's streams; call it inside the change's transaction.
+    """Records a read, a delete or an acknowledgement for the user's streams; call it inside the change's transaction.
 
     The stream processes find the row by id (the wake-up after commit only hurries them).
     """

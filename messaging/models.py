@@ -291,7 +291,7 @@ class ScheduledMessage(models.Model):
 
 
 class InboxEvent(models.Model):
-    """A read or a delete in someone's inbox, kept a while so every stream process finds it by id.
+    """A read, a delete or an acknowledgement in someone's inbox, kept a while so every stream process finds it by id.
 
     Written in the same transaction as the change itself; pub/sub only says "look now". messaging records
     it (inbox_events.py), the stream only transports it; its table keeps the name it had in stream_app.
@@ -299,10 +299,11 @@ class InboxEvent(models.Model):
 
     READ = "read"  # data: {"ids": [...]} or {"up_to": N}
     DELETED = "deleted"  # data: {"id": N}
-    KINDS = [(READ, "read"), (DELETED, "deleted")]
+    ACKNOWLEDGED = "acknowledged"  # data: {"id": N}; an emergency's repeats stopped (its READ comes too, if unread)
+    KINDS = [(READ, "read"), (DELETED, "deleted"), (ACKNOWLEDGED, "acknowledged")]
 
     user = models.ForeignKey("users_app.AppUser", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=8, choices=KINDS)
+    kind = models.CharField(max_length=16, choices=KINDS)
     data = models.TextField()  # the event's JSON, sent as it is
     created_at = models.DateTimeField(db_index=True)
 

@@ -162,12 +162,23 @@ def test_acknowledging_someone_elses_message_is_404(emergency, charlie):
     assert Message.objects.get(pk=emergency.pk).acknowledged_at is None
 
 
-def test_acknowledging_tells_the_other_devices_it_is_read(emergency, bob):
+def inbox_events(person):
     from messaging.models import InboxEvent
 
+    return [(e.kind, json.loads(e.data)) for e in InboxEvent.objects.filter(user=person.user).order_by("id")]
+
+
+def test_acknowledging_tells_the_other_devices_it_is_read_and_acknowledged(emergency, bob):
     ack(bob, emergency)
-    [event] = InboxEvent.objects.filter(user=bob.user)
-    assert (event.kind, json.loads(event.data)) == (InboxEvent.READ, {"ids": [emergency.pk]})
+    assert inbox_events(bob) == [("read", {"ids": [emergency.pk]}), ("acknowledged", {"id": emergency.pk})]
+    ack(bob, emergency)  # once acknowledged, again changes nothing and tells nobody
+    assert len(inbox_events(bob)) == 2
+
+
+def test_acknowledging_a_read_message_tells_only_the_acknowledgement(emergency, bob):
+    assert call(Client(), "POST", f"/v1/app/messages/{emergency.pk}/read", bob).status_code == 204
+    ack(bob, emergency)
+    assert inbox_events(bob) == [("read", {"ids": [emergency.pk]}), ("acknowledged", {"id": emergency.pk})]
 
 
 def test_an_emergency_past_expire_ends(emergency, fcm):

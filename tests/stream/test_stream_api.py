@@ -144,6 +144,23 @@ def test_read_and_delete_on_one_device_reach_the_accounts_other_streams(client, 
         assert all(e.id is None for e in sse.events if e.event != "message")  # Last-Event-ID stays a message id
 
 
+def test_an_acknowledgement_on_one_device_reaches_the_accounts_other_streams(client, stream, clients, bob, send,
+                                                                            channel):
+    laptop = clients(stream_url(stream), bob.access_token)
+    laptop.wait_for(lambda c: c.comments, what="the opening comment")
+    response = send({"to": bob.token, "token": channel.token, "secret": channel.secret, "message": "Disk full",
+                     "priority": 2, "retry": 60, "expire": 3600})
+    message_id = int(response.json()["response"]["id"])
+    laptop.wait_for_messages(1)
+    assert laptop.events[-1].json()["acknowledged"] is False
+
+    assert client.post(f"/v1/app/messages/{message_id}/ack", **bob.auth).status_code == 204
+
+    laptop.wait_for(lambda c: any(e.event == "acknowledged" for e in c.events), what="the acknowledged event")
+    changes = [(e.event, e.json()) for e in laptop.events if e.event != "message"]
+    assert changes == [("read", {"ids": [message_id]}), ("acknowledged", {"id": message_id})]
+
+
 def test_a_read_that_changes_nothing_sends_nothing(client, stream, clients, bob, send_to):
     message_id = send_to(bob)
     assert client.post(f"/v1/app/messages/{message_id}/read", **bob.auth).status_code == 204
