@@ -7,9 +7,11 @@ from playwright.sync_api import expect
 
 from messaging.models import Message
 from channels_app.services import channel_create
+from tests.web.conftest import api
 from tests.web.helpers import message, tokens, wait_for_service_worker, wait_until_live
 from users_app.models import AppUser
 from tests.web.test_inbox_page import inbox_with_channel, send_to
+from tests.web.test_live_stream import other_device
 from tests.web.test_notifications import PushDevTools, app_context, payload
 
 EMERGENCY = {"priority": 2, "retry": 30, "expire": 600}
@@ -147,6 +149,70 @@ def test_a_copy_read_before_the_acknowledgement_does_not_bring_the_button_back(n
     expect(message(page, "Nobody looking")).to_have_class(re.compile(r"\bopen\b"))  # the message asked for, once here
     expect(page.get_by_text("That message is no longer in your inbox.")).to_have_count(0)
     expect(page.locator("#nav-unread")).to_be_hidden()  # acknowledged is read: nothing unread
+
+
+def shown_tags(page):
+    return page.evaluate("async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.tag)")
+
+
+def with_notification(page, message_id):
+    """The notification this browser showed for the message while nobody looked at the page."""
+    page.evaluate(f"async () => (await navigator.serviceWorker.ready).showNotification('Pager', {{tag: '{message_id}'}})")
+    assert str(message_id) in shown_tags(page)
+
+
+def notifications_left(page, expected):
+    for _ in range(50):
+        if sorted(shown_tags(page)) == expected:
+            break
+        page.wait_for_timeout(100)
+    return sorted(shown_tags(page))
+
+
+def test_an_acknowledgement_on_another_device_takes_the_button_and_the_notification_away(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    message_id = send_to(site, stored, channel, "Pager duty", **EMERGENCY)
+    item = message(page, "Pager duty")
+    expect(item.get_by_role("button", name="Acknowledge")).to_be_visible()
+    with_notification(page, message_id)
+
+    assert api(site, "POST", f"/v1/app/messages/{message_id}/ack", token=other_device(site, stored))[0] == 204
+
+    expect(item.get_by_role("button", name="Acknowledge")).to_have_count(0)  # the stream's `acknowledged`
+    expect(item).not_to_have_class("unread")
+    expect(page.locator("#nav-unread")).to_be_hidden()
+    assert notifications_left(page, []) == []
+
+
+def test_a_read_or_delete_on_another_device_closes_this_devices_notification(new_context, site):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    read, deleted, kept = (send_to(site, stored, channel, text) for text in ("Read", "Deleted", "Kept"))
+    expect(message(page, "Kept")).to_be_visible()
+    for message_id in (read, deleted, kept):
+        with_notification(page, message_id)
+    phone = other_device(site, stored)
+
+    assert api(site, "POST", f"/v1/app/messages/{read}/read", token=phone)[0] == 204
+    assert api(site, "DELETE", f"/v1/app/messages/{deleted}", token=phone)[0] == 204
+
+    expect(message(page, "Deleted")).to_have_count(0)
+    assert notifications_left(page, [str(kept)]) == [str(kept)]
+
+
+def test_a_page_whose_stream_dropped_learns_the_acknowledgement_when_it_reconnects(new_context, site, stream_proxy,
+                                                                                  allow_dropped_stream):
+    context, page = app_context(new_context, site)
+    stored, channel = registered_with_channel(page)
+    message_id = send_to(site, stored, channel, "Pager duty", **EMERGENCY)
+    item = message(page, "Pager duty")
+    expect(item.get_by_role("button", name="Acknowledge")).to_be_visible()
+    stream_proxy.cut()  # the `acknowledged` event is sent while this page is not listening
+    assert api(site, "POST", f"/v1/app/messages/{message_id}/ack", token=other_device(site, stored))[0] == 204
+    stream_proxy.restore()
+    expect(item.get_by_role("button", name="Acknowledge")).to_have_count(0)  # the reconnect's re-read
+    expect(item).not_to_have_class("unread")
 
 
 # --- action buttons ---

@@ -201,12 +201,33 @@ function open(id) {
 }
 
 function setRead(id) {
+  closeNotifications((tag) => tag === id);
   const entry = state.items.get(id);
   if (!entry || entry.item.read) return false;
   entry.item.read = true;
   entry.node.classList.remove("unread");
   entry.node.setAttribute("aria-label", itemLabel(entry.item));
   return true;
+}
+
+// A message read, acknowledged or deleted (here or on another device) no longer waits in this device's notifications.
+function closeNotifications(matches) {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.getRegistration()
+    .then((registration) => (registration ? registration.getNotifications() : []))
+    .then((shown) => shown.forEach((notification) => matches(Number(notification.tag)) && notification.close()))
+    .catch(() => {});
+}
+
+// Acknowledged on this device or another: no button any more, and it is read.
+function setAcknowledged(id) {
+  state.acknowledged.add(id);
+  const entry = state.items.get(id);
+  if (entry) {
+    entry.item.acknowledged = true;
+    entry.node.querySelector(".acknowledge")?.remove();
+  }
+  if (setRead(id)) setUnread(state.unread - 1);
 }
 
 async function markRead(id) {
@@ -258,13 +279,7 @@ export async function acknowledge(id) {
     toast(explain(error), { error: true });
     return;
   }
-  state.acknowledged.add(id);
-  const entry = state.items.get(id);
-  if (entry) {
-    entry.item.acknowledged = true;
-    entry.node.querySelector(".acknowledge")?.remove();
-    if (setRead(id)) setUnread(state.unread - 1);
-  }
+  setAcknowledged(id);
   refreshUnread();
 }
 
@@ -273,6 +288,8 @@ async function markAllRead() {
   try {
     await api.markAllRead(state.newest);
     for (const id of state.items.keys()) if (id <= state.newest) setRead(id);
+    const upTo = state.newest;
+    closeNotifications((tag) => tag <= upTo);
     setUnread(0);
   } catch (error) {
     toast(explain(error), { error: true });
@@ -281,6 +298,7 @@ async function markAllRead() {
 }
 
 function drop(id) {
+  closeNotifications((tag) => tag === id);
   const entry = state.items.get(id);
   if (!entry) return;
   entry.node.remove();
@@ -373,7 +391,9 @@ async function reconcile() {
     // A short page is the whole inbox; a full one tells only about ids down to its last.
     const floor = messages.length === 100 ? messages[messages.length - 1].id : 0;
     for (const item of messages) {
-      if (!insert(item) && item.read) setRead(item.id);
+      if (insert(item)) continue;
+      if (item.acknowledged) setAcknowledged(item.id);
+      else if (item.read) setRead(item.id);
     }
     for (const id of [...state.items.keys()]) {
       if (id >= floor && !seen.has(id)) drop(id);
@@ -406,7 +426,14 @@ function liveHandlers() {
     },
     read(data) {
       if (Array.isArray(data.ids)) for (const id of data.ids) setRead(id);
-      if (data.up_to) for (const id of state.items.keys()) if (id <= data.up_to) setRead(id);
+      if (data.up_to) {
+        for (const id of state.items.keys()) if (id <= data.up_to) setRead(id);
+        closeNotifications((tag) => tag <= data.up_to);
+      }
+      refreshUnread();
+    },
+    acknowledged(data) {
+      setAcknowledged(Number(data.id));
       refreshUnread();
     },
     deleted(data) {

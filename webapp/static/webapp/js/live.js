@@ -8,7 +8,7 @@ const STREAM_RETRY_MAX_MS = 15000;
 
 export class Live {
   // handlers: lastId() -> the newest message id already shown; message(item); read({ids}|{up_to});
-  // deleted({id}); reset(); reconcile() (re-read what may have changed while away); state("live"|"polling"|"offline")
+  // deleted({id}); acknowledged({id}); reset(); reconcile() (re-read what may have changed while away); state("live"|"polling"|"offline")
   constructor(handlers) {
     this.h = handlers;
     this.stopped = true;
@@ -130,6 +130,7 @@ export class Live {
     if (type === "message") this.h.message(payload);
     else if (type === "read") this.h.read(payload);
     else if (type === "deleted") this.h.deleted(payload);
+    else if (type === "acknowledged") this.h.acknowledged(payload);
     else if (type === "reset") this.h.reset();
   }
 
