@@ -202,15 +202,16 @@ def render(delivery, *, badge=None, now=None):
     channel = message.channel
     device = delivery.device
     web = device.platform == Device.WEB
-    if delivery.kind == Delivery.WITHDRAW:
-        # Tells the app to remove the notification it showed: FCM data-only, an APNs background push,
-        # a Web Push payload the service worker reads.
+    if delivery.kind in Delivery.NOTIFICATION_GONE:
+        # Tells the app to remove the notification it showed (the sender withdrew the message, or it was
+        # acknowledged on some device): FCM data-only, an APNs background push, a Web Push payload the
+        # service worker reads.
         return Push(
             delivery_id=delivery.pk,
             token=device.push_token,
             title="",
             body="",
-            data={"type": "withdraw", "message_id": str(message.pk)},
+            data={"type": delivery.kind, "message_id": str(message.pk)},
             important=False,
             sandbox=device.sandbox,
             web_keys={"p256dh": device.web_p256dh, "auth": device.web_auth} if web else None,
@@ -247,7 +248,7 @@ def render(delivery, *, badge=None, now=None):
 
 def skipped(delivery, now):
     """The Result of a push that must not go out any more (its message expired or left the inbox), or None."""
-    if delivery.kind == Delivery.WITHDRAW:
+    if delivery.kind in Delivery.NOTIFICATION_GONE:
         return None
     message = delivery.message
     if delivery.kind == Delivery.REPEAT and (message.acknowledged_at or message.emergency_until <= now):
@@ -456,20 +457,67 @@ def queue_withdraw_pushes(*, message_ids, now=None):
     return len(pushed)
 
 
-def withdrawn_in_flight(deliveries, *, now=None):
-    """Messages withdrawn while this batch was pushing them: their devices get the withdraw push too.
-
-    Returns the ids of the messages that got withdraw deliveries (to be nudged).
-    """
-    accepted = {d.message_id for d in deliveries if d.kind == Delivery.PUSH and d.state == Delivery.ACCEPTED}
-    if not accepted:
-        return []
-    withdrawn = list(
-        Message.objects.filter(id__in=accepted, removed_reason=Message.WITHDRAWN).values_list("id", flat=True)
+def queue_dismiss_pushes(*, message_ids=(), shown=(), now=None):
+    """After an acknowledgement: one dismiss delivery per device that showed the message (its push or a
+    repeat accepted), for `message_ids`, or for the (message id, device id) pairs `shown`. A dismiss sent
+    before is queued again (a repeat in flight was shown after it); one queued or sending is left alone.
+    Returns how many devices will get one."""
+    now = now or timezone.now()
+    pairs = set(shown)
+    if message_ids:
+        pairs.update(
+            Delivery.objects.filter(message_id__in=message_ids, kind__in=(Delivery.PUSH, Delivery.REPEAT),
+                                    state=Delivery.ACCEPTED).values_list("message_id", "device_id")
+        )
+    if not pairs:
+        return 0
+    existing = dict(
+        ((m, d), (pk, state)) for pk, m, d, state in Delivery.objects.select_for_update()
+        .filter(message_id__in={m for m, _ in pairs}, kind=Delivery.DISMISS)
+        .values_list("id", "message_id", "device_id", "state")
     )
+    again = [pk for key, (pk, state) in existing.items()
+             if key in pairs and state not in (Delivery.QUEUED, Delivery.SENDING)]
+    if again:
+        Delivery.objects.filter(id__in=again).update(
+            state=Delivery.QUEUED, attempts=0, last_error="", next_attempt_at=None, claimed_at=None,
+            provider_message_id="", created_at=now, updated_at=now,
+        )
+    Delivery.objects.bulk_create(
+        [Delivery(message_id=m, device_id=d, kind=Delivery.DISMISS, created_at=now, updated_at=now)
+         for m, d in pairs if (m, d) not in existing],
+        ignore_conflicts=True,
+    )
+    return len(pairs)
+
+
+def taken_away_in_flight(deliveries, *, now=None):
+    """Messages withdrawn or acknowledged while this batch was pushing them: the devices that showed them get
+    the withdraw push (after a push) or the dismiss push (after a push or a repeat) too.
+
+    Returns the ids of the messages that got such deliveries (to be nudged).
+    """
+    shown = {(d.message_id, d.device_id, d.kind) for d in deliveries
+             if d.kind in (Delivery.PUSH, Delivery.REPEAT) and d.state == Delivery.ACCEPTED}
+    if not shown:
+        return []
+    ended = Message.objects.filter(id__in={m for m, _, _ in shown}).filter(
+        Q(removed_reason=Message.WITHDRAWN) | Q(acknowledged_at__isnull=False)
+    ).values_list("id", "removed_reason", "acknowledged_at")
+    withdrawn, acknowledged = set(), set()
+    for message_id, reason, acknowledged_at in ended:
+        if reason == Message.WITHDRAWN:
+            withdrawn.add(message_id)
+        elif acknowledged_at is not None:
+            acknowledged.add(message_id)
+    withdrawn &= {m for m, _, kind in shown if kind == Delivery.PUSH}
     if withdrawn:
         queue_withdraw_pushes(message_ids=withdrawn, now=now)
-    return withdrawn
+    dismissed = {(m, d) for m, d, _ in shown if m in acknowledged}
+    if dismissed:
+        with transaction.atomic():
+            queue_dismiss_pushes(shown=dismissed, now=now)
+    return sorted(withdrawn | {m for m, _ in dismissed})
 
 
 # --- push: send and record as the answers come ----------------------------------------------

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Case, Q, When
 from django.utils import timezone
 
-from . import webhooks
+from . import delivery, webhooks
 from .inbox_events import inbox_event_record
 from .models import Delivery, InboxEvent, Message
 
@@ -94,8 +94,8 @@ def message_acknowledge(*, user, message_id, now=None):
     """The recipient acknowledges a message (idempotent): it is read, and an emergency's repeats stop.
 
     False if there is no such message in the user's inbox. The user's other devices learn it from their
-    streams (`acknowledged`, and `read` if it was unread); queued repeats are cancelled, and beat's tick
-    queues no more.
+    streams (`acknowledged`, and `read` if it was unread), and every device that showed it gets a dismiss
+    push; queued repeats are cancelled, and beat's tick queues no more.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -116,6 +116,10 @@ def message_acknowledge(*, user, message_id, now=None):
         if message.read_at is None:
             inbox_event_record(user_id=user.pk, kind=InboxEvent.READ, data={"ids": [message.pk]})
         inbox_event_record(user_id=user.pk, kind=InboxEvent.ACKNOWLEDGED, data={"id": message.pk})
+        if delivery.queue_dismiss_pushes(message_ids=[message.pk], now=now):
+            from .queueing import nudge
+
+            transaction.on_commit(lambda: nudge(message.pk))  # the devices that showed it take it away
         webhooks.event_record(channel_ids=[message.channel_id], type=webhooks.ACKNOWLEDGED, message_ids=[message.pk],
                               data={"acknowledged_at": webhooks._iso(now)}, now=now)
     return True

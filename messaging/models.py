@@ -123,7 +123,9 @@ class Delivery(models.Model):
     # A delivery pushes the message, or (after a withdraw) tells a device that got it to remove it.
     PUSH, WITHDRAW = "push", "withdraw"
     REPEAT = "repeat"  # an emergency's push again (one row per device, re-queued for each repeat)
-    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw"), (REPEAT, "repeat")]
+    DISMISS = "dismiss"  # acknowledged (on any device): a device that showed it removes the notification
+    KINDS = [(PUSH, "push"), (WITHDRAW, "withdraw"), (REPEAT, "repeat"), (DISMISS, "dismiss")]
+    NOTIFICATION_GONE = (WITHDRAW, DISMISS)  # data-only pushes that take a shown notification away
 
     # No index of its own: unique_delivery_kind (message, device, kind) serves it (one index less per delivery).
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries", db_index=False)

@@ -264,12 +264,13 @@ def deliver_batch(message_id):
 
 
 def after_pushes(deliveries):
-    """A claim's deliveries are all recorded: webhooks, retries, withdraw pushes for what was withdrawn meanwhile."""
+    """A claim's deliveries are all recorded: webhooks, retries, withdraw and dismiss pushes for what was withdrawn
+    or acknowledged meanwhile."""
     now = timezone.now()
     webhooks.after_pushes(deliveries, now=now)  # issue 24: message.delivered / message.failed
     nudge_retries(deliveries, now)
-    for message_id in delivery.withdrawn_in_flight(deliveries, now=now):
-        nudge(message_id)  # withdrawn while its push was in flight: the withdraw push goes now
+    for message_id in delivery.taken_away_in_flight(deliveries, now=now):
+        nudge(message_id)  # withdrawn or acknowledged while its push was in flight: withdraw or dismiss goes now
 
 
 # --- sweep -------------------------------------------------------------------------------

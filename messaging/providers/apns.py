@@ -114,7 +114,7 @@ def protocol_class(host, port):
 def request_for(push, topic):
     data = {key: str(value) for key, value in push.data.items()}
     if push.data_only:
-        # A withdraw: a background push with the data at the top level, no alert, no sound.
+        # A withdraw or a dismiss: a background push with the data at the top level, no alert, no sound.
         message = {"aps": {"content-available": 1}, **data}
         push_type, priority = PushType.BACKGROUND, 5
     elif push.important is False:

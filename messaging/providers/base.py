@@ -25,7 +25,7 @@ class Push:
     created_at: str = ""  # ISO 8601, when the message was accepted (Web Push payload)
     channel_verified: bool = False  # Web Push payload
     ttl: int | None = None  # seconds left of the message's ttl at push time; None: no expiry
-    data_only: bool = False  # a withdraw: FCM data-only / APNs background / Web Push, `data` and nothing else
+    data_only: bool = False  # a withdraw or dismiss: FCM data-only / APNs background / Web Push, `data` alone
     message_title: str = ""  # the sender's title, or "": shown as the title, the channel's name as the source
     attachment: str = ""  # the absolute URL of the message's image, or ""
     priority: int = 0  # -2..2: -1 is shown quietly (no sound, no heads-up), 2 is an emergency (repeated)

@@ -112,7 +112,7 @@ def message_fields(push):
     """pyfcm parse_payload arguments for one Push (FCM data values are strings)."""
     data = {key: str(value) for key, value in push.data.items()}
     if push.data_only:
-        # A withdraw: data only, so the app runs and removes the notification; nothing is shown.
+        # A withdraw or a dismiss: data only, so the app runs and removes the notification; nothing is shown.
         return {"fcm_token": push.token, "data_payload": data, "android_config": _android(push, {"priority": "HIGH"})}
     if push.message_title:
         data["channel_name"] = push.title  # the source, under the sender's title

@@ -83,8 +83,8 @@ def payload(push, limit=MAX_PAYLOAD_BYTES):
 
     Of the rich fields, only the image's URL (`image`) travels; `message` is a Markdown message's words.
 
-    A long message (then a long channel name) is shortened with '…'; the url never is. A withdraw
-    (`data_only`) is its data alone: {"type": "withdraw", "message_id"}.
+    A long message (then a long channel name) is shortened with '…'; the url never is. A withdraw or a
+    dismiss (`data_only`) is its data alone: {"type": "withdraw" or "dismiss", "message_id"}.
     """
     if push.data_only:
         return _encoded({key: str(value) for key, value in push.data.items()})

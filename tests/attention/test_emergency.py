@@ -143,7 +143,7 @@ def test_acknowledging_stops_the_repeats_and_marks_it_read(emergency, fcm, bob):
     due_now(emergency)
     emergencies_tick()
     queueing.deliver_batch(emergency.pk)
-    assert len(fcm.script.pushes) == 1
+    assert [p["message"]["data"].get("type") for p in fcm.script.pushes] == [None, "dismiss"]  # no repeat
     message = Message.objects.get(pk=emergency.pk)
     assert message.acknowledged_at and message.read_at and message.emergency_next_at is None
     assert Delivery.objects.get(message=emergency, kind=Delivery.REPEAT).state == Delivery.CANCELLED
@@ -221,6 +221,51 @@ def test_every_device_that_got_it_gets_the_repeats(push_settings, fcm, apns, sen
     assert len(fcm.script.pushes) == 2 and len(apns.script.pushes) == 2
     assert apns.script.pushes[1]["payload"]["aps"]["category"] == "KILOPUSH_EMERGENCY"
     assert apns.script.pushes[0]["headers"]["apns-collapse-id"] == apns.script.pushes[1]["headers"]["apns-collapse-id"]
+
+
+def test_acknowledging_dismisses_the_notification_on_every_device_that_showed_it(push_settings, fcm, apns, send,
+                                                                                 channel):
+    from users_app.models import Device
+
+    person = make_person(platform="android", push_token="fcm-dismiss")
+    Device.objects.create(user=person.user, platform="ios", push_token="cd" * 32)
+    never_shown = Device.objects.create(user=person.user, platform="android", push_token="fcm-dismiss-later")
+    message = sent(send({"to": person.token, "token": channel.token, "secret": channel.secret, "message": "Fire",
+                         **EMERGENCY}))
+    Delivery.objects.filter(message=message, device=never_shown).update(state=Delivery.REJECTED)
+    queueing.deliver_batch(message.pk)
+    assert ack(person, message).status_code == 204
+    queueing.deliver_batch(message.pk)
+    android = fcm.script.accepted("fcm-dismiss")[-1]["message"]
+    assert android["data"] == {"type": "dismiss", "message_id": str(message.pk)}
+    assert "notification" not in android and "notification" not in android.get("android", {})
+    ios = apns.script.accepted("cd" * 32)[-1]
+    assert (ios["payload"]["type"], ios["payload"]["message_id"]) == ("dismiss", str(message.pk))
+    assert ios["headers"]["apns-push-type"] == "background"
+    assert fcm.script.accepted("fcm-dismiss-later") == []  # it never showed the message: nothing to take away
+    assert ack(person, message).status_code == 204  # again: nothing more is pushed
+    queueing.deliver_batch(message.pk)
+    assert Delivery.objects.filter(message=message, kind=Delivery.DISMISS).count() == 2
+    assert len(fcm.script.accepted("fcm-dismiss")) == 2 and len(apns.script.accepted("cd" * 32)) == 2
+
+
+def test_a_repeat_shown_after_the_dismiss_gets_another(emergency, fcm, bob):
+    """A repeat in flight when the message is acknowledged lands after the dismiss: the dismiss goes again."""
+    from messaging import delivery
+
+    due_now(emergency)
+    emergencies_tick()
+    [repeat] = delivery.claim(emergency.pk, limit=10)  # in flight: the provider has it
+    assert repeat.kind == Delivery.REPEAT
+    assert ack(bob, emergency).status_code == 204
+    queueing.deliver_batch(emergency.pk)  # the dismiss goes first
+    assert [p["message"]["data"].get("type") for p in fcm.script.pushes] == [None, "dismiss"]
+    repeat.state = Delivery.ACCEPTED  # then the repeat's answer: shown again
+    Delivery.objects.filter(pk=repeat.pk).update(state=Delivery.ACCEPTED)
+    assert delivery.taken_away_in_flight([repeat]) == [emergency.pk]
+    queueing.deliver_batch(emergency.pk)
+    assert [p["message"]["data"].get("type") for p in fcm.script.pushes] == [None, "dismiss", "dismiss"]
+    assert delivery.taken_away_in_flight([]) == []
 
 
 def test_the_status_tells_the_acknowledgement_and_the_end_of_repeats(emergency, bob, client, channel):

@@ -20,8 +20,9 @@ def short_retry(settings):
 
 
 def shown(fcm, token):
-    """The times (the fake's clock) of the pushes the fake accepted for this token, withdraws left out."""
-    return [p["time"] for p in fcm.script.accepted(token) if p["message"]["data"].get("type") != "withdraw"]
+    """The times (the fake's clock) of the pushes the fake accepted for this token, withdraws and dismisses left out."""
+    return [p["time"] for p in fcm.script.accepted(token)
+            if p["message"]["data"].get("type") not in ("withdraw", "dismiss")]
 
 
 def wait_for_pushes(fcm, token, count, timeout=WAIT):
@@ -55,6 +56,8 @@ def test_repeats_survive_kill_9_of_the_worker_none_lost_none_doubled_beyond_one(
     acked = len(shown(fcm, "fcm-emergency-kill"))
     time.sleep(2 * RETRY + 1)
     assert len(shown(fcm, "fcm-emergency-kill")) <= acked + 1  # a repeat already in flight, then none
+    dismissed = [p for p in fcm.script.accepted("fcm-emergency-kill") if p["message"]["data"].get("type") == "dismiss"]
+    assert dismissed and dismissed[0]["message"]["data"]["message_id"] == str(message_id)  # the notification goes
     assert Message.objects.get(pk=message_id).emergency_next_at is None
     second.kill()
 

@@ -152,12 +152,14 @@ def test_a_copy_read_before_the_acknowledgement_does_not_bring_the_button_back(n
 
 
 def shown_tags(page):
-    return page.evaluate("async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.tag)")
+    return page.evaluate(
+        "async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.tag)")
 
 
 def with_notification(page, message_id):
     """The notification this browser showed for the message while nobody looked at the page."""
-    page.evaluate(f"async () => (await navigator.serviceWorker.ready).showNotification('Pager', {{tag: '{message_id}'}})")
+    page.evaluate(
+        f"async () => (await navigator.serviceWorker.ready).showNotification('Pager', {{tag: '{message_id}'}})")
     assert str(message_id) in shown_tags(page)
 
 

@@ -153,7 +153,8 @@ def test_the_same_message_pushed_twice_is_one_notification(new_context, site):
     assert [n["tag"] for n in notifications(viewer)] == ["7"]
 
 
-def test_a_withdraw_push_closes_that_messages_notification_and_shows_none(new_context, site):
+@pytest.mark.parametrize("kind", ["withdraw", "dismiss"])  # withdrawn by the sender; acknowledged on some device
+def test_a_withdraw_or_dismiss_push_closes_that_messages_notification_and_shows_none(new_context, site, kind):
     context, page = app_context(new_context, site)
     devtools = PushDevTools(context, site.url)
     devtools.registration_id()
@@ -163,7 +164,7 @@ def test_a_withdraw_push_closes_that_messages_notification_and_shows_none(new_co
     viewer = context.new_page()
     viewer.goto("/static/webapp/app.css")
     wait_for_notifications(viewer, 2)
-    devtools.deliver({"type": "withdraw", "message_id": 51})
+    devtools.deliver({"type": kind, "message_id": 51})
     for _ in range(50):
         if [n["tag"] for n in notifications(viewer)] == ["52"]:
             break

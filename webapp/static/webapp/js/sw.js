@@ -69,8 +69,9 @@ self.addEventListener("push", (event) => {
   } catch {
     return;
   }
-  if (message.type === "withdraw") {
-    // The sender took the message back: its notification goes (POST /v1/messages/withdraw).
+  if (message.type === "withdraw" || message.type === "dismiss") {
+    // The sender took the message back (POST /v1/messages/withdraw), or it was acknowledged on some device:
+    // its notification goes.
     event.waitUntil((async () => {
       const shown = await self.registration.getNotifications({ tag: String(message.message_id) });
       shown.forEach((notification) => notification.close());
