@@ -104,10 +104,21 @@ class Proc:
 
 
 CPU_USER, CPU_KERNEL = (11,), (12,)  # cpu_by_process's `fields`: /proc/PID/stat's utime, stime
+REAPED = 2  # /proc/PID/stat's cutime and cstime (the children it waited for) are two fields after utime and stime
+
+
+class CpuReading(dict):
+    """{role: {pid: CPU seconds used so far}}, with `parent` {pid: its parent's pid} and `reaped` {pid: CPU
+    seconds of its children that ended and that it waited for}: cpu_spent counts a process that ended between
+    two readings through its parent's `reaped`."""
+
+    def __init__(self):
+        super().__init__()
+        self.parent, self.reaped = {}, {}
 
 
 def cpu_by_process(roles, fields=CPU_USER + CPU_KERNEL):
-    """CPU seconds used so far by every process on the machine, per role and process: {role: {pid: seconds}}.
+    """CPU seconds used so far by every process on the machine, per role and process: a CpuReading.
 
     roles: {role: [pids]} for our own process trees; anything else is named by its command
     (postgres, redis-server, the load generator is this process). Compare two readings with cpu_spent.
@@ -115,7 +126,7 @@ def cpu_by_process(roles, fields=CPU_USER + CPU_KERNEL):
     """
     owner = {pid: role for role, pids in roles.items() for pid in pids}
     ticks = os.sysconf("SC_CLK_TCK")
-    reading = {}
+    reading = CpuReading()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -128,15 +139,38 @@ def cpu_by_process(roles, fields=CPU_USER + CPU_KERNEL):
         pid = int(entry)
         role = owner.get(pid) or ("load generator" if pid == os.getpid() else name)
         reading.setdefault(role, {})[pid] = sum(int(stat_fields[i]) for i in fields) / ticks
+        reading.parent[pid] = int(stat_fields[1])
+        reading.reaped[pid] = sum(int(stat_fields[i + REAPED]) for i in fields) / ticks
     return reading
 
 
 def cpu_spent(before, after, role):
     """CPU seconds `role` used between two cpu_by_process() readings: what its processes running at the second
-    used since the first (all of it for one started meanwhile). One that ended meanwhile (a backend whose
-    connection closed) is left out: a difference of totals would subtract all it had ever used."""
-    earlier = before.get(role, {})
-    return sum(seconds - earlier.get(pid, 0.0) for pid, seconds in after.get(role, {}).items())
+    used since the first (all of it for one started meanwhile), and what the children of its processes that
+    ended meanwhile used after the first (PostgreSQL's backends whose connections closed, even those that
+    started and ended between the readings, through the postmaster; the wrk runs of the load generator).
+
+    A process that ended is counted through its parent, which was credited with all it ever used when it
+    waited for it (`reaped`), less what it had used by the first reading. So a role's ended processes count
+    only if their parent is in the role and ran at both readings, and everything that parent reaped counts."""
+    earlier, now = before.get(role, {}), after.get(role, {})
+    spent = sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
+    parents = {pid for pid in now if pid in earlier}
+    reaped_before, reaped_after = getattr(before, "reaped", {}), getattr(after, "reaped", {})
+    spent += sum(reaped_after.get(pid, 0.0) - reaped_before.get(pid, 0.0) for pid in parents)
+    ended_parent = getattr(before, "parent", {})
+    # The ended ones' part before the first reading was counted there: only their part after it is ours.
+    spent -= sum(seconds for pid, seconds in earlier.items() if pid not in now and ended_parent.get(pid) in parents)
+    return spent
+
+
+def parent_pid(pid):
+    """The parent of a running process, from /proc (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def parent_and_cpu_seconds(pids):
@@ -931,16 +965,27 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
     def with_cpu(path, body, content_type="application/json"):
         """wrk, and the CPU per request of gunicorn and PostgreSQL meanwhile (ms).
 
-        PostgreSQL is the backends serving the bench's database (role "postgres (bench database)"), so other
-        databases' backends on a shared server, and backends that end meanwhile, are not counted."""
+        PostgreSQL is the postmaster and the backends serving the bench's database (role "postgres (bench
+        database)", read at each reading: the web's connections are replaced every DB_CONN_MAX_AGE, and a
+        backend that ends counts through the postmaster, cpu_spent), so other databases' backends on a shared
+        server are not counted, except those that end during the run."""
         roles = {"web": web.pids()} if web else {}
-        if db_url:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                roles["postgres (bench database)"] = [pid for (pid,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+        def reading():
+            if web:
+                roles["web"] = web.pids()
+            if db_url:
+                with psycopg.connect(db_url, autocommit=True) as conn:
+                    backends = [pid for (pid,) in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")]
+                    postmaster = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+                roles["postgres (bench database)"] = [*backends, parent_pid(postmaster)]
+            return cpu_by_process(roles)
+
         started = time.monotonic()
         result = balanced_wrk(roles.get("web"), base + path, body, seconds, 16, work_dir, content_type,
-                              cpu=lambda: cpu_by_process(roles))
+                              cpu=reading)
         before, used = result.pop("cpu")
         for role, key in (("web", "web"), ("postgres (bench database)" if db_url else "postgres", "postgres")):
             spent = cpu_spent(before, used, role)
