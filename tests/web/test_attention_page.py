@@ -187,19 +187,22 @@ def test_an_acknowledgement_on_another_device_takes_the_button_and_the_notificat
     assert notifications_left(page, []) == []
 
 
-def test_a_read_or_delete_on_another_device_closes_this_devices_notification(new_context, site):
+def test_a_read_or_delete_here_or_on_another_device_closes_this_devices_notification(new_context, site):
     context, page = app_context(new_context, site)
     stored, channel = registered_with_channel(page)
-    read, deleted, kept = (send_to(site, stored, channel, text) for text in ("Read", "Deleted", "Kept"))
+    texts = ("Read", "Deleted", "Opened here", "Kept")
+    read, deleted, opened, kept = (send_to(site, stored, channel, text) for text in texts)
     expect(message(page, "Kept")).to_be_visible()
-    for message_id in (read, deleted, kept):
+    for message_id in (read, deleted, opened, kept):
         with_notification(page, message_id)
     phone = other_device(site, stored)
 
     assert api(site, "POST", f"/v1/app/messages/{read}/read", token=phone)[0] == 204
     assert api(site, "DELETE", f"/v1/app/messages/{deleted}", token=phone)[0] == 204
+    message(page, "Opened here").click()  # read on this page
 
     expect(message(page, "Deleted")).to_have_count(0)
+    expect(message(page, "Opened here")).not_to_have_class("unread")
     assert notifications_left(page, [str(kept)]) == [str(kept)]
 
 

@@ -201,7 +201,6 @@ function open(id) {
 }
 
 function setRead(id) {
-  closeNotifications((tag) => tag === id);
   const entry = state.items.get(id);
   if (!entry || entry.item.read) return false;
   entry.item.read = true;
@@ -228,12 +227,14 @@ function setAcknowledged(id) {
     entry.node.querySelector(".acknowledge")?.remove();
   }
   if (setRead(id)) setUnread(state.unread - 1);
+  closeNotifications((tag) => tag === id);
 }
 
 async function markRead(id) {
   try {
     await api.markRead(id);
     if (setRead(id)) setUnread(state.unread - 1);
+    closeNotifications((tag) => tag === id); // the stream's `read` does it too; polling has none
   } catch (error) {
     toast(explain(error), { error: true });
   }
@@ -395,6 +396,8 @@ async function reconcile() {
       if (item.acknowledged) setAcknowledged(item.id);
       else if (item.read) setRead(item.id);
     }
+    const read = new Set(messages.filter((item) => item.read).map((item) => item.id));
+    closeNotifications((tag) => read.has(tag));
     for (const id of [...state.items.keys()]) {
       if (id >= floor && !seen.has(id)) drop(id);
     }
@@ -425,11 +428,10 @@ function liveHandlers() {
       }
     },
     read(data) {
-      if (Array.isArray(data.ids)) for (const id of data.ids) setRead(id);
-      if (data.up_to) {
-        for (const id of state.items.keys()) if (id <= data.up_to) setRead(id);
-        closeNotifications((tag) => tag <= data.up_to);
-      }
+      const ids = Array.isArray(data.ids) ? data.ids.map(Number) : [];
+      for (const id of ids) setRead(id);
+      if (data.up_to) for (const id of state.items.keys()) if (id <= data.up_to) setRead(id);
+      closeNotifications((tag) => ids.includes(tag) || tag <= (data.up_to || 0));
       refreshUnread();
     },
     acknowledged(data) {
