@@ -2,7 +2,9 @@
 
 Replays the send's statement (the same capture as pgbench_batched) with `pgbench -M prepared`, 16 clients at
 RATE sends a second (default 1,400, about the send's rate through the web), beside a round trip that does
-nothing (`SELECT 1`) and the send with one part of its commit switched off for the measurement only:
+nothing (`SELECT 1`), the statement's first part alone (the send's context read), the statement refused by a
+wrong secret (every part runs, nothing is written or committed), and the send with one part of its commit
+switched off for the measurement only:
 `synchronous_commit=off` (no wait for the WAL flush) and `session_replication_role=replica` (no foreign-key
 checks). Prints the machine's CPU per statement less pgbench's own (PostgreSQL's), three rounds. The product
 keeps both: they are measured to know what they cost, not to be turned off.
@@ -39,8 +41,12 @@ PARTS = (
 
 def variants(statement):
     """(label, statements, PGOPTIONS) of each replay."""
+    refused = re.sub(r"secret_digest = '[0-9a-f]+'", "secret_digest = 'wrong'", statement)
+    context = statement.split("), ban AS", 1)[0].replace("WITH context AS (", "", 1)
     return (
         ("a round trip that does nothing (SELECT 1)", ["SELECT 1"], ""),
+        ("the send's context read alone (its first CTE)", [context], ""),
+        ("the send refused (a wrong secret: the whole plan runs, nothing is written)", [refused], ""),
         ("the send's statement", [statement], ""),
         ("the send, synchronous_commit=off", [statement], "-c synchronous_commit=off"),
         ("the send, foreign keys not checked", [statement], "-c session_replication_role=replica"),
