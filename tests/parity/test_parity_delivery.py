@@ -192,6 +192,24 @@ def test_a_withdraw_push_is_claimed_and_rendered_as_data_only(bob, channel):
         {"type": "withdraw", "message_id": str(message_id)}, True, bob.push_token)
 
 
+def test_a_dismiss_push_after_an_acknowledgement_is_claimed_and_rendered_as_data_only(bob, channel):
+    from messaging.emergency import message_acknowledge
+
+    [first] = queue(bob, channel)
+    delivery.record(delivery.claim(None), {first: Result.accepted("a")})
+    message_id = Delivery.objects.get(pk=first).message_id
+    assert message_acknowledge(user=bob.user, message_id=message_id)
+    [claimed] = delivery.claim(message_id)
+    assert (claimed.kind, claimed.device_id, claimed.message_id) == (Delivery.DISMISS, bob.user.devices.get().pk,
+                                                                    message_id)
+    push = delivery.render(claimed)
+    assert (push.data, push.data_only, push.token) == (
+        {"type": "dismiss", "message_id": str(message_id)}, True, bob.push_token)
+    assert message_acknowledge(user=bob.user, message_id=message_id)  # again: nothing more to claim
+    delivery.record([claimed], {claimed.pk: Result.accepted("b")})
+    assert delivery.claim(message_id) == []
+
+
 def test_a_claim_made_on_a_whole_second_is_recorded(bob, channel):
     # SQLite keeps a datetime as text: a whole second has no fraction; the record must match it all the same.
     [first] = queue(bob, channel)
