@@ -177,37 +177,24 @@ def test_a_claimed_push_whose_message_ran_out_of_time_is_recorded_expired_withou
     assert rows("state", "provider_message_id") == [(first, Delivery.EXPIRED, "")]
 
 
-def test_a_withdraw_push_is_claimed_and_rendered_as_data_only(bob, channel):
+@pytest.mark.parametrize("kind", [Delivery.WITHDRAW, Delivery.DISMISS])
+def test_a_withdraw_or_dismiss_push_is_claimed_and_rendered_as_data_only(bob, channel, kind):
+    """After the sender's withdraw, or the recipient's acknowledgement, the device that showed it removes it."""
+    from messaging.emergency import message_acknowledge
     from messaging.services import message_withdraw
 
     [first] = queue(bob, channel)
     delivery.record(delivery.claim(None), {first: Result.accepted("a")})
     message_id = Delivery.objects.get(pk=first).message_id
-    assert message_withdraw(channel_id=channel.pk, message_id=message_id)
+    if kind == Delivery.WITHDRAW:
+        assert message_withdraw(channel_id=channel.pk, message_id=message_id)
+    else:
+        assert message_acknowledge(user=bob.user, message_id=message_id)
     [claimed] = delivery.claim(message_id)
-    assert (claimed.kind, claimed.device_id, claimed.message_id) == (Delivery.WITHDRAW, bob.user.devices.get().pk,
-                                                                    message_id)
+    assert (claimed.kind, claimed.device_id, claimed.message_id) == (kind, bob.user.devices.get().pk, message_id)
     push = delivery.render(claimed)
-    assert (push.data, push.data_only, push.token) == (
-        {"type": "withdraw", "message_id": str(message_id)}, True, bob.push_token)
-
-
-def test_a_dismiss_push_after_an_acknowledgement_is_claimed_and_rendered_as_data_only(bob, channel):
-    from messaging.emergency import message_acknowledge
-
-    [first] = queue(bob, channel)
-    delivery.record(delivery.claim(None), {first: Result.accepted("a")})
-    message_id = Delivery.objects.get(pk=first).message_id
-    assert message_acknowledge(user=bob.user, message_id=message_id)
-    [claimed] = delivery.claim(message_id)
-    assert (claimed.kind, claimed.device_id, claimed.message_id) == (Delivery.DISMISS, bob.user.devices.get().pk,
-                                                                    message_id)
-    push = delivery.render(claimed)
-    assert (push.data, push.data_only, push.token) == (
-        {"type": "dismiss", "message_id": str(message_id)}, True, bob.push_token)
-    assert message_acknowledge(user=bob.user, message_id=message_id)  # again: nothing more to claim
-    delivery.record([claimed], {claimed.pk: Result.accepted("b")})
-    assert delivery.claim(message_id) == []
+    assert (push.data, push.data_only, push.token) == ({"type": kind, "message_id": str(message_id)}, True,
+                                                       bob.push_token)
 
 
 def test_a_claim_made_on_a_whole_second_is_recorded(bob, channel):
