@@ -247,12 +247,15 @@ def render(delivery, *, badge=None, now=None):
 
 
 def skipped(delivery, now):
-    """The Result of a push that must not go out any more (its message expired or left the inbox), or None."""
+    """The Result of a push that must not go out any more (its message expired, left the inbox or was
+    acknowledged), or None."""
     if delivery.kind in Delivery.NOTIFICATION_GONE:
         return None
     message = delivery.message
     if delivery.kind == Delivery.REPEAT and (message.acknowledged_at or message.emergency_until <= now):
         return Result.cancelled("acknowledged" if message.acknowledged_at else "emergency expired")
+    if message.acknowledged_at:  # answered on another device before this one's push (a sweep put it back)
+        return Result.cancelled("acknowledged")
     if message.removed_reason in (Message.WITHDRAWN, Message.REPLACED, Message.DELETED):
         return Result.cancelled(f"message {message.removed_reason}")
     left = time_left(message, now)

@@ -95,7 +95,7 @@ def message_acknowledge(*, user, message_id, now=None):
 
     False if there is no such message in the user's inbox. The user's other devices learn it from their
     streams (`acknowledged`, and `read` if it was unread), and every device that showed it gets a dismiss
-    push; queued repeats are cancelled, and beat's tick queues no more.
+    push; its queued pushes and repeats are cancelled, and beat's tick queues no more.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -110,7 +110,9 @@ def message_acknowledge(*, user, message_id, now=None):
         Message.objects.filter(pk=message.pk).update(
             acknowledged_at=now, emergency_next_at=None, read_at=message.read_at or now
         )
-        Delivery.objects.filter(message_id=message.pk, kind=Delivery.REPEAT, state=Delivery.QUEUED).update(
+        # A push or repeat not yet sent never alarms a device after the answer (one in flight gets a dismiss).
+        Delivery.objects.filter(message_id=message.pk, kind__in=(Delivery.PUSH, Delivery.REPEAT),
+                                state=Delivery.QUEUED).update(
             state=Delivery.CANCELLED, last_error="acknowledged", next_attempt_at=None, updated_at=now
         )
         if message.read_at is None:

@@ -227,7 +227,7 @@ def after_pushes(deliveries, *, now=None):
 
     Reads the channel's webhook_url from the claim's rows: nothing more is asked of the database without one.
     """
-    from .models import Delivery
+    from .models import Delivery, Message
 
     hooked = [d for d in deliveries if d.kind == Delivery.PUSH and d.message.channel.webhook_url]
     if not hooked:
@@ -241,6 +241,9 @@ def after_pushes(deliveries, *, now=None):
         alive = set(Delivery.objects.filter(
             message_id__in=list(ended), kind=Delivery.PUSH,
             state__in=(Delivery.QUEUED, Delivery.SENDING, Delivery.ACCEPTED)).values_list("message_id", flat=True))
+        # Acknowledged meanwhile (the rows in hand were read before): it reached its recipient after all.
+        alive.update(Message.objects.filter(id__in=list(ended), acknowledged_at__isnull=False)
+                     .values_list("id", flat=True))
         failed = {m: c for m, c in ended.items() if m not in alive}
         if failed:
             event_record(channel_ids=list(failed.values()), type=FAILED, message_ids=list(failed), now=now)

@@ -249,6 +249,28 @@ def test_acknowledging_dismisses_the_notification_on_every_device_that_showed_it
     assert len(fcm.script.accepted("fcm-dismiss")) == 2 and len(apns.script.accepted("cd" * 32)) == 2
 
 
+def test_a_push_not_yet_sent_when_acknowledged_never_goes(push_settings, fcm, send, valid_fields, bob):
+    message = sent(send({**valid_fields, **EMERGENCY}))  # its push is queued: the worker is behind
+    assert ack(bob, message).status_code == 204  # answered on another device (the web app, live)
+    queueing.deliver_batch(message.pk)
+    assert fcm.script.pushes == []  # no alarm after the answer, and nothing to dismiss
+    push = Delivery.objects.get(message=message, kind=Delivery.PUSH)
+    assert (push.state, push.last_error) == (Delivery.CANCELLED, "acknowledged")
+    assert not Delivery.objects.filter(message=message, kind=Delivery.DISMISS).exists()
+
+
+def test_a_push_a_dead_worker_held_is_not_sent_after_the_acknowledgement(push_settings, fcm, send, valid_fields, bob):
+    from messaging import delivery
+
+    message = sent(send({**valid_fields, **EMERGENCY}))
+    [held] = delivery.claim(message.pk)  # the worker that claimed it dies before the push
+    assert ack(bob, message).status_code == 204
+    Delivery.objects.filter(pk=held.pk).update(state=Delivery.QUEUED)  # what the sweep does after the claim timeout
+    queueing.deliver_batch(message.pk)
+    assert fcm.script.pushes == []
+    assert Delivery.objects.get(pk=held.pk).state == Delivery.CANCELLED
+
+
 def test_a_repeat_shown_after_the_dismiss_gets_another(emergency, fcm, bob):
     """A repeat in flight when the message is acknowledged lands after the dismiss: the dismiss goes again."""
     from messaging import delivery

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from kilopush import metrics
 from messaging import queueing, webhooks
 from messaging.emergency import emergencies_tick, message_acknowledge
-from messaging.models import Message, WebhookEvent
+from messaging.models import Delivery, Message, WebhookEvent
 from messaging.services import inbox_mark_read, inbox_mark_read_up_to
 from tests.app_api import call
 from tests.attention.receiver import keep_alive_receiver, lasting_receiver, receiver  # noqa: F401 (fixtures)
@@ -215,6 +215,19 @@ def test_no_device_reached_sends_message_failed(hooked, receiver, push_settings,
     message = sent(send(valid_fields))
     queueing.deliver_batch(message.pk)
     assert list(WebhookEvent.objects.values_list("type", "message_id")) == [("message.failed", message.pk)]
+
+
+def test_a_push_that_fails_after_the_acknowledgement_sends_no_message_failed(hooked, receiver, push_settings, fcm,
+                                                                              send, valid_fields, bob):
+    from messaging import delivery
+
+    fcm.script.set_outcomes(bob.push_token, ["unregistered"])
+    message = sent(send({**valid_fields, "priority": 2, "retry": 60, "expire": 600}))
+    in_flight = delivery.claim(message.pk)  # its push is on its way when the web app acknowledges it
+    message_acknowledge(user=bob.user, message_id=message.pk)
+    delivery.push(in_flight, finished=queueing.after_pushes)
+    assert Delivery.objects.get(message=message).state == Delivery.INVALID_TOKEN  # the dead token ended it
+    assert list(WebhookEvent.objects.values_list("type", flat=True)) == ["message.acknowledged"]
 
 
 def test_a_channel_without_a_webhook_records_no_events(channel, push_settings, send, valid_fields, bob):
