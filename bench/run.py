@@ -156,21 +156,10 @@ def cpu_spent(before, after, role):
     earlier, now = before.get(role, {}), after.get(role, {})
     spent = sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
     parents = {pid for pid in now if pid in earlier}
-    reaped_before, reaped_after = getattr(before, "reaped", {}), getattr(after, "reaped", {})
-    spent += sum(reaped_after.get(pid, 0.0) - reaped_before.get(pid, 0.0) for pid in parents)
-    ended_parent = getattr(before, "parent", {})
+    spent += sum(after.reaped[pid] - before.reaped[pid] for pid in parents)
     # The ended ones' part before the first reading was counted there: only their part after it is ours.
-    spent -= sum(seconds for pid, seconds in earlier.items() if pid not in now and ended_parent.get(pid) in parents)
+    spent -= sum(seconds for pid, seconds in earlier.items() if pid not in now and before.parent[pid] in parents)
     return spent
-
-
-def parent_pid(pid):
-    """The parent of a running process, from /proc (0 if it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def parent_and_cpu_seconds(pids):
@@ -976,11 +965,11 @@ def accept_phase(base, send_body, fixtures, seconds, work_dir, web=None, repeat=
                 roles["web"] = web.pids()
             if db_url:
                 with psycopg.connect(db_url, autocommit=True) as conn:
-                    backends = [pid for (pid,) in conn.execute(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()")]
-                    postmaster = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-                roles["postgres (bench database)"] = [*backends, parent_pid(postmaster)]
+                    own, backends = conn.execute(
+                        "SELECT pg_backend_pid(), array_agg(pid) FILTER (WHERE pid <> pg_backend_pid()) "
+                        "FROM pg_stat_activity WHERE datname = current_database()").fetchone()
+                    postmaster = parent_and_cpu_seconds([own])[own][0]  # this connection's backend's parent
+                roles["postgres (bench database)"] = [*(backends or []), postmaster]
             return cpu_by_process(roles)
 
         started = time.monotonic()

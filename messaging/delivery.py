@@ -460,24 +460,15 @@ def queue_withdraw_pushes(*, message_ids, now=None):
     return len(pushed)
 
 
-def queue_dismiss_pushes(*, message_ids=(), shown=(), now=None):
-    """After an acknowledgement: one dismiss delivery per device that showed the message (its push or a
-    repeat accepted), for `message_ids`, or for the (message id, device id) pairs `shown`. A dismiss sent
-    before is queued again (a repeat in flight was shown after it); one queued or sending is left alone.
-    Returns how many devices will get one."""
-    now = now or timezone.now()
-    pairs = set(shown)
-    if message_ids:
-        pairs.update(
-            Delivery.objects.filter(message_id__in=message_ids, kind__in=(Delivery.PUSH, Delivery.REPEAT),
-                                    state=Delivery.ACCEPTED).values_list("message_id", "device_id")
-        )
+def queue_again(pairs, kind, *, now):
+    """One queued delivery of `kind` per (message id, device id) of `pairs` (an emergency's repeats, the dismiss
+    pushes): a row of that kind already there is queued again, unless it is still queued or sending; the
+    others are created. Inside a transaction (the existing rows are locked)."""
     if not pairs:
-        return 0
+        return
     existing = dict(
         ((m, d), (pk, state)) for pk, m, d, state in Delivery.objects.select_for_update()
-        .filter(message_id__in={m for m, _ in pairs}, kind=Delivery.DISMISS)
-        .values_list("id", "message_id", "device_id", "state")
+        .filter(message_id__in={m for m, _ in pairs}, kind=kind).values_list("id", "message_id", "device_id", "state")
     )
     again = [pk for key, (pk, state) in existing.items()
              if key in pairs and state not in (Delivery.QUEUED, Delivery.SENDING)]
@@ -487,10 +478,23 @@ def queue_dismiss_pushes(*, message_ids=(), shown=(), now=None):
             provider_message_id="", created_at=now, updated_at=now,
         )
     Delivery.objects.bulk_create(
-        [Delivery(message_id=m, device_id=d, kind=Delivery.DISMISS, created_at=now, updated_at=now)
+        [Delivery(message_id=m, device_id=d, kind=kind, created_at=now, updated_at=now)
          for m, d in pairs if (m, d) not in existing],
         ignore_conflicts=True,
     )
+
+
+def queue_dismiss_pushes(*, message_ids=(), shown=(), now=None):
+    """After an acknowledgement: one dismiss delivery per device that showed the message (its push or a
+    repeat accepted), for `message_ids`, or for the (message id, device id) pairs `shown`. A dismiss sent
+    before is queued again (a repeat in flight was shown after it). Returns how many devices will get one."""
+    pairs = set(shown)
+    if message_ids:
+        pairs.update(
+            Delivery.objects.filter(message_id__in=message_ids, kind__in=(Delivery.PUSH, Delivery.REPEAT),
+                                    state=Delivery.ACCEPTED).values_list("message_id", "device_id")
+        )
+    queue_again(pairs, Delivery.DISMISS, now=now or timezone.now())
     return len(pairs)
 
 

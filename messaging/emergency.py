@@ -71,23 +71,8 @@ def emergencies_tick(*, now=None, limit=500):
 
 def _queue_repeats(message_ids, now):
     """One queued REPEAT per device that accepted the message's push; one still queued or sending is left alone."""
-    pushed = set(
-        Delivery.objects.filter(message_id__in=message_ids, kind=Delivery.PUSH, state=Delivery.ACCEPTED)
-        .values_list("message_id", "device_id")
-    )
-    existing = dict(
-        ((m, d), (pk, state)) for pk, m, d, state in Delivery.objects.select_for_update()
-        .filter(message_id__in=message_ids, kind=Delivery.REPEAT).values_list("id", "message_id", "device_id", "state")
-    )
-    again = [pk for key, (pk, state) in existing.items() if key in pushed and state not in (Delivery.QUEUED, Delivery.SENDING)]
-    if again:
-        Delivery.objects.filter(id__in=again).update(
-            state=Delivery.QUEUED, attempts=0, last_error="", next_attempt_at=None, claimed_at=None,
-            provider_message_id="", created_at=now, updated_at=now,
-        )
-    new = [Delivery(message_id=m, device_id=d, kind=Delivery.REPEAT, created_at=now, updated_at=now)
-           for m, d in pushed if (m, d) not in existing]
-    Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    pushed = Delivery.objects.filter(message_id__in=message_ids, kind=Delivery.PUSH, state=Delivery.ACCEPTED)
+    delivery.queue_again(set(pushed.values_list("message_id", "device_id")), Delivery.REPEAT, now=now)
 
 
 def message_acknowledge(*, user, message_id, now=None):

@@ -6,7 +6,8 @@ on the database, Redis and fixtures the accept phase leaves behind (run `make be
 once first), and measures the bare view, then the send, with wrk (2 threads, 16 connections, SECONDS each,
 default 6), ROUNDS times (default 3). Around each wrk run it reads what every process on the machine has used
 (/proc) and prints it per request, in ms of CPU: the web's processes in user space and in the kernel, PostgreSQL,
-Redis, wrk, the rest (kernel threads, this process, processes that ended meanwhile) and the machine's idle time
+Redis, wrk, the rest (kernel threads, this process; a process that ended meanwhile counts in its parent's role,
+bench.run.cpu_spent) and the machine's idle time
 (all its processes asleep; "waiting for I/O" when one waits on the disk, as a commit's WAL flush does), with the
 web's context switches per request; then the median of the rounds, and the send's less the bare view's.
 
