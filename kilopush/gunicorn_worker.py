@@ -296,21 +296,34 @@ class BufferingThreadWorker(ThreadWorker):
             return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self.start_reading(conn)
+        self.start_reading(conn, readable=True)
 
-    def start_reading(self, conn, received=b""):
+    def start_reading(self, conn, received=b"", *, readable=False):
+        """Reads the connection's next request in this loop: what already arrived (`received`, or what a
+        `readable` socket holds, read at once); a request not yet whole waits in reading_conns, watched."""
         conn.sock.setblocking(False)
         conn.reader = RequestReader()
         conn.timeout = time.monotonic() + READ_TIMEOUT
-        self.reading_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, lambda sock: self.on_request_bytes(conn))
+        conn.watched = False
         if received:
             self.on_received(conn, received)
+        elif readable:
+            self.on_request_bytes(conn)  # a kept-alive request is usually whole: no wait for the next select
+        else:
+            self.watch(conn)
+
+    def watch(self, conn):
+        """The event loop reads the rest of the connection's request as it comes (or closes it at its deadline)."""
+        if not conn.watched:
+            conn.watched = True
+            self.reading_conns.append(conn)
+            self.poller.register(conn.sock, selectors.EVENT_READ, lambda sock: self.on_request_bytes(conn))
 
     def on_request_bytes(self, conn):
         try:
             data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
+            self.watch(conn)
             return
         except OSError:
             data = b""
@@ -331,6 +344,7 @@ class BufferingThreadWorker(ThreadWorker):
             except OSError:
                 pass
         if state == NEED_MORE:
+            self.watch(conn)
             return
         self.stop_reading(conn)
         if state in (TOO_LARGE, INVALID):
@@ -355,8 +369,10 @@ class BufferingThreadWorker(ThreadWorker):
         super().finish_request(conn, fs)
 
     def stop_reading(self, conn):
-        self.poller.unregister(conn.sock)
-        self.reading_conns.remove(conn)
+        if conn.watched:
+            conn.watched = False
+            self.poller.unregister(conn.sock)
+            self.reading_conns.remove(conn)
 
     def refuse(self, conn, answer):
         """Answers without a thread, then drains what the client still sends for a moment and closes."""

@@ -1,5 +1,6 @@
 """Slow clients (slowloris) cannot tie up the web workers: gunicorn as the Procfile runs it."""
 
+import http.client as http_client
 import io
 import json
 import random
@@ -82,12 +83,15 @@ def test_the_slow_clients_are_still_waiting_not_refused(web, slow_clients):
         slow_clients[0].recv(1)  # no answer and no close yet: their requests are simply incomplete
 
 
-def test_a_client_that_never_finishes_its_request_is_disconnected(tmp_path, transactional_db):
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["new connection", "kept-alive connection"])
+def test_a_client_that_never_finishes_its_request_is_disconnected(tmp_path, transactional_db, kept_alive):
     from django.conf import settings
 
     server = start_gunicorn(tmp_path, DATABASE_URL=database_url_for(), REDIS_URL=settings.REDIS_URL, WEB_READ_TIMEOUT=1)
     try:
         sock = connect(server)
+        if kept_alive:  # its next request is read at once when the socket turns readable, then watched
+            assert answer_on(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == 200
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.monotonic()
         assert sock.recv(1024) == b""  # closed by the server, not by the 10 s client timeout
@@ -95,6 +99,17 @@ def test_a_client_that_never_finishes_its_request_is_disconnected(tmp_path, tran
         sock.close()
     finally:
         server.kill()
+
+
+def answer_on(sock, *pieces):
+    """Sends a request in `pieces` (50 ms apart) on a kept-alive connection; its answer's status."""
+    for piece in pieces:
+        sock.sendall(piece)
+        time.sleep(0.05)
+    response = http_client.HTTPResponse(sock)
+    response.begin()
+    response.read()
+    return response.status
 
 
 def test_a_request_sent_in_pieces_is_answered(web):
@@ -107,6 +122,16 @@ def test_a_request_sent_in_pieces_is_answered(web):
         answer += chunk
     sock.close()
     assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_the_next_request_on_a_kept_alive_connection_may_come_in_pieces(web):
+    sock = connect(web)
+    assert answer_on(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == 200
+    assert answer_on(sock, b"GET /hea", b"lthz HTTP/1.1\r\nHo", b"st: 127.0.0.1\r\n", b"\r\n") == 200
+    body = json.dumps({"to": "u_nobody"}).encode()
+    head = b"POST /v1/messages/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    assert answer_on(sock, head + b"Content-Length: %d\r\n\r\n" % len(body), body[:5], body[5:]) == 400
+    sock.close()
 
 
 def test_two_requests_on_one_kept_alive_connection_are_answered(web):
