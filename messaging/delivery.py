@@ -252,10 +252,10 @@ def skipped(delivery, now):
     if delivery.kind in Delivery.NOTIFICATION_GONE:
         return None
     message = delivery.message
-    if delivery.kind == Delivery.REPEAT and (message.acknowledged_at or message.emergency_until <= now):
-        return Result.cancelled("acknowledged" if message.acknowledged_at else "emergency expired")
-    if message.acknowledged_at:  # answered on another device before this one's push (a sweep put it back)
+    if message.acknowledged_at:  # answered (on any device) before this push or repeat went out
         return Result.cancelled("acknowledged")
+    if delivery.kind == Delivery.REPEAT and message.emergency_until <= now:
+        return Result.cancelled("emergency expired")
     if message.removed_reason in (Message.WITHDRAWN, Message.REPLACED, Message.DELETED):
         return Result.cancelled(f"message {message.removed_reason}")
     left = time_left(message, now)

@@ -218,7 +218,8 @@ function closeNotifications(matches) {
     .catch(() => {});
 }
 
-// Acknowledged on this device or another: no button any more, and it is read.
+// Acknowledged on this device or another: no button any more, and it is read (its notification is the caller's:
+// reconcile() closes every read one at once).
 function setAcknowledged(id) {
   state.acknowledged.add(id);
   const entry = state.items.get(id);
@@ -227,7 +228,6 @@ function setAcknowledged(id) {
     entry.node.querySelector(".acknowledge")?.remove();
   }
   if (setRead(id)) setUnread(state.unread - 1);
-  closeNotifications((tag) => tag === id);
 }
 
 async function markRead(id) {
@@ -281,6 +281,7 @@ export async function acknowledge(id) {
     return;
   }
   setAcknowledged(id);
+  closeNotifications((tag) => tag === id);
   refreshUnread();
 }
 
@@ -436,6 +437,7 @@ function liveHandlers() {
     },
     acknowledged(data) {
       setAcknowledged(Number(data.id));
+      closeNotifications((tag) => tag === Number(data.id));
       refreshUnread();
     },
     deleted(data) {
