@@ -403,8 +403,17 @@ def queue_depth(db_url, redis_client, queue):
 
 
 def clear_messages(db_url, redis_client, queue):
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE messaging_delivery, messaging_message CASCADE")  # and the reports that name them
+    # A send a stopped web had in flight may still be running in its backend: it locks the message table, then
+    # the delivery table, so the TRUNCATE takes them in that order too, and tries again if it deadlocks anyway.
+    for attempt in range(5):
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE messaging_message, messaging_delivery CASCADE")  # and the reports that name them
+            break
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
     redis_client.delete(queue)
 
 
