@@ -90,10 +90,21 @@ class Proc:
         return found
 
     def stop(self):
+        """SIGTERM to the group, then wait until every process of the tree is gone (SIGKILL after 15 s).
+
+        The shell of a `shell=True` command may end before the server it started has finished its
+        requests in flight: waiting for the shell alone let a later phase's TRUNCATE meet their sends.
+        """
         if self.proc.poll() is None:
+            tree = self.pids()
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=15)
+                deadline = time.monotonic() + 15
+                while any(_alive(pid) for pid in tree):
+                    if time.monotonic() > deadline:
+                        raise subprocess.TimeoutExpired(self.name, 15)
+                    time.sleep(0.05)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
@@ -101,6 +112,15 @@ class Proc:
                     pass
                 self.proc.wait()
         self.log.close()
+
+
+def _alive(pid):
+    """True while `pid` runs (a zombie, ended but not yet reaped by its parent, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 CPU_USER, CPU_KERNEL = (11,), (12,)  # cpu_by_process's `fields`: /proc/PID/stat's utime, stime
