@@ -9,7 +9,10 @@ default 6), ROUNDS times (default 3). Around each wrk run it reads what every pr
 Redis, wrk, the rest (kernel threads, this process; a process that ended meanwhile counts in its parent's role,
 bench.run.cpu_spent) and the machine's idle time
 (all its processes asleep; "waiting for I/O" when one waits on the disk, as a commit's WAL flush does), with the
-web's context switches per request; then the median of the rounds, and the send's less the bare view's.
+web's context switches per request, and PostgreSQL's WAL syncs per request with the ms its backends waited in them
+(pg_stat_wal; the web's backends run with track_wal_io_timing on, added to the caller's PGOPTIONS: for example
+PGOPTIONS="-c synchronous_commit=off" to see what the commit's wait costs); then the median of the rounds, and
+the send's less the bare view's.
 
 send / bare is set by these sums: on 2 busy cores a request's rate is the inverse of the machine's CPU per request.
 
@@ -19,6 +22,7 @@ threads, idle ones included: needs py-spy and ptrace rights) and what PostgreSQL
 """
 
 import collections
+import os
 import re
 import resource
 import statistics
@@ -44,8 +48,10 @@ THREAD_STATES = (
 RUNNING = "runs Python, or waits for the GIL or in a system call"
 SPY_RATE = 100
 ROWS = ("web, user space", "web, kernel", "PostgreSQL", "Redis", "wrk", "the rest", "idle", "idle, waiting for I/O",
-        "web context switches")
-NOT_BUSY = ("idle", "idle, waiting for I/O", "web context switches")
+        "web context switches", "WAL syncs", "waited in WAL syncs")
+NOT_BUSY = ("idle", "idle, waiting for I/O", "web context switches", "WAL syncs", "waited in WAL syncs")
+# The web's backends time their WAL syncs (track_wal_io_timing, a superuser's setting: the bench's role is one).
+WEB_PGOPTIONS = "-c track_wal_io_timing=on"
 
 
 def context_switches(pids):
@@ -66,13 +72,21 @@ def context_switches(pids):
     return total
 
 
+def wal_syncs():
+    """(WAL syncs, ms spent in them) of the whole PostgreSQL server so far (pg_stat_wal: run on a quiet server;
+    a backend adds its figures there at most once a second, so a run of a few seconds may miss up to one's worth)."""
+    with psycopg.connect(bench.bench_urls()[0], autocommit=True) as conn:
+        return conn.execute("SELECT wal_sync, wal_sync_time FROM pg_stat_wal").fetchone()
+
+
 def reading(web_pids):
     roles = {"web": web_pids}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"user": bench.cpu_by_process(roles, bench.CPU_USER),
             "kernel": bench.cpu_by_process(roles, bench.CPU_KERNEL),
             "busy": bench.machine_busy_seconds(), "idle": bench.machine_idle_seconds(),
-            "children": children.ru_utime + children.ru_stime, "switches": context_switches(web_pids)}
+            "children": children.ru_utime + children.ru_stime, "switches": context_switches(web_pids),
+            "wal": wal_syncs()}
 
 
 def per_request(before, after, requests):
@@ -94,6 +108,8 @@ def per_request(before, after, requests):
     seconds["the rest"] = max(after["busy"] - before["busy"] - named, 0.0)
     split = {row: value * 1000 / requests for row, value in seconds.items()}
     split["web context switches"] = (after["switches"] - before["switches"]) / requests
+    split["WAL syncs"] = (after["wal"][0] - before["wal"][0]) / requests
+    split["waited in WAL syncs"] = (after["wal"][1] - before["wal"][1]) / requests
     return split
 
 
@@ -174,7 +190,8 @@ def main(argv):
         raise SystemExit(f"the web is one of {', '.join(bench.WEB_CONFIGS)}, not {web}")
     work_dir = bench.ROOT / "var" / "bench"
     _, send_body = bench.accept_leftovers()
-    server, port = bench.start_web("machine-split", web, {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0"})
+    server, port = bench.start_web("machine-split", web, {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0",
+                                                                  "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} {WEB_PGOPTIONS}"})
     measured = {"bare": [], "send": []}
     try:
         requests = (("bare", "/bench/bare", {}), ("send", "/v1/messages/send", send_body))
