@@ -428,7 +428,8 @@ def clear_messages(db_url, redis_client, queue):
     for attempt in range(5):
         try:
             with psycopg.connect(db_url, autocommit=True) as conn:
-                conn.execute("TRUNCATE messaging_message, messaging_delivery CASCADE")  # and the reports that name them
+                # CASCADE: and the reports that name them
+                conn.execute("TRUNCATE messaging_message, messaging_delivery CASCADE")
             break
         except psycopg.errors.DeadlockDetected:
             if attempt == 4:

@@ -190,8 +190,9 @@ def main(argv):
         raise SystemExit(f"the web is one of {', '.join(bench.WEB_CONFIGS)}, not {web}")
     work_dir = bench.ROOT / "var" / "bench"
     _, send_body = bench.accept_leftovers()
-    server, port = bench.start_web("machine-split", web, {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0",
-                                                                  "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} {WEB_PGOPTIONS}"})
+    env = {**bench.bench_env(*bench.bench_urls()), "WEB_NICE": "0",
+           "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} {WEB_PGOPTIONS}".strip()}
+    server, port = bench.start_web("machine-split", web, env)
     measured = {"bare": [], "send": []}
     try:
         requests = (("bare", "/bench/bare", {}), ("send", "/v1/messages/send", send_body))
