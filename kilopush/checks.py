@@ -167,6 +167,8 @@ def check_services_reachable(app_configs=None, **kwargs):
             hint="Check DATABASE_URL and that PostgreSQL is running and accepts this user.",
             id="kilopush.W011",
         ))
+    else:
+        issues += commits_not_durable(connection)
     if settings.REDIS_URL:
         import redis
 
@@ -183,6 +185,27 @@ def check_services_reachable(app_configs=None, **kwargs):
         finally:
             client.close()
     return issues
+
+
+def commits_not_durable(connection):
+    """kilopush.W012: PostgreSQL answers a commit before it is on disk (fsync or synchronous_commit off), so a
+    send answered 200 can be lost in a crash. Read as this process's sessions see them (PGOPTIONS included)."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+        found = dict(zip(("fsync", "synchronous_commit"), cursor.fetchone()))
+    off = [f"{name}={value}" for name, value in found.items() if value == "off"]
+    if not off:
+        return []
+    return [checks.Warning(
+        f"PostgreSQL runs with {' and '.join(off)}: it answers a commit before the commit is on disk, so a crash "
+        "can lose messages the send API already accepted",
+        hint="Turn them back on (postgresql.conf, or ALTER SYSTEM / ALTER DATABASE / ALTER ROLE ... RESET, or the "
+             "PGOPTIONS of these processes); for a faster send, put pg_wal on storage that flushes fast "
+             "(docs/operations.md, Sizing).",
+        id="kilopush.W012",
+    )]
 
 
 @checks.register("kilopush")

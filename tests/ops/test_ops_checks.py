@@ -185,6 +185,21 @@ def test_an_unreachable_redis_is_a_warning(quiet):
     assert not issue("kilopush.W010").is_serious()
 
 
+@pytest.mark.django_db
+def test_a_database_that_answers_commits_before_they_are_on_disk_is_w012(quiet):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")  # this session only, undone with the test's transaction
+    assert ids() == ["kilopush.W012"]
+    warning = issue("kilopush.W012")
+    assert not warning.is_serious()
+    assert "synchronous_commit=off" in warning.msg and "fsync" not in warning.msg
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = local")  # on this server, as durable as on
+    assert ids() == []
+
+
 def manage(*args, **env):
     return subprocess.run([sys.executable, "manage.py", *args], cwd=django_settings.BASE_DIR, env=base_env(**env),
                           capture_output=True, text=True, timeout=60)
@@ -200,6 +215,15 @@ def test_manage_py_check_warns_of_an_unreachable_database(tmp_path):
     done = manage("check", DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/x", KILOPUSH_VAR_DIR=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "kilopush.W011" in done.stdout + done.stderr
+
+
+def test_manage_py_check_warns_of_commits_answered_before_they_are_on_disk(tmp_path):
+    done = manage("check", DATABASE_URL=database_url_for(), KILOPUSH_VAR_DIR=tmp_path,
+                  PGOPTIONS="-c synchronous_commit=off")
+    assert done.returncode == 0, done.stderr
+    assert "kilopush.W012" in done.stdout + done.stderr
+    done = manage("check", DATABASE_URL=database_url_for(), KILOPUSH_VAR_DIR=tmp_path)
+    assert "kilopush.W012" not in done.stdout + done.stderr
 
 
 def test_the_web_process_refuses_to_start_with_a_configuration_error(transactional_db, tmp_path):
