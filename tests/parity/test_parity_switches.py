@@ -14,6 +14,7 @@ COVERED = {
     "kilopush/queries.py": (1, "test_parity_delivery.py (hot_cursor: a claim and record prepared on their 5th run)"),
     "stream_app/selectors.py": (1, "test_parity_reads_and_registration.py (the stream's read)"),
     "users_app/push_tokens.py": (1, "test_parity_reads_and_registration.py (one token, two accounts at once)"),
+    "kilopush/checks.py": (1, "test_parity_checks.py (kilopush.W012 reads PostgreSQL's settings, none on SQLite)"),
 }
 SWITCH = re.compile(r"connection\.vendor|connections\[[^]]+\]\.vendor")
 
