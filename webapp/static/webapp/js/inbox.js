@@ -280,6 +280,11 @@ export async function acknowledge(id) {
     toast(explain(error), { error: true });
     return;
   }
+  acknowledgedHere(id);
+}
+
+// An acknowledgement this page made or heard of: the message's button goes, its notification closes.
+function acknowledgedHere(id) {
   setAcknowledged(id);
   closeNotifications((tag) => tag === id);
   refreshUnread();
@@ -435,11 +440,7 @@ function liveHandlers() {
       closeNotifications((tag) => ids.includes(tag) || tag <= (data.up_to || 0));
       refreshUnread();
     },
-    acknowledged(data) {
-      setAcknowledged(Number(data.id));
-      closeNotifications((tag) => tag === Number(data.id));
-      refreshUnread();
-    },
+    acknowledged: (data) => acknowledgedHere(Number(data.id)),
     deleted(data) {
       drop(Number(data.id));
       refreshUnread();
