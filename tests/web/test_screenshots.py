@@ -100,6 +100,17 @@ def send_rich(site, user_token, channels):
     assert status == 200, body
 
 
+def send_emergency(site, user_token, channels):
+    """The newest message: an emergency with a title and two actions (issue 24), until acknowledged."""
+    door = channels["Front door"]
+    actions = [{"type": "view", "label": "Open the camera", "url": "https://cam.example.com/front"},
+               {"type": "callback", "label": "Open the door", "id": "open_door"}]
+    status, body = send(site, to=user_token, token=door.token, secret=door.secret, title="Smoke in the hallway",
+                        message="The hallway detector fired at 20:41.", priority=2, retry=60, expire=3600,
+                        actions=actions)
+    assert status == 200, body
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("size", list(SIZES))
 def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
@@ -124,9 +135,11 @@ def test_screenshots(new_context, site, same_media, tmp_path, size, scheme):
     page.get_by_role("button", name="Open my inbox").click()
     user_token = page.evaluate("localStorage.getItem('kp.user_token')")
     channels = seed(site, user_token, tmp_path)
+    send_emergency(site, user_token, channels)
     page.reload()
     expect(message(page, "Someone rang the bell.")).to_be_visible()
     expect(page.locator("img.thumb")).to_be_visible()
+    expect(page.get_by_role("button", name="Acknowledge")).to_be_visible()
     page.evaluate("() => Promise.all([...document.images].map((img) => img.decode().catch(() => null)))")
     shot("inbox")
     page.locator("article.msg", has=page.locator("img.thumb")).locator(".channel-name").click()  # opened: larger
