@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from channels_app.services import channel_create
 from tests.procs import start_worker
 from tests.web.conftest import api, send
-from tests.web.helpers import register, wait_for_service_worker
+from tests.web.helpers import register, tokens, wait_for_service_worker
 from tests.webpush_fixtures import webpush_env
 from users_app.models import AppUser, Device
 
@@ -170,6 +170,39 @@ def test_a_withdraw_or_dismiss_push_closes_that_messages_notification_and_shows_
             break
         viewer.wait_for_timeout(100)
     assert [(n["tag"], n["body"]) for n in notifications(viewer)] == [("52", "Still here")]
+
+
+def test_opening_the_inbox_closes_the_notifications_of_messages_read_or_deleted_elsewhere(new_context, site):
+    """No page of the app was open while another device read one message and deleted another: their notifications
+    stayed. The inbox's first page closes them; an unread message's and a newer message's stay."""
+    context, page = app_context(new_context, site)
+    user_token, access_token = tokens(page)["user_token"], tokens(page)["access_token"]
+    channel = channel_create(owner=AppUser.objects.get(token=user_token), name="Garage")
+    texts = ("Read on the phone", "Deleted on the phone", "Still unread")
+    ids = []
+    for text in texts:
+        status, body = send(site, to=user_token, token=channel.token, secret=channel.secret, message=text)
+        assert status == 200, body
+        ids.append(int(body["response"]["id"]))
+    devtools = PushDevTools(context, site.url)
+    devtools.registration_id()
+    page.close()
+    for message_id, text in zip(ids, texts):
+        devtools.deliver(payload(id=message_id, message=text))
+    devtools.deliver(payload(id=ids[-1] + 1000, message="Sent after the page read the inbox"))
+    viewer = context.new_page()
+    viewer.goto("/static/webapp/app.css")
+    assert len(wait_for_notifications(viewer, 4)) == 4
+    assert api(site, "POST", f"/v1/app/messages/{ids[0]}/read", token=access_token)[0] == 204
+    assert api(site, "DELETE", f"/v1/app/messages/{ids[1]}", token=access_token)[0] == 204
+    viewer.goto("/")
+    expect(viewer.locator("article.msg")).to_have_count(2)
+    expected = sorted([str(ids[2]), str(ids[-1] + 1000)])
+    for _ in range(50):
+        if sorted(n["tag"] for n in notifications(viewer)) == expected:
+            break
+        viewer.wait_for_timeout(100)
+    assert sorted(n["tag"] for n in notifications(viewer)) == expected
 
 
 def test_a_push_while_the_page_is_in_front_is_not_shown_twice(new_context, site):

@@ -218,6 +218,18 @@ function closeNotifications(matches) {
     .catch(() => {});
 }
 
+// A page of the inbox as the server gave it (newest first; `whole`: nothing older exists): the notifications of its
+// messages read elsewhere, and of those gone from its range (deleted, withdrawn or replaced elsewhere), close. A
+// notification newer than the page is of a message the page did not see yet and stays.
+function closeSettled(messages, whole) {
+  if (!messages.length) return;
+  const read = new Set(messages.filter((item) => item.read).map((item) => item.id));
+  const seen = new Set(messages.map((item) => item.id));
+  const newest = messages[0].id;
+  const floor = whole ? 0 : messages[messages.length - 1].id;
+  closeNotifications((tag) => read.has(tag) || (tag >= floor && tag <= newest && !seen.has(tag)));
+}
+
 // Acknowledged on this device or another: no button any more, and it is read (its notification is the caller's:
 // reconcile() closes every read one at once).
 function setAcknowledged(id) {
@@ -377,6 +389,7 @@ async function loadMore() {
       const { messages } = await api.messages(query);
       for (const item of messages) insert(item);
       if (messages.length < PAGE) state.complete = true;
+      closeSettled(messages, state.complete); // read or deleted on another device while no page of ours was open
       updateEmpty();
       const status = document.getElementById("inbox-status");
       if (status) status.textContent = state.complete ? (state.items.size ? gettext("That is all.") : "") : "";
@@ -402,8 +415,7 @@ async function reconcile() {
       if (item.acknowledged) setAcknowledged(item.id);
       else if (item.read) setRead(item.id);
     }
-    const read = new Set(messages.filter((item) => item.read).map((item) => item.id));
-    closeNotifications((tag) => read.has(tag));
+    closeSettled(messages, messages.length < 100);
     for (const id of [...state.items.keys()]) {
       if (id >= floor && !seen.has(id)) drop(id);
     }
