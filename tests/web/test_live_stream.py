@@ -1,6 +1,7 @@
 """The inbox over the live stream (the ASGI `stream` process, read with fetch()): arrival, other devices, reconnects."""
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -75,6 +76,32 @@ def test_after_a_reconnect_nothing_is_missing_and_nothing_is_doubled(page, site,
     expect(message(page, "After")).to_be_visible()
     texts = page.locator("article.msg p.text").all_text_contents()
     assert texts == ["After", *[f"While cut {n}" for n in reversed(range(5))], "Before"]
+
+
+def test_a_message_shown_while_the_reconnect_rereads_the_inbox_is_not_taken_for_deleted(page, site, stream_proxy,
+                                                                                        allow_dropped_stream):
+    """After a reconnect the page re-reads the newest 100 messages; one the stream shows before that answer comes was
+    not in it, and stays. The answer held back here also says "Before" was read, which only the re-read can show."""
+    stored, channel = setup_inbox(page, site)
+    send_to(site, stored, channel, "Before")
+    expect(message(page, "Before")).to_have_class(re.compile(r"\bunread\b"))
+
+    def late_reread(route):
+        reread = route.fetch()  # the inbox as it is now, without the message sent next
+        send_to(site, stored, channel, "Meanwhile")
+        body = reread.json()
+        assert [item["message"] for item in body["messages"]] == ["Before"]
+        body["messages"][0]["read"] = True
+        time.sleep(1.5)  # the stream shows "Meanwhile" before this answer arrives
+        route.fulfill(response=reread, json=body)
+
+    page.route(re.compile(r"/v1/app/messages\?limit=100$"), late_reread, times=1)
+    stream_proxy.cut()
+    stream_proxy.restore()
+    expect(message(page, "Before")).not_to_have_class(re.compile(r"\bunread\b"))  # the re-read was applied
+    expect(message(page, "Meanwhile")).to_have_count(1)
+    texts = page.locator("article.msg p.text").all_text_contents()
+    assert texts == ["Meanwhile", "Before"]
 
 
 def test_the_live_indicator_shows_on_every_screen_whichever_opens_first(page, site):

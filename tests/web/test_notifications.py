@@ -176,7 +176,8 @@ def test_opening_the_inbox_closes_the_notifications_of_messages_read_or_deleted_
     """No page of the app was open while another device read one message and deleted another: their notifications
     stayed. The inbox's first page closes them; an unread message's and a newer message's stay."""
     context, page = app_context(new_context, site)
-    user_token, access_token = tokens(page)["user_token"], tokens(page)["access_token"]
+    session = tokens(page)
+    user_token, access_token = session["user_token"], session["access_token"]
     channel = channel_create(owner=AppUser.objects.get(token=user_token), name="Garage")
     texts = ("Read on the phone", "Deleted on the phone", "Still unread")
     ids = []

@@ -218,16 +218,21 @@ function closeNotifications(matches) {
     .catch(() => {});
 }
 
-// A page of the inbox as the server gave it (newest first; `whole`: nothing older exists): the notifications of its
-// messages read elsewhere, and of those gone from its range (deleted, withdrawn or replaced elsewhere), close. A
-// notification newer than the page is of a message the page did not see yet and stays.
-function closeSettled(messages, whole) {
-  if (!messages.length) return;
-  const read = new Set(messages.filter((item) => item.read).map((item) => item.id));
+// What a page of the inbox, as the server gave it (newest first; `whole`: nothing older exists), tells of the ids
+// from its last up to `top` (the newest id it speaks for): read, or gone (deleted, withdrawn or replaced on another
+// device). An id above `top` is of a message that arrived after the page was asked for, and is not judged.
+function pageOf(messages, whole, top) {
   const seen = new Set(messages.map((item) => item.id));
-  const newest = messages[0].id;
   const floor = whole ? 0 : messages[messages.length - 1].id;
-  closeNotifications((tag) => read.has(tag) || (tag >= floor && tag <= newest && !seen.has(tag)));
+  return {
+    read: new Set(messages.filter((item) => item.read).map((item) => item.id)),
+    gone: (id) => id >= floor && id <= top && !seen.has(id),
+  };
+}
+
+// The notifications a page settles: of its messages read elsewhere, and of those gone.
+function closeSettled(page) {
+  closeNotifications((tag) => page.read.has(tag) || page.gone(tag));
 }
 
 // Acknowledged on this device or another: no button any more, and it is read (its notification is the caller's:
@@ -389,7 +394,10 @@ async function loadMore() {
       const { messages } = await api.messages(query);
       for (const item of messages) insert(item);
       if (messages.length < PAGE) state.complete = true;
-      closeSettled(messages, state.complete); // read or deleted on another device while no page of ours was open
+      // Read or gone on another device while no page of ours was open: an older page speaks for the ids below
+      // `before`, the first one for those up to its newest.
+      const top = query.before ? query.before - 1 : (messages[0]?.id ?? 0);
+      closeSettled(pageOf(messages, state.complete, top));
       updateEmpty();
       const status = document.getElementById("inbox-status");
       if (status) status.textContent = state.complete ? (state.items.size ? gettext("That is all.") : "") : "";
@@ -406,18 +414,18 @@ async function loadMore() {
 // Re-reads the newest page: read and deleted states may have changed on another device while we were away.
 async function reconcile() {
   try {
+    const known = state.newest; // before asking: a message the stream shows meanwhile is above it, and stays
     const { messages } = await api.messages({ limit: 100 });
-    const seen = new Set(messages.map((item) => item.id));
     // A short page is the whole inbox; a full one tells only about ids down to its last.
-    const floor = messages.length === 100 ? messages[messages.length - 1].id : 0;
+    const page = pageOf(messages, messages.length < 100, Math.max(known, messages[0]?.id ?? 0));
     for (const item of messages) {
       if (insert(item)) continue;
       if (item.acknowledged) setAcknowledged(item.id);
       else if (item.read) setRead(item.id);
     }
-    closeSettled(messages, messages.length < 100);
+    closeSettled(page);
     for (const id of [...state.items.keys()]) {
-      if (id >= floor && !seen.has(id)) drop(id);
+      if (page.gone(id)) drop(id);
     }
   } catch {
     /* the next reconnect tries again */
